@@ -1,0 +1,29 @@
+/* One function per subcommand, each in its own cmd_<name>.c, as kvmtool's builtin-*.c. */
+#ifndef SM_CLI_COMMANDS_H
+#define SM_CLI_COMMANDS_H
+
+#include <stdio.h>
+
+#include "supermachine.h"
+
+struct sm_command {
+    const char *name;
+    const char *summary;
+    int (*fn)(int argc, char **argv);
+    void (*usage)(FILE *out);
+};
+
+/* Prints "supermachine: <msg>" on stderr and returns the error's exit status (125 by
+ * default), releasing the error. */
+int cli_fail(sm_error_t *err);
+/* Prints "supermachine: <fmt...>" and returns 125: for bad command-line input. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Each command (keep alphabetical). */
+#define SM_CMD(n)                                                                                \
+    int cmd_##n(int argc, char **argv);                                                          \
+    void cmd_##n##_usage(FILE *out);
+SM_CMD(boot)
+#undef SM_CMD
+
+#endif

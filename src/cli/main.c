@@ -1,0 +1,73 @@
+/* supermachine CLI: a thin layer over libsupermachine. Dispatches to one function per
+ * subcommand; each command parses its own flags (docker's syntax) and calls the library. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const struct sm_command commands[] = {
+    {"boot", "Boot a bare kernel with its console on stdio", cmd_boot, cmd_boot_usage},
+};
+
+int cli_fail(sm_error_t *err)
+{
+    int status = (err && *err) ? (*err)->exit_status : 125;
+    fprintf(stderr, "supermachine: %s\n", sm_error_message(err ? *err : NULL));
+    sm_error_release(err);
+    return status ? status : 125;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("supermachine: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 125;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: supermachine COMMAND [OPTIONS] [ARGS...]\n\n"
+                 "Run OCI/Docker images as hardware-isolated KVM microVMs.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'supermachine COMMAND --help' for more on a command.\n"
+                 "Exit status: the workload's own; 125 for supermachine's own errors.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 125;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("supermachine version %s\n", SM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) != 0)
+            continue;
+        for (int a = 2; a < argc; a++) {
+            if (strcmp(argv[a], "--") == 0)
+                break;
+            if (strcmp(argv[a], "--help") == 0) {
+                commands[i].usage(stdout);
+                return 0;
+            }
+        }
+        return commands[i].fn(argc - 1, argv + 1);
+    }
+    return cli_usage_error("'%s' is not a supermachine command; see 'supermachine --help'",
+                           name);
+}

@@ -1,0 +1,289 @@
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void sm_freep(void *p)
+{
+    free(*(void **)p);
+}
+
+void sm_closep(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+}
+
+void sm_fclosep(FILE **f)
+{
+    if (*f)
+        fclose(*f);
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    int r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        abort();
+    return s;
+}
+
+int sm_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+ssize_t sm_read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, p + got, len - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int sm_read_file(const char *path, size_t max_size, char **out, size_t *len, sm_error_t *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sm_error_set(err, errno, "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return sm_error_set(err, errno, "stat %s", path);
+    if (!S_ISREG(st.st_mode))
+        return sm_error_set(err, 0, "%s: not a regular file", path);
+    if ((uint64_t)st.st_size > max_size)
+        return sm_error_set(err, 0, "%s: too large (%lld bytes, at most %zu)", path,
+                            (long long)st.st_size, max_size);
+    size_t size = (size_t)st.st_size;
+    char *buf = xmalloc(size + 1);
+    ssize_t r = sm_read_full(fd, buf, size);
+    if (r < 0) {
+        int saved = errno;
+        free(buf);
+        return sm_error_set(err, saved, "read %s", path);
+    }
+    buf[r] = '\0';
+    *out = buf;
+    if (len)
+        *len = (size_t)r;
+    return 0;
+}
+
+int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         sm_error_t *err)
+{
+    cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return sm_error_set(err, errno, "create %s", tmp);
+    if (sm_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        int saved = errno;
+        close(fd);
+        unlink(tmp);
+        return sm_error_set(err, saved, "write %s", tmp);
+    }
+    if (close(fd) < 0) {
+        int saved = errno;
+        unlink(tmp);
+        return sm_error_set(err, saved, "close %s", tmp);
+    }
+    if (rename(tmp, path) < 0) {
+        int saved = errno;
+        unlink(tmp);
+        return sm_error_set(err, saved, "rename %s to %s", tmp, path);
+    }
+    return 0;
+}
+
+int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf))
+        return sm_error_set(err, ENAMETOOLONG, "mkdir %s", path);
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return sm_error_set(err, errno, "mkdir %s", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return sm_error_set(err, errno, "mkdir %s", buf);
+    return 0;
+}
+
+void sm_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int sm_sha256_file(const char *path, char out[65], sm_error_t *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sm_error_set(err, errno, "open %s", path);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL)
+        abort();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int saved = errno;
+            EVP_MD_CTX_free(ctx);
+            return sm_error_set(err, saved, "read %s", path);
+        }
+        if (r == 0)
+            break;
+        EVP_DigestUpdate(ctx, buf, (size_t)r);
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+int sm_lock_file(const char *path, bool exclusive, sm_error_t *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sm_error_set(err, errno, "open lock %s", path);
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
+        if (errno == EINTR)
+            continue;
+        int saved = errno;
+        close(fd);
+        return sm_error_set(err, saved, "lock %s", path);
+    }
+    return fd;
+}
+
+uint64_t sm_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int sm_parse_size(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    uint64_t mul = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'b': case 'B': mul = 1; end++; break;
+    case 'k': case 'K': mul = 1ull << 10; end++; break;
+    case 'm': case 'M': mul = 1ull << 20; end++; break;
+    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    default: return -1;
+    }
+    if ((*end == 'b' || *end == 'B') && mul > 1)
+        end++;
+    if (*end != '\0')
+        return -1;
+    if (v > UINT64_MAX / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+char *sm_store_root(sm_error_t *err)
+{
+    const char *home = getenv("SUPERMACHINE_HOME");
+    if (home && *home)
+        return xstrdup(home);
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg)
+        return xasprintf("%s/supermachine", xdg);
+    const char *h = getenv("HOME");
+    if (h == NULL || *h == '\0') {
+        sm_error_set(err, 0, "store: neither SUPERMACHINE_HOME nor HOME is set");
+        return NULL;
+    }
+    return xasprintf("%s/.local/share/supermachine", h);
+}

@@ -1,0 +1,60 @@
+/* Small helpers shared by every module: memory, files written atomically, hashing. */
+#ifndef SM_COMMON_UTIL_H
+#define SM_COMMON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+/* Scope-bound cleanup, as crun does: the variable is released when it goes out of scope. */
+void sm_freep(void *p);
+void sm_closep(int *fd);
+void sm_fclosep(FILE **f);
+#define cleanup_free  __attribute__((cleanup(sm_freep)))
+#define cleanup_close __attribute__((cleanup(sm_closep)))
+#define cleanup_file  __attribute__((cleanup(sm_fclosep)))
+
+#define SM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation that cannot fail: out of memory aborts (the VMM cannot do anything useful). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads a whole file; fails if it is larger than max_size. The buffer gets a trailing NUL
+ * (not counted in *len) so text can be used directly. */
+int sm_read_file(const char *path, size_t max_size, char **out, size_t *len, sm_error_t *err);
+
+/* Writes data to path through a temporary file in the same directory, fsync and rename,
+ * so readers see the old file or the new one, never a half-written one. */
+int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         sm_error_t *err);
+
+/* mkdir -p. */
+int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
+
+/* write(2)/read(2) loops that retry on EINTR and short counts. read_full returns the
+ * number of bytes read (less than len only at end of file) or -1 with errno set. */
+int sm_write_all(int fd, const void *buf, size_t len);
+ssize_t sm_read_full(int fd, void *buf, size_t len);
+
+/* Lowercase hex sha256 of a buffer or of a file's contents (out: 65 bytes). */
+void sm_sha256_hex(const void *data, size_t len, char out[65]);
+int sm_sha256_file(const char *path, char out[65], sm_error_t *err);
+
+/* Exclusive advisory lock on a lock file (created if missing); returns the fd to close. */
+int sm_lock_file(const char *path, bool exclusive, sm_error_t *err);
+
+/* Monotonic time in nanoseconds. */
+uint64_t sm_now_ns(void);
+
+/* Parses a size with an optional k/m/g suffix (docker's "-m 512m"), in bytes. */
+int sm_parse_size(const char *s, uint64_t *out);
+
+#endif

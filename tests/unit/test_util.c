@@ -1,0 +1,62 @@
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "common/util.h"
+
+static void test_error_chain(void)
+{
+    sm_error_t err = NULL;
+    CHECK(sm_error_set(&err, 2, "open %s", "/x") == -1);
+    CHECK_STR(sm_error_message(err), "open /x: No such file or directory");
+    sm_error_wrap(&err, "pull %s", "img");
+    CHECK_STR(sm_error_message(err), "pull img: open /x: No such file or directory");
+    CHECK(err->exit_status == 125);
+    sm_error_release(&err);
+    CHECK(err == NULL);
+}
+
+static void test_parse_size(void)
+{
+    uint64_t v = 0;
+    CHECK(sm_parse_size("512m", &v) == 0 && v == 512ull << 20);
+    CHECK(sm_parse_size("1g", &v) == 0 && v == 1ull << 30);
+    CHECK(sm_parse_size("1GB", &v) == 0 && v == 1ull << 30);
+    CHECK(sm_parse_size("4096", &v) == 0 && v == 4096);
+    CHECK(sm_parse_size("12x", &v) < 0);
+    CHECK(sm_parse_size("", &v) < 0);
+    CHECK(sm_parse_size("99999999999999999999g", &v) < 0);
+}
+
+static void test_files(void)
+{
+    char dir[] = "/tmp/sm-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    cleanup_free char *sub = xasprintf("%s/a/b/c", dir);
+    sm_error_t err = NULL;
+    CHECK(sm_mkdir_p(sub, 0755, &err) == 0);
+    cleanup_free char *f = xasprintf("%s/file", sub);
+    CHECK(sm_write_file_atomic(f, "hello", 5, 0644, &err) == 0);
+    char *buf = NULL;
+    size_t len = 0;
+    CHECK(sm_read_file(f, 100, &buf, &len, &err) == 0 && len == 5 && strcmp(buf, "hello") == 0);
+    free(buf);
+    CHECK(sm_read_file(f, 3, &buf, &len, &err) < 0);
+    CHECK(strstr(sm_error_message(err), "too large") != NULL);
+    sm_error_release(&err);
+    char hex[65];
+    CHECK(sm_sha256_file(f, hex, &err) == 0);
+    CHECK_STR(hex, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    unlink(f);
+    cleanup_free char *cmd = xasprintf("rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+    test_error_chain();
+    test_parse_size();
+    test_files();
+    return check_summary("util");
+}
