@@ -20,8 +20,8 @@ int cli_fail(sm_error_t *err);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Each command (keep alphabetical). */
-#define SM_CMD(n)                                                                                \
-    int cmd_##n(int argc, char **argv);                                                          \
+#define SM_CMD(n)                                                                                  \
+    int cmd_##n(int argc, char **argv);                                                            \
     void cmd_##n##_usage(FILE *out);
 SM_CMD(boot)
 #undef SM_CMD

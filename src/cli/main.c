@@ -68,6 +68,5 @@ int main(int argc, char **argv)
         }
         return commands[i].fn(argc - 1, argv + 1);
     }
-    return cli_usage_error("'%s' is not a supermachine command; see 'supermachine --help'",
-                           name);
+    return cli_usage_error("'%s' is not a supermachine command; see 'supermachine --help'", name);
 }

@@ -255,12 +255,30 @@ int sm_parse_size(const char *s, uint64_t *out)
         return -1;
     uint64_t mul = 1;
     switch (*end) {
-    case '\0': break;
-    case 'b': case 'B': mul = 1; end++; break;
-    case 'k': case 'K': mul = 1ull << 10; end++; break;
-    case 'm': case 'M': mul = 1ull << 20; end++; break;
-    case 'g': case 'G': mul = 1ull << 30; end++; break;
-    default: return -1;
+    case '\0':
+        break;
+    case 'b':
+    case 'B':
+        mul = 1;
+        end++;
+        break;
+    case 'k':
+    case 'K':
+        mul = 1ull << 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1ull << 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1ull << 30;
+        end++;
+        break;
+    default:
+        return -1;
     }
     if ((*end == 'b' || *end == 'B') && mul > 1)
         end++;

@@ -1,0 +1,49 @@
+/* The guest console's host side: output buffered towards a file descriptor, watched for
+ * text (a kernel panic's first line, a snapshot trigger), and input from a file
+ * descriptor held on the host until the guest's UART listens. */
+#ifndef SM_VMM_CONSOLE_H
+#define SM_VMM_CONSOLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONSOLE_OUT_BUF     4096
+#define CONSOLE_IN_BUF      65536
+#define CONSOLE_LINE_MAX    512
+#define CONSOLE_MAX_WATCHES 4
+
+/* Called (with the console lock held; do not call back into the console) when a watched
+ * text appears; `line` is the whole line it appeared in, once that line is complete. */
+typedef void (*console_watch_fn)(void *opaque, const char *line);
+
+struct console_watch {
+    const char *text;
+    console_watch_fn fn;
+    void *opaque;
+    bool fired;
+};
+
+struct console {
+    pthread_mutex_t lock;
+    int out_fd;
+    uint8_t out[CONSOLE_OUT_BUF];
+    size_t out_len;
+    char line[CONSOLE_LINE_MAX];
+    size_t line_len;
+    struct console_watch watches[CONSOLE_MAX_WATCHES];
+    unsigned nwatches;
+    /* host -> guest */
+    uint8_t in[CONSOLE_IN_BUF];
+    size_t in_len;
+};
+
+void console_init(struct console *c, int out_fd);
+/* Watches for text; fires once. Returns -1 when all watch slots are used. */
+int console_add_watch(struct console *c, const char *text, console_watch_fn fn, void *opaque);
+/* Guest output: buffered, flushed at a newline or when full. */
+void console_output(struct console *c, const uint8_t *buf, size_t len);
+void console_flush(struct console *c);
+
+#endif

@@ -1,0 +1,73 @@
+/* A VM: guest memory, vCPU threads, the platform devices, and the loop that carries the
+ * console. One VM per VMM process. */
+#ifndef SM_VMM_VM_H
+#define SM_VMM_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define VM_MAX_CPUS       64
+#define VM_MIN_MEMORY_MIB 32
+#define VM_MAX_MEMORY_MIB (1024 * 1024)
+
+struct vm_config {
+    const char *kernel_path;
+    const char *initrd_path; /* NULL: none */
+    const char *cmdline;     /* appended to the VMM's own console/platform options */
+    unsigned ncpus;
+    uint64_t memory_mib;
+    int console_in_fd;  /* -1: no input */
+    int console_out_fd; /* -1: discard */
+    bool console_raw;   /* console_in_fd is a terminal put in raw mode: Ctrl-A x quits */
+    int stop_fd;        /* -1, or a descriptor that becomes readable to stop the VM */
+    /* Snapshot on a trigger: when this text appears on the console, pause, save the
+     * snapshot into snapshot_dir and stop (VM_EXIT_SNAPSHOT). */
+    const char *snapshot_dir;
+    const char *snapshot_on_console;
+};
+
+enum vm_exit_reason {
+    VM_EXIT_NONE,
+    VM_EXIT_POWEROFF,
+    VM_EXIT_REBOOT,
+    VM_EXIT_PANIC, /* guest kernel panic (pvpanic or the console's panic line) */
+    VM_EXIT_TRIPLE_FAULT,
+    VM_EXIT_USER,     /* the user quit from the console (Ctrl-A x) */
+    VM_EXIT_SNAPSHOT, /* a snapshot was saved as asked; the VM is gone */
+    VM_EXIT_ERROR,    /* the VMM failed; see the message */
+};
+
+struct vm_result {
+    enum vm_exit_reason reason;
+    char message[512]; /* e.g. the panic's line */
+};
+
+struct vm;
+
+/* Validates the configuration (bad values give errors naming them), creates the VM,
+ * loads the kernel and sets up every vCPU. */
+int vm_create(const struct vm_config *cfg, struct vm **out, sm_error_t *err);
+/* Restores a VM from a snapshot directory. cfg gives the console and, when set,
+ * kernel_path/initrd_path to check the snapshot was made from them; its ncpus and
+ * memory are ignored (the snapshot's own are used). */
+int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct vm **out,
+                            sm_error_t *err);
+/* Saves a paused VM into dir (created; must not exist): metadata + sparse memory file,
+ * written under a temporary name and renamed into place. */
+int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err);
+/* Starts the vCPUs and runs the console loop until the guest stops; fills *result.
+ * Returns -1 only if the VMM itself could not run the guest. */
+int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err);
+/* Asks a running VM to stop (thread-safe, async-signal-safe). */
+void vm_request_stop(struct vm *vm);
+/* Pause protocol: every vCPU leaves KVM_RUN with its current instruction complete and
+ * waits; vm_resume lets them go on. Used for snapshots. */
+int vm_pause(struct vm *vm, sm_error_t *err);
+void vm_resume(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+const char *vm_exit_reason_name(enum vm_exit_reason r);
+
+#endif

@@ -1,0 +1,59 @@
+/* The VM's insides, shared by vm.c (lifecycle, vCPU threads, console loop) and
+ * vm_snapshot.c (save and restore). Not for other modules. */
+#ifndef SM_VMM_VM_INTERNAL_H
+#define SM_VMM_VM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "vmm/bus.h"
+#include "vmm/console.h"
+#include "vmm/devices/platform.h"
+#include "vmm/devices/serial.h"
+#include "vmm/hv/hv.h"
+#include "vmm/memory.h"
+#include "vmm/vm.h"
+
+enum vm_state { VM_CREATED, VM_RUNNING, VM_STOPPING };
+
+struct vcpu {
+    struct vm *vm;
+    struct hv_vcpu *hv;
+    unsigned index;
+    pthread_t thread;
+    bool started;
+    bool io_incomplete; /* the last exit was IO/MMIO: KVM_RUN must complete it */
+};
+
+struct vm {
+    struct vm_config cfg;
+    struct hv_vm *hv;
+    struct vm_memory mem;
+    struct vcpu vcpus[VM_MAX_CPUS];
+    unsigned ncpus;
+    struct bus pio, mmio;
+    struct serial serial;
+    struct console console;
+    struct platform platform;
+    int wake_fd;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    enum vm_state state;
+    bool pause_requested;
+    unsigned paused;
+    struct vm_result result;
+    bool snapshot_requested; /* the console trigger fired: the loop saves a snapshot */
+    char kernel_sha256[65];
+    char initrd_sha256[65];
+};
+
+/* Creates the hypervisor VM, maps memory, creates the irqchip and the vCPUs with their
+ * CPUID (shared by cold boot and restore). */
+int vm_setup_hypervisor(struct vm *vm, sm_error_t *err);
+/* Allocates a VM and its host-side devices (no hypervisor yet). */
+struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err);
+void vm_finish(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

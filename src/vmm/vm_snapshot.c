@@ -1,0 +1,386 @@
+/* Saving a paused VM to a snapshot directory and creating a VM from one.
+ *
+ * Save: every vCPU's architectural state, the in-kernel irqchip, PIT and clock, each
+ * device's own state struct, and guest RAM into a sparse file (zero pages are holes).
+ * Restore: guest RAM is the memory file mapped MAP_PRIVATE, so pages load lazily and
+ * copy-on-write, and many clones share the page cache; then the state goes back in the
+ * order KVM needs. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "vmm/arch/x86_64/cpu.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm_internal.h"
+
+#define PAGE 4096ull
+
+struct snap_vcpu {
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_xsave xsave;
+    struct kvm_xcrs xcrs;
+    struct kvm_lapic_state lapic;
+    struct kvm_vcpu_events events;
+    struct kvm_mp_state mp_state;
+    struct kvm_debugregs debugregs;
+    uint32_t tsc_khz;
+    uint32_t pad;
+};
+
+struct snap_platform {
+    uint32_t ged_pending;
+    uint32_t pad;
+};
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int save_vcpu(struct vcpu *v, struct snap_writer *w, uint32_t *tsc_khz, sm_error_t *err)
+{
+    struct hv_vcpu *h = v->hv;
+    struct snap_vcpu s;
+    memset(&s, 0, sizeof(s));
+    if (hv_x86_get_regs(h, &s.regs, err) < 0 || hv_x86_get_sregs(h, &s.sregs, err) < 0 ||
+        hv_x86_get_xsave(h, &s.xsave, err) < 0 || hv_x86_get_xcrs(h, &s.xcrs, err) < 0 ||
+        hv_x86_get_lapic(h, &s.lapic, err) < 0 || hv_x86_get_events(h, &s.events, err) < 0 ||
+        hv_x86_get_mp_state(h, &s.mp_state, err) < 0 ||
+        hv_x86_get_debugregs(h, &s.debugregs, err) < 0 ||
+        hv_x86_get_tsc_khz(h, &s.tsc_khz, err) < 0)
+        return -1;
+    *tsc_khz = s.tsc_khz;
+    snap_writer_add(w, SNAP_SEC_VCPU, v->index, &s, sizeof(s));
+
+    uint32_t *idx = NULL, n = 0;
+    if (hv_x86_saveable_msrs(h, &idx, &n, err) < 0)
+        return -1;
+    struct kvm_msr_entry *msrs = xcalloc(n, sizeof(*msrs));
+    for (uint32_t i = 0; i < n; i++)
+        msrs[i].index = idx[i];
+    free(idx);
+    int r = hv_x86_get_msrs(h, msrs, n, err);
+    if (r == 0)
+        snap_writer_add(w, SNAP_SEC_MSRS, v->index, msrs, (uint64_t)n * sizeof(*msrs));
+    free(msrs);
+    return r;
+}
+
+/* Writes guest RAM with zero pages left as holes. Pages never touched are not even read:
+ * mincore says they are not resident, and an untouched anonymous page is zero. */
+static int save_memory(struct vm *vm, const char *path, sm_error_t *err)
+{
+    cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd < 0)
+        return sm_error_set(err, errno, "create %s", path);
+    if (ftruncate(fd, (off_t)vm->mem.size) < 0)
+        return sm_error_set(err, errno, "size %s", path);
+    const uint64_t chunk = 2ull << 20;
+    cleanup_free unsigned char *resident = xmalloc(chunk / PAGE);
+    static const uint8_t zero[PAGE];
+    for (uint64_t off = 0; off < vm->mem.size; off += chunk) {
+        uint64_t len = vm->mem.size - off < chunk ? vm->mem.size - off : chunk;
+        uint8_t *base = vm->mem.host + off;
+        bool know = mincore(base, len, resident) == 0;
+        uint64_t run_start = 0, run_len = 0;
+        for (uint64_t p = 0; p < len; p += PAGE) {
+            bool data = (!know || (resident[p / PAGE] & 1)) && memcmp(base + p, zero, PAGE) != 0;
+            if (data) {
+                if (run_len == 0)
+                    run_start = p;
+                run_len += PAGE;
+                if (p + PAGE < len)
+                    continue;
+            }
+            if (run_len) {
+                if (pwrite(fd, base + run_start, run_len, (off_t)(off + run_start)) !=
+                    (ssize_t)run_len)
+                    return sm_error_set(err, errno, "write %s", path);
+                run_len = 0;
+            }
+        }
+    }
+    if (fsync(fd) < 0)
+        return sm_error_set(err, errno, "fsync %s", path);
+    return 0;
+}
+
+static int fingerprint(struct vm *vm, char out[65], sm_error_t *err)
+{
+    cleanup_free struct kvm_cpuid2 *supported = NULL;
+    if (hv_x86_supported_cpuid(vm->hv, &supported, err) < 0)
+        return -1;
+    cleanup_free struct kvm_cpuid2 *guest = x86_cpuid_for_vcpu(supported, 0, vm->ncpus);
+    return hv_x86_host_fingerprint(vm->hv, guest, out, err);
+}
+
+static int remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        cleanup_free char *p = xasprintf("%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
+
+int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return sm_error_set(err, EEXIST, "snapshot %s", dir);
+    cleanup_free char *tmp = xasprintf("%s.tmp-%d", dir, (int)getpid());
+    if (mkdir(tmp, 0755) < 0)
+        return sm_error_set(err, errno, "create %s", tmp);
+
+    struct snap_writer w;
+    snap_writer_init(&w);
+    struct snap_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ncpus = vm->ncpus;
+    cfg.memory_bytes = vm->mem.size;
+    memcpy(cfg.kernel_sha256, vm->kernel_sha256, sizeof(cfg.kernel_sha256));
+    memcpy(cfg.initrd_sha256, vm->initrd_sha256, sizeof(cfg.initrd_sha256));
+    cleanup_free uint8_t *meta = NULL;
+    size_t meta_len = 0;
+    cleanup_free char *meta_path = xasprintf("%s/%s", tmp, SNAP_META_FILE);
+    cleanup_free char *mem_path = xasprintf("%s/%s", tmp, SNAP_MEMORY_FILE);
+
+    if (fingerprint(vm, cfg.host_fingerprint, err) < 0)
+        goto fail;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (save_vcpu(&vm->vcpus[i], &w, &cfg.tsc_khz, err) < 0)
+            goto fail;
+    struct kvm_irqchip chips[HV_X86_IRQCHIPS];
+    struct kvm_pit_state2 pit;
+    struct kvm_clock_data clock;
+    if (hv_x86_get_irqchip(vm->hv, chips, err) < 0 || hv_x86_get_pit(vm->hv, &pit, err) < 0 ||
+        hv_x86_get_clock(vm->hv, &clock, err) < 0)
+        goto fail;
+    struct snap_clock sclock = {.kvmclock_ns = clock.clock, .host_realtime_ns = realtime_ns()};
+    snap_writer_add(&w, SNAP_SEC_IRQCHIP, 0, chips, sizeof(chips));
+    snap_writer_add(&w, SNAP_SEC_PIT, 0, &pit, sizeof(pit));
+    snap_writer_add(&w, SNAP_SEC_CLOCK, 0, &sclock, sizeof(sclock));
+    struct serial_state serial;
+    serial_save(&vm->serial, &serial);
+    snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_SERIAL, &serial, sizeof(serial));
+    pthread_mutex_lock(&vm->platform.lock);
+    struct snap_platform plat = {.ged_pending = vm->platform.ged_pending};
+    pthread_mutex_unlock(&vm->platform.lock);
+    snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_PLATFORM, &plat, sizeof(plat));
+    /* The config goes last so that every other section was gathered without error. */
+    snap_writer_add(&w, SNAP_SEC_CONFIG, 0, &cfg, sizeof(cfg));
+    meta = snap_writer_finish(&w, &meta_len);
+
+    if (save_memory(vm, mem_path, err) < 0)
+        goto fail;
+    if (sm_write_file_atomic(meta_path, meta, meta_len, 0444, err) < 0)
+        goto fail;
+    if (rename(tmp, dir) < 0) {
+        sm_error_set(err, errno, "rename %s to %s", tmp, dir);
+        goto fail;
+    }
+    return 0;
+fail:
+    free(w.buf);
+    remove_tree(tmp);
+    return sm_error_wrap(err, "save snapshot %s", dir);
+}
+
+/* ---- restore ---------------------------------------------------------------- */
+
+static const void *section(const struct snap_section *s, uint32_t n, uint32_t type, uint32_t index,
+                           uint64_t len, const char *what, sm_error_t *err)
+{
+    const struct snap_section *sec = snap_find(s, n, type, index);
+    if (sec == NULL) {
+        sm_error_set(err, 0, "snapshot metadata: no %s", what);
+        return NULL;
+    }
+    if (len && sec->len != len) {
+        sm_error_set(err, 0, "snapshot metadata: %s is %llu bytes, want %llu", what,
+                     (unsigned long long)sec->len, (unsigned long long)len);
+        return NULL;
+    }
+    return sec->data;
+}
+
+static int restore_vcpu(struct vcpu *v, const struct snap_section *secs, uint32_t n,
+                        sm_error_t *err)
+{
+    struct snap_vcpu s;
+    const void *p = section(secs, n, SNAP_SEC_VCPU, v->index, sizeof(s), "vCPU state", err);
+    if (p == NULL)
+        return -1;
+    memcpy(&s, p, sizeof(s));
+    const struct snap_section *m = snap_find(secs, n, SNAP_SEC_MSRS, v->index);
+    if (m == NULL || m->len % sizeof(struct kvm_msr_entry) != 0)
+        return sm_error_set(err, 0, "snapshot metadata: bad MSR list for vCPU %u", v->index);
+    uint32_t nmsrs = (uint32_t)(m->len / sizeof(struct kvm_msr_entry));
+    cleanup_free struct kvm_msr_entry *msrs = xmalloc(m->len ? m->len : 1);
+    memcpy(msrs, m->data, m->len);
+
+    struct hv_vcpu *h = v->hv;
+    /* The order KVM needs: the TSC rate before anything derived from it; sregs (CR/EFER,
+     * APIC base) before the LAPIC; the LAPIC before MSRs (TSC deadline); events last. */
+    s.events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+    if (hv_x86_set_tsc_khz(h, s.tsc_khz, err) < 0 || hv_x86_set_sregs(h, &s.sregs, err) < 0 ||
+        hv_x86_set_regs(h, &s.regs, err) < 0 || hv_x86_set_xsave(h, &s.xsave, err) < 0 ||
+        hv_x86_set_xcrs(h, &s.xcrs, err) < 0 || hv_x86_set_lapic(h, &s.lapic, err) < 0 ||
+        hv_x86_set_msrs(h, msrs, nmsrs, err) < 0 || hv_x86_set_mp_state(h, &s.mp_state, err) < 0 ||
+        hv_x86_set_events(h, &s.events, err) < 0 || hv_x86_set_debugregs(h, &s.debugregs, err) < 0)
+        return sm_error_wrap(err, "restore vCPU %u", v->index);
+    return 0;
+}
+
+static int map_memory_file(struct vm *vm, const char *path, uint64_t size, sm_error_t *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sm_error_set(err, errno, "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return sm_error_set(err, errno, "stat %s", path);
+    if ((uint64_t)st.st_size != size)
+        return sm_error_set(err, 0, "%s: %llu bytes, the snapshot says %llu (truncated?)", path,
+                            (unsigned long long)st.st_size, (unsigned long long)size);
+    /* Private and lazy: the guest reads pages from the page cache on first touch and
+     * writes go to private copies. Never MAP_POPULATE, which would copy all of it. */
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED)
+        return sm_error_set(err, errno, "map %s", path);
+    if (getenv("SUPERMACHINE_SNAPSHOT_READAHEAD"))
+        madvise(p, size, 22 /* MADV_POPULATE_READ */);
+    madvise(p, size, MADV_DONTDUMP);
+    /* Reuse the cold-boot layout code for the regions, then point it at the file. */
+    if (vm_memory_init(&vm->mem, size, err) < 0) {
+        munmap(p, size);
+        return -1;
+    }
+    munmap(vm->mem.host, size);
+    vm->mem.host = p;
+    return 0;
+}
+
+int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct vm **out,
+                            sm_error_t *err)
+{
+    cleanup_free char *meta_path = xasprintf("%s/%s", dir, SNAP_META_FILE);
+    cleanup_free char *mem_path = xasprintf("%s/%s", dir, SNAP_MEMORY_FILE);
+    cleanup_free char *meta = NULL;
+    cleanup_free struct snap_section *secs = NULL;
+    size_t meta_len = 0;
+    uint32_t n = 0;
+    struct vm *vm = NULL;
+    if (sm_read_file(meta_path, SNAP_MAX_META, &meta, &meta_len, err) < 0 ||
+        snap_parse((const uint8_t *)meta, meta_len, &secs, &n, err) < 0)
+        goto fail;
+    struct snap_config sc;
+    const void *p = section(secs, n, SNAP_SEC_CONFIG, 0, sizeof(sc), "config", err);
+    if (p == NULL)
+        goto fail;
+    memcpy(&sc, p, sizeof(sc));
+    sc.host_fingerprint[64] = sc.kernel_sha256[64] = sc.initrd_sha256[64] = '\0';
+    if (sc.ncpus < 1 || sc.ncpus > VM_MAX_CPUS || sc.memory_bytes < (VM_MIN_MEMORY_MIB << 20) ||
+        sc.memory_bytes > ((uint64_t)VM_MAX_MEMORY_MIB << 20) || sc.memory_bytes % PAGE) {
+        sm_error_set(err, 0, "snapshot config out of range (%u vCPUs, %llu bytes)", sc.ncpus,
+                     (unsigned long long)sc.memory_bytes);
+        goto fail;
+    }
+    if (cfg->kernel_path) {
+        char sha[65];
+        if (sm_sha256_file(cfg->kernel_path, sha, err) < 0)
+            goto fail;
+        if (strcmp(sha, sc.kernel_sha256) != 0) {
+            sm_error_set(err, 0, "snapshot was made with another kernel than %s", cfg->kernel_path);
+            goto fail;
+        }
+    }
+    struct vm_config vcfg = *cfg;
+    vcfg.ncpus = sc.ncpus;
+    vcfg.memory_mib = sc.memory_bytes >> 20;
+    vm = vm_alloc(&vcfg, err);
+    if (vm == NULL)
+        goto fail;
+    memcpy(vm->kernel_sha256, sc.kernel_sha256, sizeof(vm->kernel_sha256));
+    memcpy(vm->initrd_sha256, sc.initrd_sha256, sizeof(vm->initrd_sha256));
+    if (map_memory_file(vm, mem_path, sc.memory_bytes, err) < 0)
+        goto fail;
+    if (vm_setup_hypervisor(vm, err) < 0)
+        goto fail;
+    char fp[65];
+    if (fingerprint(vm, fp, err) < 0)
+        goto fail;
+    if (strcmp(fp, sc.host_fingerprint) != 0) {
+        sm_error_set(err, 0,
+                     "snapshot was made on a host with other CPU features or hypervisor "
+                     "(fingerprint %.12s, this host %.12s)",
+                     sc.host_fingerprint, fp);
+        goto fail;
+    }
+
+    /* VM-wide state first: interrupt controllers, timer, clock. */
+    struct kvm_irqchip chips[HV_X86_IRQCHIPS];
+    struct kvm_pit_state2 pit;
+    struct snap_clock clock;
+    if ((p = section(secs, n, SNAP_SEC_IRQCHIP, 0, sizeof(chips), "irqchip", err)) == NULL)
+        goto fail;
+    memcpy(chips, p, sizeof(chips));
+    if ((p = section(secs, n, SNAP_SEC_PIT, 0, sizeof(pit), "PIT", err)) == NULL)
+        goto fail;
+    memcpy(&pit, p, sizeof(pit));
+    if ((p = section(secs, n, SNAP_SEC_CLOCK, 0, sizeof(clock), "clock", err)) == NULL)
+        goto fail;
+    memcpy(&clock, p, sizeof(clock));
+    if (hv_x86_set_irqchip(vm->hv, chips, err) < 0 || hv_x86_set_pit(vm->hv, &pit, err) < 0)
+        goto fail;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (restore_vcpu(&vm->vcpus[i], secs, n, err) < 0)
+            goto fail;
+    /* The guest clock goes on from where it was, moved forward by the wall-clock time the
+     * snapshot spent on disk, so the guest's wall clock is right again. */
+    uint64_t now = realtime_ns();
+    uint64_t passed = now > clock.host_realtime_ns ? now - clock.host_realtime_ns : 0;
+    struct kvm_clock_data kc = {.clock = clock.kvmclock_ns + passed};
+    if (hv_x86_set_clock(vm->hv, &kc, err) < 0)
+        goto fail;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (hv_x86_kvmclock_ctrl(vm->vcpus[i].hv, err) < 0)
+            goto fail;
+
+    struct serial_state serial;
+    if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_SERIAL, sizeof(serial), "serial", err)) ==
+        NULL)
+        goto fail;
+    memcpy(&serial, p, sizeof(serial));
+    serial_restore(&vm->serial, &serial);
+    struct snap_platform plat;
+    if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_PLATFORM, sizeof(plat), "platform", err)) ==
+        NULL)
+        goto fail;
+    memcpy(&plat, p, sizeof(plat));
+    vm->platform.ged_pending = plat.ged_pending;
+    *out = vm;
+    return 0;
+fail:
+    vm_destroy(vm);
+    return sm_error_wrap(err, "restore %s", dir);
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# needs: kvm
+# timeout: 900
+# A ticking guest (1 GiB, 1 and 2 vCPUs) is snapshotted at its 4th tick and restored twice
+# in turn and twice at once. Each restore continues the counter at the next tick, sees the
+# same CPU count, and its wall clock keeps the offset from the host's that the guest had
+# before the snapshot (within a second): the time the snapshot spent on disk is added back.
+# The memory file is sparse: a 1 GiB guest gives far less than 1 GiB on disk.
+set -eu
+. "$(dirname "$0")/lib-boot.sh"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+# Each console line gets the host's wall clock in front of it, so the guest's own clock
+# can be compared with the host's at the same moment.
+stamp() { while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done; }
+
+# offset FILE: guest time minus host time (seconds) on the first TICK line of FILE.
+offset() {
+    awk '/ TICK [0-9]+ cpus=/ { split($0, a, "time="); printf "%.3f\n", a[2] - $1; exit }' "$1"
+}
+first_tick() { grep -o 'TICK [0-9]* cpus=[0-9]*' "$1" | head -n 1; }
+
+for cpus in 1 2; do
+    snap=$dir/snap$cpus
+    out=$dir/boot$cpus.log
+    rc=0
+    timeout 400 "$SUPERMACHINE" boot --initrd "$(boot_test_initrd)" --cpus $cpus --memory 1024 \
+        --append "smtest=tick" --snapshot "$snap" --snapshot-when "console:TICK 3 " \
+        </dev/null 2>&1 | stamp >"$out" || rc=$?
+    [ "$rc" = 0 ] || fail "snapshot boot ($cpus vCPUs) exit $rc"
+    [ -f "$snap/snapshot.meta" ] && [ -f "$snap/memory" ] || fail "no snapshot files in $snap"
+    grep -q "TICK 3 cpus=$cpus " "$out" || fail "no TICK 3 with $cpus CPUs before the snapshot"
+    grep -q "TICK 4 " "$out" && fail "the guest ran on past the snapshot point"
+    before=$(awk '/ TICK 3 cpus=/ { split($0, a, "time="); printf "%.3f\n", a[2] - $1; exit }' "$out")
+
+    size=$(stat -c %s "$snap/memory")
+    used_kb=$(du -k "$snap/memory" | cut -f1)
+    [ "$size" = $((1024 << 20)) ] || fail "memory file is $size bytes, want 1 GiB"
+    [ "$used_kb" -lt $((300 * 1024)) ] || fail "memory file uses $used_kb KiB on disk: not sparse"
+    echo "snapshot ($cpus vCPUs): memory file 1024 MiB, $((used_kb / 1024)) MiB on disk"
+
+    sleep 2 # time on disk that the restore must add back to the guest's clock
+    for run in a b; do
+        timeout -s KILL 25 "$SUPERMACHINE" boot --restore "$snap" </dev/null 2>&1 |
+            stamp >"$dir/r$cpus$run.log" || true
+    done
+    timeout -s KILL 25 "$SUPERMACHINE" boot --restore "$snap" </dev/null 2>&1 | stamp >"$dir/r${cpus}c.log" &
+    timeout -s KILL 25 "$SUPERMACHINE" boot --restore "$snap" </dev/null 2>&1 | stamp >"$dir/r${cpus}d.log" &
+    wait
+    for run in a b c d; do
+        log=$dir/r$cpus$run.log
+        out=$log
+        [ "$(first_tick "$log")" = "TICK 4 cpus=$cpus" ] ||
+            fail "restore $run ($cpus vCPUs) did not continue at TICK 4 with $cpus CPUs"
+        grep -q "TICK 6 cpus=$cpus " "$log" || fail "restore $run ($cpus vCPUs) did not keep ticking"
+        after=$(offset "$log")
+        awk -v a="$after" -v b="$before" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1.0) }' ||
+            fail "restore $run: guest clock offset $after s, was $before s before the snapshot"
+        echo "restore $run ($cpus vCPUs): continues at TICK 4, clock offset $after s (was $before s)"
+    done
+done
