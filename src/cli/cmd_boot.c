@@ -14,7 +14,7 @@
 void cmd_boot_usage(FILE *out)
 {
     fprintf(out, "Usage: supermachine boot [--kernel FILE] [--initrd FILE] [--append ARGS]\n"
-                 "                         [--cpus N] [--memory MIB]\n"
+                 "                         [--disk FILE] [--cpus N] [--memory MIB]\n"
                  "                         [--snapshot DIR --snapshot-when console:TEXT]\n"
                  "       supermachine boot --restore DIR\n\n"
                  "Boots a Linux kernel (bzImage) as a microVM with its serial console on\n"
@@ -23,6 +23,7 @@ void cmd_boot_usage(FILE *out)
                  "  --kernel FILE   bzImage to boot\n"
                  "  --initrd FILE   initial ramdisk (cpio, optionally compressed)\n"
                  "  --append ARGS   extra kernel command line (after console=ttyS0 ...)\n"
+                 "  --disk FILE     a disk image the guest sees read-only (virtio-blk)\n"
                  "  --cpus N        vCPUs (1-64, default 1)\n"
                  "  --memory MIB    guest memory in MiB (32 or more, default 512)\n"
                  "  --snapshot DIR  when the trigger fires, pause the guest, save a snapshot\n"
@@ -90,8 +91,10 @@ static int parse_uint(const char *flag, const char *s, unsigned long long max,
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v > max)
-        return cli_usage_error("boot: %s %s: not a number up to %llu", flag, s, max);
+    if (errno || end == s || *end || s[0] == '-' || v > max) {
+        cli_usage_error("boot: %s %s: not a number up to %llu", flag, s, max);
+        return -1;
+    }
     *out = v;
     return 0;
 }
@@ -99,15 +102,11 @@ static int parse_uint(const char *flag, const char *s, unsigned long long max,
 int cmd_boot(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"kernel", required_argument, NULL, 'k'},
-        {"initrd", required_argument, NULL, 'i'},
-        {"append", required_argument, NULL, 'a'},
-        {"cpus", required_argument, NULL, 'c'},
-        {"memory", required_argument, NULL, 'm'},
-        {"snapshot", required_argument, NULL, 's'},
-        {"snapshot-when", required_argument, NULL, 'w'},
-        {"restore", required_argument, NULL, 'r'},
-        {NULL, 0, NULL, 0},
+        {"kernel", required_argument, NULL, 'k'},        {"initrd", required_argument, NULL, 'i'},
+        {"append", required_argument, NULL, 'a'},        {"cpus", required_argument, NULL, 'c'},
+        {"memory", required_argument, NULL, 'm'},        {"snapshot", required_argument, NULL, 's'},
+        {"snapshot-when", required_argument, NULL, 'w'}, {"restore", required_argument, NULL, 'r'},
+        {"disk", required_argument, NULL, 'd'},          {NULL, 0, NULL, 0},
     };
     struct sm_boot_options o = {
         .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO, .cpus = 1, .memory_mib = 512};

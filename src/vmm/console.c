@@ -25,8 +25,10 @@ int console_add_watch(struct console *c, const char *text, console_watch_fn fn, 
 
 static void flush_locked(struct console *c)
 {
-    if (c->out_len && c->out_fd >= 0)
+    if (c->out_len && c->out_fd >= 0) {
         (void)sm_write_all(c->out_fd, c->out, c->out_len);
+        c->last_written = c->out[c->out_len - 1];
+    }
     c->out_len = 0;
 }
 
@@ -69,5 +71,16 @@ void console_flush(struct console *c)
 {
     pthread_mutex_lock(&c->lock);
     flush_locked(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void console_finish(struct console *c)
+{
+    pthread_mutex_lock(&c->lock);
+    flush_locked(c);
+    if (c->last_written && c->last_written != '\n' && c->out_fd >= 0) {
+        (void)sm_write_all(c->out_fd, "\n", 1);
+        c->last_written = '\n';
+    }
     pthread_mutex_unlock(&c->lock);
 }

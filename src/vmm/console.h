@@ -30,6 +30,7 @@ struct console {
     int out_fd;
     uint8_t out[CONSOLE_OUT_BUF];
     size_t out_len;
+    uint8_t last_written; /* last byte written to out_fd */
     char line[CONSOLE_LINE_MAX];
     size_t line_len;
     struct console_watch watches[CONSOLE_MAX_WATCHES];
@@ -45,5 +46,8 @@ int console_add_watch(struct console *c, const char *text, console_watch_fn fn, 
 /* Guest output: buffered, flushed at a newline or when full. */
 void console_output(struct console *c, const uint8_t *buf, size_t len);
 void console_flush(struct console *c);
+/* Flushes and ends the output with a newline if the guest stopped mid-line, so that what
+ * the host prints next starts on a line of its own. */
+void console_finish(struct console *c);
 
 #endif

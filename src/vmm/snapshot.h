@@ -28,12 +28,15 @@ enum snap_section_type {
 enum snap_device {
     SNAP_DEV_SERIAL = 1,
     SNAP_DEV_PLATFORM = 2,
+    SNAP_DEV_VIRTIO = 16, /* + the device's slot: its virtio-mmio transport state */
 };
 
 struct snap_config {
     uint32_t ncpus;
     uint32_t tsc_khz;
     uint64_t memory_bytes;
+    uint32_t nvirtio; /* virtio devices, in slot order (the restoring VM must match) */
+    uint32_t has_disk;
     char host_fingerprint[65];
     char kernel_sha256[65];
     char initrd_sha256[65]; /* "" when booted without one */

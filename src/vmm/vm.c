@@ -21,9 +21,11 @@
 #include "vmm/console.h"
 #include "vmm/devices/platform.h"
 #include "vmm/devices/serial.h"
+#include "vmm/devices/virtio_devices.h"
 #include "vmm/hv/hv.h"
 #include "vmm/memory.h"
 #include "vmm/vm_internal.h"
+#include <sys/epoll.h>
 
 /* The VMM's own part of the kernel command line: the console on the UART, reboot through
  * the ACPI reset register, and no PCI bus to probe (all devices are virtio-mmio). */
@@ -264,13 +266,50 @@ static int validate_config(const struct vm_config *cfg, sm_error_t *err)
     return 0;
 }
 
+int vm_add_virtio(struct vm *vm, const struct virtio_ops *ops, void *dev, sm_error_t *err)
+{
+    if (vm->nvirtio == X86_VIRTIO_MMIO_MAX)
+        return sm_error_set(err, 0, "too many virtio devices");
+    unsigned i = vm->nvirtio;
+    struct virtio_mmio *t = &vm->virtio[i];
+    if (virtio_mmio_init(t, ops, dev, &vm->mem, X86_VIRTIO_MMIO_BASE + i * X86_VIRTIO_MMIO_SIZE,
+                         X86_VIRTIO_IRQ_BASE + i, err) < 0)
+        return -1;
+    t->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->irq_fd < 0 || t->notify_fd < 0)
+        return sm_error_set(err, errno, "virtio %s: eventfd", ops->name);
+    if (bus_register(&vm->mmio, t->base, X86_VIRTIO_MMIO_SIZE, virtio_mmio_access, t, err) < 0 ||
+        ioloop_add(&vm->io, t->notify_fd, EPOLLIN, virtio_mmio_notified, t, err) < 0)
+        return sm_error_wrap(err, "virtio %s", ops->name);
+    vm->nvirtio++;
+    return 0;
+}
+
+/* Binds each virtio device's interrupt and notification eventfds in the hypervisor:
+ * interrupts without a VMM system call per event, notifications without a vCPU exit. */
+static int wire_virtio(struct vm *vm, sm_error_t *err)
+{
+    for (unsigned i = 0; i < vm->nvirtio; i++) {
+        struct virtio_mmio *t = &vm->virtio[i];
+        if (hv_vm_irqfd(vm->hv, t->gsi, t->irq_fd, err) < 0 ||
+            hv_vm_ioeventfd(vm->hv, t->base + 0x50, 4, t->notify_fd, err) < 0)
+            return sm_error_wrap(err, "virtio %s", t->ops->name);
+    }
+    return 0;
+}
+
 static int setup_acpi(struct vm *vm, uint64_t *rsdp, sm_error_t *err)
 {
     uint8_t *buf = vm_mem_ptr(&vm->mem, X86_ACPI_START, X86_ACPI_END - X86_ACPI_START);
+    struct acpi_virtio_mmio_dev devs[X86_VIRTIO_MMIO_MAX];
+    for (unsigned i = 0; i < vm->nvirtio; i++)
+        devs[i] = (struct acpi_virtio_mmio_dev){vm->virtio[i].base, X86_VIRTIO_MMIO_SIZE,
+                                                vm->virtio[i].gsi};
     struct acpi_config acfg = {
         .ncpus = vm->ncpus,
-        .virtio = NULL,
-        .nvirtio = 0,
+        .virtio = devs,
+        .nvirtio = vm->nvirtio,
         .vmgenid_addr = X86_VMGENID_ADDR,
     };
     size_t used = 0;
@@ -282,6 +321,22 @@ static int setup_acpi(struct vm *vm, uint64_t *rsdp, sm_error_t *err)
     if (getrandom(genid, sizeof(genid), 0) != (ssize_t)sizeof(genid))
         return sm_error_set(err, errno, "getrandom");
     vm_mem_write(&vm->mem, X86_VMGENID_ADDR, genid, sizeof(genid));
+    return 0;
+}
+
+/* The virtio devices every VM has, in a fixed order so that a snapshot's device windows
+ * match on restore. */
+int vm_add_devices(struct vm *vm, sm_error_t *err)
+{
+    if (vm_add_virtio(vm, &virtio_rng_ops, NULL, err) < 0)
+        return -1;
+    if (vm->cfg.disk_path) {
+        vm->disk = xcalloc(1, sizeof(*vm->disk));
+        vm->disk->fd = -1;
+        if (virtio_blk_open(vm->disk, vm->cfg.disk_path, !vm->cfg.disk_writable, err) < 0 ||
+            vm_add_virtio(vm, &vm->disk->ops, vm->disk, err) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -305,6 +360,8 @@ struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err)
         goto fail;
     if (platform_init(&vm->platform, &vm->pio, &vm->mmio, &vm_platform_ops, vm, err) < 0)
         goto fail;
+    if (ioloop_init(&vm->io, err) < 0)
+        goto fail;
     return vm;
 fail:
     vm_destroy(vm);
@@ -321,7 +378,7 @@ int vm_setup_hypervisor(struct vm *vm, sm_error_t *err)
         if (hv_vm_map_memory(vm->hv, i, r->gpa, r->size, vm->mem.host + r->host_offset, err) < 0)
             return -1;
     }
-    if (hv_vm_create_irqchip(vm->hv, err) < 0)
+    if (hv_vm_create_irqchip(vm->hv, err) < 0 || wire_virtio(vm, err) < 0)
         return -1;
     if (hv_x86_supported_cpuid(vm->hv, &supported, err) < 0)
         return -1;
@@ -347,6 +404,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, sm_error_t *err)
     /* Everything that can be checked without the hypervisor comes first, so bad input is
      * reported as such even on a host without KVM. */
     if (vm_memory_init(&vm->mem, cfg->memory_mib << 20, err) < 0)
+        goto fail;
+    if (vm_add_devices(vm, err) < 0)
         goto fail;
     uint64_t rsdp = 0;
     if (setup_acpi(vm, &rsdp, err) < 0)
@@ -447,6 +506,10 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
     pthread_mutex_lock(&vm->lock);
     vm->state = VM_RUNNING;
     pthread_mutex_unlock(&vm->lock);
+    if (ioloop_start(&vm->io, err) < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
     for (unsigned i = 0; i < vm->ncpus; i++) {
         int r = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
         if (r != 0) {
@@ -508,7 +571,8 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
             pthread_join(vm->vcpus[i].thread, NULL);
         vm->vcpus[i].started = false;
     }
-    console_flush(&vm->console);
+    ioloop_stop(&vm->io);
+    console_finish(&vm->console);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     *result = vm->result;
     (void)err;
@@ -549,6 +613,17 @@ void vm_destroy(struct vm *vm)
         return;
     for (unsigned i = 0; i < vm->ncpus; i++)
         hv_vcpu_destroy(vm->vcpus[i].hv);
+    ioloop_release(&vm->io);
+    if (vm->disk) {
+        virtio_blk_close(vm->disk);
+        free(vm->disk);
+    }
+    for (unsigned i = 0; i < vm->nvirtio; i++) {
+        if (vm->virtio[i].irq_fd >= 0)
+            close(vm->virtio[i].irq_fd);
+        if (vm->virtio[i].notify_fd >= 0)
+            close(vm->virtio[i].notify_fd);
+    }
     vm_memory_release(&vm->mem);
     hv_vm_destroy(vm->hv);
     if (vm->wake_fd >= 0)

@@ -18,10 +18,12 @@ struct vm_config {
     const char *cmdline;     /* appended to the VMM's own console/platform options */
     unsigned ncpus;
     uint64_t memory_mib;
-    int console_in_fd;  /* -1: no input */
-    int console_out_fd; /* -1: discard */
-    bool console_raw;   /* console_in_fd is a terminal put in raw mode: Ctrl-A x quits */
-    int stop_fd;        /* -1, or a descriptor that becomes readable to stop the VM */
+    int console_in_fd;     /* -1: no input */
+    int console_out_fd;    /* -1: discard */
+    bool console_raw;      /* console_in_fd is a terminal put in raw mode: Ctrl-A x quits */
+    int stop_fd;           /* -1, or a descriptor that becomes readable to stop the VM */
+    const char *disk_path; /* NULL, or a disk image the guest sees as a virtio-blk disk */
+    bool disk_writable;
     /* Snapshot on a trigger: when this text appears on the console, pause, save the
      * snapshot into snapshot_dir and stop (VM_EXIT_SNAPSHOT). */
     const char *snapshot_dir;

@@ -6,12 +6,16 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "vmm/arch/x86_64/layout.h"
 #include "vmm/bus.h"
 #include "vmm/console.h"
 #include "vmm/devices/platform.h"
 #include "vmm/devices/serial.h"
+#include "vmm/devices/virtio_devices.h"
 #include "vmm/hv/hv.h"
+#include "vmm/ioloop.h"
 #include "vmm/memory.h"
+#include "vmm/virtio/mmio.h"
 #include "vmm/vm.h"
 
 enum vm_state { VM_CREATED, VM_RUNNING, VM_STOPPING };
@@ -35,6 +39,10 @@ struct vm {
     struct serial serial;
     struct console console;
     struct platform platform;
+    struct ioloop io;
+    struct virtio_mmio virtio[X86_VIRTIO_MMIO_MAX];
+    unsigned nvirtio;
+    struct virtio_blk *disk;
     int wake_fd;
 
     pthread_mutex_t lock;
@@ -53,6 +61,10 @@ struct vm {
 int vm_setup_hypervisor(struct vm *vm, sm_error_t *err);
 /* Allocates a VM and its host-side devices (no hypervisor yet). */
 struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err);
+/* Adds a virtio-mmio device (before the hypervisor is set up): the next free window and
+ * GSI, described in ACPI. */
+int vm_add_virtio(struct vm *vm, const struct virtio_ops *ops, void *dev, sm_error_t *err);
+int vm_add_devices(struct vm *vm, sm_error_t *err);
 void vm_finish(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -157,6 +157,8 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
     memset(&cfg, 0, sizeof(cfg));
     cfg.ncpus = vm->ncpus;
     cfg.memory_bytes = vm->mem.size;
+    cfg.nvirtio = vm->nvirtio;
+    cfg.has_disk = vm->disk != NULL;
     memcpy(cfg.kernel_sha256, vm->kernel_sha256, sizeof(cfg.kernel_sha256));
     memcpy(cfg.initrd_sha256, vm->initrd_sha256, sizeof(cfg.initrd_sha256));
     cleanup_free uint8_t *meta = NULL;
@@ -186,6 +188,14 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
     struct snap_platform plat = {.ged_pending = vm->platform.ged_pending};
     pthread_mutex_unlock(&vm->platform.lock);
     snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_PLATFORM, &plat, sizeof(plat));
+    for (unsigned i = 0; i < vm->nvirtio; i++) {
+        pthread_mutex_lock(&vm->virtio[i].lock);
+        struct virtio_mmio_state vs = vm->virtio[i].s;
+        for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
+            vs.queues[q] = vm->virtio[i].vq[q].s;
+        pthread_mutex_unlock(&vm->virtio[i].lock);
+        snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_VIRTIO + i, &vs, sizeof(vs));
+    }
     /* The config goes last so that every other section was gathered without error. */
     snap_writer_add(&w, SNAP_SEC_CONFIG, 0, &cfg, sizeof(cfg));
     meta = snap_writer_finish(&w, &meta_len);
@@ -322,8 +332,13 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
         goto fail;
     memcpy(vm->kernel_sha256, sc.kernel_sha256, sizeof(vm->kernel_sha256));
     memcpy(vm->initrd_sha256, sc.initrd_sha256, sizeof(vm->initrd_sha256));
-    if (map_memory_file(vm, mem_path, sc.memory_bytes, err) < 0)
+    if (map_memory_file(vm, mem_path, sc.memory_bytes, err) < 0 || vm_add_devices(vm, err) < 0)
         goto fail;
+    if (vm->nvirtio != sc.nvirtio || (vm->disk != NULL) != (sc.has_disk != 0)) {
+        sm_error_set(err, 0, "snapshot was made %s a disk; restore it the same way",
+                     sc.has_disk ? "with" : "without");
+        goto fail;
+    }
     if (vm_setup_hypervisor(vm, err) < 0)
         goto fail;
     char fp[65];
@@ -378,6 +393,25 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
         goto fail;
     memcpy(&plat, p, sizeof(plat));
     vm->platform.ged_pending = plat.ged_pending;
+    for (unsigned i = 0; i < vm->nvirtio; i++) {
+        struct virtio_mmio_state vs;
+        char what[32];
+        snprintf(what, sizeof(what), "virtio device %u", i);
+        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VIRTIO + i, sizeof(vs), what, err)) ==
+            NULL)
+            goto fail;
+        memcpy(&vs, p, sizeof(vs));
+        struct virtio_mmio *t = &vm->virtio[i];
+        t->s = vs;
+        for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+            t->vq[q].s = vs.queues[q];
+            /* Rings from a file are re-checked like rings a driver sets up. */
+            if (t->vq[q].s.ready && virtq_validate(&t->vq[q], err) < 0) {
+                sm_error_wrap(err, "%s queue %u", what, q);
+                goto fail;
+            }
+        }
+    }
     *out = vm;
     return 0;
 fail:

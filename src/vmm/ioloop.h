@@ -1,0 +1,40 @@
+/* The VM's device thread: one epoll loop that runs device work when an eventfd fires
+ * (virtqueue notifications through ioeventfd, host sockets), off the vCPU threads. */
+#ifndef SM_VMM_IOLOOP_H
+#define SM_VMM_IOLOOP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef void (*ioloop_fn)(void *opaque, uint32_t events);
+
+#define IOLOOP_MAX_HANDLERS 64
+
+struct ioloop_handler {
+    int fd;
+    ioloop_fn fn;
+    void *opaque;
+};
+
+struct ioloop {
+    int epoll_fd;
+    int stop_fd;
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t lock;
+    struct ioloop_handler handlers[IOLOOP_MAX_HANDLERS];
+    unsigned n;
+};
+
+int ioloop_init(struct ioloop *l, sm_error_t *err);
+/* Watches fd for `events` (EPOLLIN, ...); fn runs on the loop's thread. */
+int ioloop_add(struct ioloop *l, int fd, uint32_t events, ioloop_fn fn, void *opaque,
+               sm_error_t *err);
+int ioloop_start(struct ioloop *l, sm_error_t *err);
+void ioloop_stop(struct ioloop *l);
+void ioloop_release(struct ioloop *l);
+
+#endif
