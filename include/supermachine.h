@@ -44,6 +44,75 @@ void sm_error_release(sm_error_t *err);
  * ~/.local/share/supermachine. Returns a malloc'd string. */
 char *sm_store_root(sm_error_t *err);
 
+/* ---- images ------------------------------------------------------------ */
+
+/* Images live in the store (docs/store-layout.md). A reference is what docker accepts:
+ * "busybox", "busybox:1.36", "host:port/ns/name:tag", "name@sha256:<hex>"; local
+ * operations also take an image ID (the config digest, or a unique hex prefix). */
+
+struct sm_pull_options {
+    const char *platform; /* "os/arch[/variant]"; NULL: the host's */
+    int progress;         /* per-layer progress on stderr: -1 if stderr is a TTY, 0 never,
+                           * 1 always */
+};
+
+/* Pulls an image from its registry into the store (credentials from
+ * ~/.docker/config.json). On success *digest_out, if given, gets the platform manifest's
+ * digest (malloc'd). Safe to run concurrently with other pulls of the same image. */
+int sm_image_pull(const char *ref, const struct sm_pull_options *opts, char **digest_out,
+                  sm_error_t *err);
+
+/* Imports a `docker save` tarball or an OCI layout archive (tar, optionally compressed).
+ * *names_out gets a NULL-terminated array of the references loaded (or "sha256:<id>" for
+ * an untagged image); free with sm_strv_free. */
+int sm_image_load(const char *path, char ***names_out, sm_error_t *err);
+
+struct sm_image_info {
+    char *reference;  /* canonical, e.g. "docker.io/library/busybox:latest"; NULL: untagged */
+    char *repository; /* as docker shows it: "busybox", "127.0.0.1:5000/x"; "<none>" */
+    char *tag;        /* "latest", "<none>" */
+    char *id;         /* image ID: the config digest "sha256:<hex>" */
+    char *manifest_digest;
+    int64_t created;  /* from the config, unix time; 0 if absent */
+    uint64_t size;    /* sum of the layer blobs */
+};
+int sm_image_list(struct sm_image_info **out, size_t *n, sm_error_t *err);
+void sm_image_list_free(struct sm_image_info *list, size_t n);
+
+/* Removes a reference (or, given an image ID, every reference to that image), then
+ * collects the blobs and root filesystem images nothing needs any more. *removed_out, if
+ * given, gets the references removed (NULL-terminated; sm_strv_free). */
+int sm_image_remove(const char *ref, char ***removed_out, sm_error_t *err);
+
+/* Docker-style inspect object (Id, RepoTags, RepoDigests, Created, Architecture, Os,
+ * Config, RootFS, Size, ...) as a JSON string; malloc'd. */
+int sm_image_inspect(const char *ref, char **json_out, sm_error_t *err);
+
+/* Writes the image's flattened filesystem to fd as a tar stream. */
+int sm_image_export(const char *ref, int fd, sm_error_t *err);
+
+/* Path of the image's read-only root filesystem (EROFS), built and cached on first use.
+ * The image must be in the store (pull it first). *path_out is malloc'd. */
+int sm_image_rootfs(const char *ref, char **path_out, sm_error_t *err);
+
+/* The image config fields a VM needs. String arrays are NULL-terminated; absent scalar
+ * fields are NULL. */
+struct sm_image_config {
+    char *id;           /* config digest */
+    char *manifest_digest;
+    char **entrypoint;
+    char **cmd;
+    char **env;         /* "K=V" */
+    char *working_dir;
+    char *user;
+    char *stop_signal;
+    char **exposed_ports; /* "80/tcp" */
+};
+int sm_image_config(const char *ref, struct sm_image_config **out, sm_error_t *err);
+void sm_image_config_free(struct sm_image_config *c);
+
+void sm_strv_free(char **v);
+
 /* ---- bare kernel boot ------------------------------------------------------ */
 
 /* Boots a kernel with its console on the given descriptors, in the calling process, and
@@ -52,6 +121,7 @@ struct sm_boot_options {
     const char *kernel;  /* bzImage; NULL: the store's default guest kernel */
     const char *initrd;  /* NULL: none */
     const char *append;  /* extra kernel command line */
+    const char *disk;    /* NULL, or a disk image shown read-only as /dev/vda (virtio-blk) */
     unsigned cpus;       /* 0: 1 */
     uint64_t memory_mib; /* 0: 512 */
     int console_in;      /* -1: none */
@@ -83,6 +153,10 @@ struct sm_boot_result {
 };
 
 int sm_boot(const struct sm_boot_options *opts, struct sm_boot_result *result, sm_error_t *err);
+
+/* The default guest kernel (Debian's, in the store; fetched on first use without root):
+ * malloc'd paths of its bzImage and of its modules tree. */
+int sm_kernel_default(char **vmlinuz, char **modules_dir, sm_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -133,6 +133,9 @@ int cmd_boot(int argc, char **argv)
         case 'r':
             o.restore_dir = optarg;
             break;
+        case 'd':
+            o.disk = optarg;
+            break;
         case 'c':
             if (parse_uint("--cpus", optarg, 1u << 20, &v) < 0)
                 return 125;

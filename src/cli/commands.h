@@ -24,6 +24,13 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     int cmd_##n(int argc, char **argv);                                                            \
     void cmd_##n##_usage(FILE *out);
 SM_CMD(boot)
+SM_CMD(export)
+SM_CMD(images)
+SM_CMD(inspect)
+SM_CMD(kernel)
+SM_CMD(load)
+SM_CMD(pull)
+SM_CMD(rmi)
 #undef SM_CMD
 
 #endif

@@ -9,6 +9,13 @@
 
 static const struct sm_command commands[] = {
     {"boot", "Boot a bare kernel with its console on stdio", cmd_boot, cmd_boot_usage},
+    {"export", "Write an image's flattened filesystem as a tar", cmd_export, cmd_export_usage},
+    {"images", "List images", cmd_images, cmd_images_usage},
+    {"inspect", "Show an image's configuration as JSON", cmd_inspect, cmd_inspect_usage},
+    {"kernel", "Show (and fetch) the default guest kernel", cmd_kernel, cmd_kernel_usage},
+    {"load", "Load images from a docker save or OCI layout archive", cmd_load, cmd_load_usage},
+    {"pull", "Download an image from a registry", cmd_pull, cmd_pull_usage},
+    {"rmi", "Remove images", cmd_rmi, cmd_rmi_usage},
 };
 
 int cli_fail(sm_error_t *err)

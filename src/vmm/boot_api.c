@@ -82,3 +82,8 @@ int sm_boot(const struct sm_boot_options *opts, struct sm_boot_result *result, s
     }
     return sm_error_set(err, 0, "boot: %s", res.message);
 }
+
+int sm_kernel_default(char **vmlinuz, char **modules_dir, sm_error_t *err)
+{
+    return sm_kernel_locate(vmlinuz, modules_dir, err);
+}

@@ -40,11 +40,12 @@ struct virtq {
 /* A descriptor chain, split into what the device reads and what it writes, as host
  * iovecs into guest memory (already bounds-checked). */
 struct virtq_chain {
+    /* Everything before `read` is reset by virtq_pop; the arrays are filled as needed. */
     uint16_t head;
     unsigned nread, nwrite;
+    uint64_t read_len, write_len;
     struct iovec read[VIRTQ_MAX_CHAIN];
     struct iovec write[VIRTQ_MAX_CHAIN];
-    uint64_t read_len, write_len;
 };
 
 /* Validates the configured rings (alignment, size power of two, inside RAM). */
