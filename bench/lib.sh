@@ -52,10 +52,10 @@ bench_initrd() {
 }
 
 # The kernel both we and the anchor boot.
-bench_kernel() { "$SUPERMACHINE" kernel-path 2>/dev/null || ls "${SUPERMACHINE_HOME:-$HOME/.local/share/supermachine}"/kernels/*/vmlinuz 2>/dev/null | head -n 1; }
+bench_kernel() { "$SUPERMACHINE" kernel --path; }
 
 host_kind() {
-    if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ] && [ -z "${SM_EMULATED:-}" ]; then
+    if [ -z "${SM_EMULATED:-}" ] && grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
         echo "native KVM"
     else
         echo "emulated host (KVM nested under QEMU TCG: absolute times are 10-50x native)"
