@@ -36,6 +36,10 @@ int sm_read_file(const char *path, size_t max_size, char **out, size_t *len, sm_
 int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          sm_error_t *err);
 
+/* The same with a temporary path chosen by the caller (on the same filesystem). */
+int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len,
+                      mode_t mode, sm_error_t *err);
+
 /* mkdir -p. */
 int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
 

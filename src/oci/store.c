@@ -97,22 +97,7 @@ static int write_via_tmp(struct oci_store *s, const char *dest, const void *data
                          mode_t mode, sm_error_t *err)
 {
     cleanup_free char *tmp = store_tmp_path(s, "put");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
-        return sm_error_set(err, errno, "create %s", tmp);
-    if (sm_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-        int saved = errno;
-        close(fd);
-        unlink(tmp);
-        return sm_error_set(err, saved, "write %s", tmp);
-    }
-    close(fd);
-    if (rename(tmp, dest) < 0) {
-        int saved = errno;
-        unlink(tmp);
-        return sm_error_set(err, saved, "rename %s", dest);
-    }
-    return 0;
+    return sm_write_file_via(tmp, dest, data, len, mode, err);
 }
 
 int store_put_blob(struct oci_store *s, const char *expected, const void *data, size_t len,

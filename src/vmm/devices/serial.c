@@ -45,7 +45,8 @@ void serial_init(struct serial *dev, const struct serial_ops *ops, void *opaque)
     pthread_mutex_init(&dev->lock, NULL);
     dev->ops = ops;
     dev->opaque = opaque;
-    dev->s.mcr = MCR_OUT2;
+    /* The 16550's reset value: OUT2 clear, so the IRQ line is gated off. */
+    dev->s.mcr = 0;
 }
 
 static uint8_t iir_locked(const struct serial *dev)
@@ -68,9 +69,14 @@ static void update_irq_locked(struct serial *dev)
     }
 }
 
+/* The guest listens once receive interrupts are enabled AND routed: on a PC the 8250's
+ * IRQ line is gated by OUT2. Linux's probe briefly enables every interrupt with OUT2
+ * clear, and clears the FIFOs when the tty is opened before it sets OUT2; host input
+ * handed over earlier would be thrown away, so it waits on the host until then. */
 static bool can_receive_locked(const struct serial *dev)
 {
-    return (dev->s.ier & IER_RDI) && !(dev->s.mcr & MCR_LOOP) && dev->s.rx_count < SERIAL_FIFO_SIZE;
+    return (dev->s.ier & IER_RDI) && (dev->s.mcr & MCR_OUT2) && !(dev->s.mcr & MCR_LOOP) &&
+           dev->s.rx_count < SERIAL_FIFO_SIZE;
 }
 
 static void push_rx_locked(struct serial *dev, uint8_t byte)
@@ -122,7 +128,7 @@ static void write_reg(struct serial *dev, unsigned off, uint8_t v, bool *notify_
         s->lcr = v;
         break;
     case UART_MCR:
-        if ((s->mcr & MCR_LOOP) && !(v & MCR_LOOP))
+        if (((s->mcr & MCR_LOOP) && !(v & MCR_LOOP)) || (!(s->mcr & MCR_OUT2) && (v & MCR_OUT2)))
             *notify_input = true;
         s->mcr = v & 0x1f;
         break;
