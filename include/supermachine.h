@@ -133,9 +133,14 @@ struct sm_boot_options {
      * stop the guest (SM_GUEST_SNAPSHOT). */
     const char *snapshot_dir;
     const char *snapshot_when;
+    int snapshot_continue; /* after saving, let the guest run on instead of stopping */
     /* Restore: resume the guest saved in this snapshot directory instead of booting
      * (kernel, when given, must be the one the snapshot was made from). */
     const char *restore_dir;
+    /* NULL, or a Unix socket path for a virtio-vsock device (guest CID 3): host clients
+     * connect to it and write "CONNECT <port>\n"; the guest's connections to host port P
+     * go to "<vsock_path>_<P>" (docs/vsock.md). A restore makes its socket here. */
+    const char *vsock_path;
 };
 
 enum sm_guest_exit {
@@ -157,6 +162,68 @@ int sm_boot(const struct sm_boot_options *opts, struct sm_boot_result *result, s
 /* The default guest kernel (Debian's, in the store; fetched on first use without root):
  * malloc'd paths of its bzImage and of its modules tree. */
 int sm_kernel_default(char **vmlinuz, char **modules_dir, sm_error_t *err);
+
+/* Parses a size with an optional b/k/m/g suffix (docker's "-m 512m") into bytes. */
+int sm_parse_size(const char *s, uint64_t *bytes);
+
+/* ---- running images as microVMs ------------------------------------------ */
+
+/* What `supermachine run` does: pulls the image if the store lacks it, flattens it into a
+ * read-only root, boots it (or restores its init-ready snapshot, baking one on the first
+ * run) in a VMM process of its own and runs the image's Entrypoint + Cmd (overridable)
+ * through the guest agent. */
+struct sm_run_options {
+    const char *image;           /* reference */
+    const char *name;            /* NULL: generated ("brave_otter_12") */
+    const char *const *cmd;      /* NULL: the image's Cmd; replaces it */
+    const char *const *entrypoint; /* NULL: the image's; an empty array clears it */
+    const char *const *env;      /* "K=V" on top of the image's Env */
+    const char *workdir;         /* NULL: the image's WorkingDir, else / */
+    const char *user;            /* NULL: the image's User, else root */
+    unsigned cpus;               /* 0: 1 */
+    uint64_t memory_mib;         /* 0: 512 */
+    int tty;                     /* give the process a terminal (docker -t) */
+    int interactive;             /* keep stdin open (docker -i) */
+    int detach;                  /* return once the process runs; output goes to the log */
+    int auto_remove;             /* remove the VM's record when it ends (docker --rm) */
+    int no_snapshot;             /* boot from scratch, neither using nor baking a snapshot */
+    int stdin_fd, stdout_fd, stderr_fd; /* attached runs */
+};
+/* Runs a VM. Attached: returns when the main process ends, *exit_status its status
+ * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
+ * the VM's id, malloc'd. */
+int sm_run(const struct sm_run_options *opts, char **id_out, int *exit_status, sm_error_t *err);
+
+struct sm_vm_info {
+    char id[65];
+    char *name;
+    char *image;
+    char *command;
+    char *status;      /* "running", "exited" */
+    int exit_code;     /* when exited */
+    int64_t created;   /* unix seconds */
+    int64_t finished;  /* unix seconds, 0 while running */
+};
+int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
+void sm_vm_list_free(struct sm_vm_info *list, size_t n);
+/* Stops a VM: the guest's processes get SIGTERM, then after timeout_s the VM is killed. */
+int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err);
+/* Removes a stopped VM's record (force: stop it first). */
+int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err);
+/* Copies the VM's main process output (stdout and stderr as they came) to fd. */
+int sm_vm_logs(const char *name_or_id, int fd, sm_error_t *err);
+
+struct sm_exec_options {
+    const char *const *argv;
+    const char *const *env; /* "K=V" on top of the image's Env */
+    const char *workdir;
+    const char *user;
+    int tty, interactive;
+    int stdin_fd, stdout_fd, stderr_fd;
+};
+/* Runs another process in a running VM; *exit_status as for sm_run. */
+int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *opts, int *exit_status,
+               sm_error_t *err);
 
 #ifdef __cplusplus
 }

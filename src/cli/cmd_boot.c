@@ -15,8 +15,9 @@ void cmd_boot_usage(FILE *out)
 {
     fprintf(out, "Usage: supermachine boot [--kernel FILE] [--initrd FILE] [--append ARGS]\n"
                  "                         [--disk FILE] [--cpus N] [--memory MIB]\n"
+                 "                         [--vsock PATH]\n"
                  "                         [--snapshot DIR --snapshot-when console:TEXT]\n"
-                 "       supermachine boot --restore DIR\n\n"
+                 "       supermachine boot --restore DIR [--vsock PATH]\n\n"
                  "Boots a Linux kernel (bzImage) as a microVM with its serial console on\n"
                  "stdin/stdout. Without --kernel, the store's guest kernel (Debian's) is used,\n"
                  "fetched on first use.\n\n"
@@ -24,6 +25,12 @@ void cmd_boot_usage(FILE *out)
                  "  --initrd FILE   initial ramdisk (cpio, optionally compressed)\n"
                  "  --append ARGS   extra kernel command line (after console=ttyS0 ...)\n"
                  "  --disk FILE     a disk image the guest sees read-only (virtio-blk)\n"
+                 "  --vsock PATH    a virtio-vsock device (guest CID 3) behind the Unix\n"
+                 "                  socket PATH: a client connecting to PATH writes\n"
+                 "                  \"CONNECT <port>\\n\" and reads \"OK <n>\\n\" once the guest\n"
+                 "                  accepted; the guest's connections to host port P go to\n"
+                 "                  PATH_P. Removed on exit; a restore needs it again (open\n"
+                 "                  connections do not survive a snapshot)\n"
                  "  --cpus N        vCPUs (1-64, default 1)\n"
                  "  --memory MIB    guest memory in MiB (32 or more, default 512)\n"
                  "  --snapshot DIR  when the trigger fires, pause the guest, save a snapshot\n"
@@ -102,11 +109,17 @@ static int parse_uint(const char *flag, const char *s, unsigned long long max,
 int cmd_boot(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"kernel", required_argument, NULL, 'k'},        {"initrd", required_argument, NULL, 'i'},
-        {"append", required_argument, NULL, 'a'},        {"cpus", required_argument, NULL, 'c'},
-        {"memory", required_argument, NULL, 'm'},        {"snapshot", required_argument, NULL, 's'},
-        {"snapshot-when", required_argument, NULL, 'w'}, {"restore", required_argument, NULL, 'r'},
-        {"disk", required_argument, NULL, 'd'},          {NULL, 0, NULL, 0},
+        {"kernel", required_argument, NULL, 'k'},
+        {"initrd", required_argument, NULL, 'i'},
+        {"append", required_argument, NULL, 'a'},
+        {"cpus", required_argument, NULL, 'c'},
+        {"memory", required_argument, NULL, 'm'},
+        {"snapshot", required_argument, NULL, 's'},
+        {"snapshot-when", required_argument, NULL, 'w'},
+        {"restore", required_argument, NULL, 'r'},
+        {"disk", required_argument, NULL, 'd'},
+        {"vsock", required_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     struct sm_boot_options o = {
         .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO, .cpus = 1, .memory_mib = 512};
@@ -135,6 +148,9 @@ int cmd_boot(int argc, char **argv)
             break;
         case 'd':
             o.disk = optarg;
+            break;
+        case 'V':
+            o.vsock_path = optarg;
             break;
         case 'c':
             if (parse_uint("--cpus", optarg, 1u << 20, &v) < 0)

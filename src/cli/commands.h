@@ -2,6 +2,7 @@
 #ifndef SM_CLI_COMMANDS_H
 #define SM_CLI_COMMANDS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "supermachine.h"
@@ -19,18 +20,28 @@ int cli_fail(sm_error_t *err);
 /* Prints "supermachine: <fmt...>" and returns 125: for bad command-line input. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* "12.3MB", as docker; "5 minutes ago" (format.c). */
+void cli_human_size(uint64_t v, char *out, size_t n);
+void cli_human_age(int64_t unix_time, char *out, size_t n);
+
 /* Each command (keep alphabetical). */
 #define SM_CMD(n)                                                                                  \
     int cmd_##n(int argc, char **argv);                                                            \
     void cmd_##n##_usage(FILE *out);
 SM_CMD(boot)
+SM_CMD(exec)
 SM_CMD(export)
 SM_CMD(images)
 SM_CMD(inspect)
 SM_CMD(kernel)
 SM_CMD(load)
+SM_CMD(logs)
+SM_CMD(ps)
 SM_CMD(pull)
+SM_CMD(rm)
 SM_CMD(rmi)
+SM_CMD(run)
+SM_CMD(stop)
 #undef SM_CMD
 
 #endif

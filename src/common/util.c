@@ -1,6 +1,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -311,4 +312,17 @@ char *sm_store_root(sm_error_t *err)
         return NULL;
     }
     return xasprintf("%s/.local/share/supermachine", h);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int sm_remove_tree(const char *path, sm_error_t *err)
+{
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        return sm_error_set(err, errno, "remove %s", path);
+    return 0;
 }

@@ -40,6 +40,9 @@ int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len,
                       mode_t mode, sm_error_t *err);
 
+/* rm -rf without a child process (nftw, depth first, never following symlinks). */
+int sm_remove_tree(const char *path, sm_error_t *err);
+
 /* mkdir -p. */
 int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
 
@@ -58,7 +61,6 @@ int sm_lock_file(const char *path, bool exclusive, sm_error_t *err);
 /* Monotonic time in nanoseconds. */
 uint64_t sm_now_ns(void);
 
-/* Parses a size with an optional k/m/g suffix (docker's "-m 512m"), in bytes. */
-int sm_parse_size(const char *s, uint64_t *out);
+/* sm_parse_size is public (supermachine.h). */
 
 #endif

@@ -531,7 +531,10 @@ int store_resolve(struct oci_store *s, const char *user_ref, struct store_image 
     }
     if (found == n) {
         store_images_free(l, n);
-        return sm_error_set(err, 0, "no such image: %s", user_ref);
+        sm_error_set(err, 0, "no such image: %s", user_ref);
+        if (err && *err)
+            (*err)->errno_value = ENOENT; /* callers such as run pull what is missing */
+        return -1;
     }
     *out = l[found];
     l[found].name = NULL;

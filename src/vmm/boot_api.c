@@ -42,8 +42,10 @@ int sm_boot(const struct sm_boot_options *opts, struct sm_boot_result *result, s
         .console_raw = opts->console_raw != 0,
         .stop_fd = opts->stop_fd,
         .disk_path = opts->disk,
+        .vsock_uds = opts->vsock_path,
         .snapshot_dir = opts->snapshot_dir,
         .snapshot_on_console = trigger,
+        .snapshot_continue = opts->snapshot_continue != 0,
     };
     struct vm *vm = NULL;
     int created = opts->restore_dir ? vm_create_from_snapshot(&cfg, opts->restore_dir, &vm, err)

@@ -28,6 +28,7 @@ enum snap_section_type {
 enum snap_device {
     SNAP_DEV_SERIAL = 1,
     SNAP_DEV_PLATFORM = 2,
+    SNAP_DEV_VSOCK = 3,   /* struct virtio_vsock_state; present iff the VM had vsock */
     SNAP_DEV_VIRTIO = 16, /* + the device's slot: its virtio-mmio transport state */
 };
 

@@ -337,6 +337,12 @@ int vm_add_devices(struct vm *vm, sm_error_t *err)
             vm_add_virtio(vm, &vm->disk->ops, vm->disk, err) < 0)
             return -1;
     }
+    if (vm->cfg.vsock_uds) {
+        if (virtio_vsock_create(&vm->vsock, vm->cfg.vsock_uds, vm->cfg.vsock_cid, err) < 0 ||
+            vm_add_virtio(vm, &virtio_vsock_ops, vm->vsock, err) < 0 ||
+            virtio_vsock_attach(vm->vsock, &vm->virtio[vm->nvirtio - 1], &vm->io, err) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -532,7 +538,18 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
         if (snapshot) {
             sm_error_t serr = NULL;
             console_flush(&vm->console);
-            if (vm_pause(vm, &serr) < 0 || vm_snapshot_save(vm, vm->cfg.snapshot_dir, &serr) < 0) {
+            int saved = vm_pause(vm, &serr);
+            if (saved == 0)
+                saved = vm_snapshot_save(vm, vm->cfg.snapshot_dir, &serr);
+            if (vm->cfg.snapshot_continue) {
+                /* The snapshot is an optimisation for later runs (another run may have
+                 * baked the same one first): this guest runs on either way. */
+                if (saved < 0)
+                    fprintf(stderr, "supermachine: snapshot %s: %s\n", vm->cfg.snapshot_dir,
+                            sm_error_message(serr));
+                sm_error_release(&serr);
+                vm_resume(vm);
+            } else if (saved < 0) {
                 vm_finish(vm, VM_EXIT_ERROR, "snapshot: %s", sm_error_message(serr));
                 sm_error_release(&serr);
             } else {
@@ -618,6 +635,7 @@ void vm_destroy(struct vm *vm)
         virtio_blk_close(vm->disk);
         free(vm->disk);
     }
+    virtio_vsock_destroy(vm->vsock); /* after the device thread stopped */
     for (unsigned i = 0; i < vm->nvirtio; i++) {
         if (vm->virtio[i].irq_fd >= 0)
             close(vm->virtio[i].irq_fd);

@@ -24,10 +24,17 @@ struct vm_config {
     int stop_fd;           /* -1, or a descriptor that becomes readable to stop the VM */
     const char *disk_path; /* NULL, or a disk image the guest sees as a virtio-blk disk */
     bool disk_writable;
+    /* NULL, or the host Unix socket of a virtio-vsock device (docs/vsock.md): created
+     * here, removed at the end; on restore too, at the path given then. */
+    const char *vsock_uds;
+    uint64_t vsock_cid; /* the guest's CID; 0: 3 (a restore keeps the snapshot's) */
     /* Snapshot on a trigger: when this text appears on the console, pause, save the
      * snapshot into snapshot_dir and stop (VM_EXIT_SNAPSHOT). */
     const char *snapshot_dir;
     const char *snapshot_on_console;
+    /* After saving, resume the guest instead of stopping: the first run of an image
+     * bakes its snapshot without paying for a restore. */
+    bool snapshot_continue;
 };
 
 enum vm_exit_reason {
@@ -51,9 +58,10 @@ struct vm;
 /* Validates the configuration (bad values give errors naming them), creates the VM,
  * loads the kernel and sets up every vCPU. */
 int vm_create(const struct vm_config *cfg, struct vm **out, sm_error_t *err);
-/* Restores a VM from a snapshot directory. cfg gives the console and, when set,
- * kernel_path/initrd_path to check the snapshot was made from them; its ncpus and
- * memory are ignored (the snapshot's own are used). */
+/* Restores a VM from a snapshot directory. cfg gives the console, the vsock socket path
+ * (vsock_uds: required iff the snapshot has a vsock device; the guest CID is the
+ * snapshot's) and, when set, kernel_path/initrd_path to check the snapshot was made from
+ * them; its ncpus and memory are ignored (the snapshot's own are used). */
 int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct vm **out,
                             sm_error_t *err);
 /* Saves a paused VM into dir (created; must not exist): metadata + sparse memory file,

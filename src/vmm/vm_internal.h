@@ -43,6 +43,7 @@ struct vm {
     struct virtio_mmio virtio[X86_VIRTIO_MMIO_MAX];
     unsigned nvirtio;
     struct virtio_blk *disk;
+    struct virtio_vsock *vsock;
     int wake_fd;
 
     pthread_mutex_t lock;

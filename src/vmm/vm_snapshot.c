@@ -166,6 +166,10 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
     cleanup_free char *meta_path = xasprintf("%s/%s", tmp, SNAP_META_FILE);
     cleanup_free char *mem_path = xasprintf("%s/%s", tmp, SNAP_MEMORY_FILE);
 
+    /* The vCPUs are paused, but host sockets keep the device thread busy: vsock must not
+     * touch guest memory or its queues until the memory file is written. */
+    if (vm->vsock)
+        virtio_vsock_freeze(vm->vsock, true);
     if (fingerprint(vm, cfg.host_fingerprint, err) < 0)
         goto fail;
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -196,6 +200,11 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
         pthread_mutex_unlock(&vm->virtio[i].lock);
         snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_VIRTIO + i, &vs, sizeof(vs));
     }
+    if (vm->vsock) {
+        struct virtio_vsock_state vss;
+        virtio_vsock_save(vm->vsock, &vss);
+        snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_VSOCK, &vss, sizeof(vss));
+    }
     /* The config goes last so that every other section was gathered without error. */
     snap_writer_add(&w, SNAP_SEC_CONFIG, 0, &cfg, sizeof(cfg));
     meta = snap_writer_finish(&w, &meta_len);
@@ -208,8 +217,12 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
         sm_error_set(err, errno, "rename %s to %s", tmp, dir);
         goto fail;
     }
+    if (vm->vsock)
+        virtio_vsock_freeze(vm->vsock, false);
     return 0;
 fail:
+    if (vm->vsock)
+        virtio_vsock_freeze(vm->vsock, false);
     free(w.buf);
     remove_tree(tmp);
     return sm_error_wrap(err, "save snapshot %s", dir);
@@ -334,6 +347,13 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
     memcpy(vm->initrd_sha256, sc.initrd_sha256, sizeof(vm->initrd_sha256));
     if (map_memory_file(vm, mem_path, sc.memory_bytes, err) < 0 || vm_add_devices(vm, err) < 0)
         goto fail;
+    bool snap_vsock = snap_find(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VSOCK) != NULL;
+    if ((vm->vsock != NULL) != snap_vsock) {
+        sm_error_set(err, 0, "snapshot was made %s a vsock device; restore it %s",
+                     snap_vsock ? "with" : "without",
+                     snap_vsock ? "with a vsock socket path" : "without one");
+        goto fail;
+    }
     if (vm->nvirtio != sc.nvirtio || (vm->disk != NULL) != (sc.has_disk != 0)) {
         sm_error_set(err, 0, "snapshot was made %s a disk; restore it the same way",
                      sc.has_disk ? "with" : "without");
@@ -411,6 +431,15 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
                 goto fail;
             }
         }
+    }
+    if (vm->vsock) {
+        struct virtio_vsock_state vss;
+        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VSOCK, sizeof(vss), "vsock", err)) ==
+            NULL)
+            goto fail;
+        memcpy(&vss, p, sizeof(vss));
+        if (virtio_vsock_restore(vm->vsock, &vss, err) < 0)
+            goto fail;
     }
     *out = vm;
     return 0;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # needs: kvm
+# timeout: 150
 # A guest kernel panic ends the VM with a non-zero status and names the panic.
 set -eu
 . "$(dirname "$0")/lib-boot.sh"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # needs: kvm
+# timeout: 150
 # A 1-vCPU guest boots Debian's kernel to the test init's marker and powers off: exit 0.
 set -eu
 . "$(dirname "$0")/lib-boot.sh"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # needs: kvm
+# timeout: 150
 # A guest that reboots ends the VM with exit status 0.
 set -eu
 . "$(dirname "$0")/lib-boot.sh"

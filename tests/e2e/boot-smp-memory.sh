@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # needs: kvm
+# timeout: 150
 # --cpus 4 brings 4 CPUs online; --memory 512 gives about 512 MiB of MemTotal.
 set -eu
 . "$(dirname "$0")/lib-boot.sh"

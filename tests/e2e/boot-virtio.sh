@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # needs: kvm
+# timeout: 150
 # The guest's own virtio drivers (Debian's modules, found through the ACPI DSDT) drive our
 # virtio-mmio devices: virtio-rng is the hwrng in use and returns bytes; virtio-blk shows
 # an EROFS image read-only, which the guest mounts, reading a small and a 4 MiB file whose
@@ -8,22 +9,10 @@ set -eu
 . "$(dirname "$0")/lib-boot.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-modules=$("$SUPERMACHINE" kernel --modules)
-init=$(dirname "$(boot_test_initrd)")/testinit
-[ -x "$init" ] || fail "no testinit binary beside the initramfs"
-
-# Initramfs: the test init plus the modules, listed in load order.
-mkdir -p "$dir/root/lib"
-list=""
-for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_mmio \
+# Initramfs: the test init plus the modules, in load order.
+initrd_with_modules "$dir/initrd" drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_mmio \
     drivers/block/virtio_blk drivers/char/hw_random/virtio-rng crypto/crc32c_generic \
-    lib/libcrc32c fs/erofs/erofs; do
-    cp "$modules/kernel/$m.ko" "$dir/root/lib/"
-    list+="/lib/$(basename "$m").ko"$'\n'
-done
-printf '%s' "$list" >"$dir/root/modules"
-cp "$init" "$dir/root/init"
-(cd "$dir/root" && find . | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$dir/initrd"
+    lib/libcrc32c fs/erofs/erofs
 
 # The disk: an EROFS image made by erofs-utils.
 mkdir "$dir/fs"
@@ -39,7 +28,7 @@ print(s)' "$dir/fs/big.bin")
 
 out=$dir/out
 rc=0
-timeout 240 "$SUPERMACHINE" boot --initrd "$dir/initrd" --disk "$dir/disk.erofs" \
+timeout -s KILL 120 "$SUPERMACHINE" boot --initrd "$dir/initrd" --disk "$dir/disk.erofs" \
     --append "smtest=devices" </dev/null >"$out" 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "exit status $rc"
 grep -q "SMTEST-MODULE-FAILED" "$out" && fail "a module did not load"

@@ -24,7 +24,7 @@ boot_guest() {
     local out=$1
     shift
     local rc=0
-    timeout "${BOOT_TIMEOUT:-240}" "$SUPERMACHINE" boot --initrd "$(boot_test_initrd)" "$@" \
+    timeout -s KILL "${BOOT_TIMEOUT:-120}" "$SUPERMACHINE" boot --initrd "$(boot_test_initrd)" "$@" \
         >"$out" 2>&1 </dev/null || rc=$?
     return $rc
 }
@@ -33,4 +33,25 @@ fail() {
     echo "FAIL: $*" >&2
     [ -n "${out:-}" ] && [ -f "$out" ] && tail -n 30 "$out" >&2
     exit 1
+}
+
+# initrd_with_modules OUT MODULE...: an initramfs of the test init plus these modules
+# (paths under the kernel's modules tree, without .ko, in load order), listed in /modules
+# for the test init's "devices"/"vsock" modes to load.
+initrd_with_modules() {
+    local out=$1 modules init root list="" m
+    shift
+    modules=$("$SUPERMACHINE" kernel --modules)
+    init=$(dirname "$(boot_test_initrd)")/testinit
+    [ -x "$init" ] || fail "no testinit binary beside the initramfs"
+    root=$(mktemp -d)
+    mkdir -p "$root/lib"
+    for m in "$@"; do
+        cp "$modules/kernel/$m.ko" "$root/lib/"
+        list+="/lib/$(basename "$m").ko"$'\n'
+    done
+    printf '%s' "$list" >"$root/modules"
+    cp "$init" "$root/init"
+    (cd "$root" && find . | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$out"
+    rm -rf "$root"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # needs: kvm
-# timeout: 600
+# timeout: 400
 # A corrupt, truncated or foreign snapshot is refused with one line, exit 125: metadata
 # with a flipped byte, a memory file cut short, another format version, a kernel other
 # than the one it was made from; and a snapshot is never written over an existing one.
@@ -11,7 +11,7 @@ trap 'rm -rf "$dir"' EXIT
 snap=$dir/snap
 out=$dir/boot.log
 rc=0
-timeout 400 "$SUPERMACHINE" boot --initrd "$(boot_test_initrd)" --append "smtest=tick" \
+timeout -s KILL 300 "$SUPERMACHINE" boot --initrd "$(boot_test_initrd)" --append "smtest=tick" \
     --snapshot "$snap" --snapshot-when "console:TICK 1 " </dev/null >"$out" 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "snapshot boot exit $rc"
 
@@ -19,7 +19,7 @@ refused() { # refused NAME SNAPDIR REGEX [extra args]
     local name=$1 s=$2 re=$3
     shift 3
     local rc=0
-    timeout 60 "$SUPERMACHINE" boot --restore "$s" "$@" </dev/null >"$dir/out" 2>"$dir/err" || rc=$?
+    timeout -s KILL 60 "$SUPERMACHINE" boot --restore "$s" "$@" </dev/null >"$dir/out" 2>"$dir/err" || rc=$?
     [ "$rc" = 125 ] || { cat "$dir/err" "$dir/out" >&2 | tail -5; echo "FAIL $name: exit $rc" >&2; exit 1; }
     grep -Eq "^supermachine: boot: restore $s: $re" "$dir/err" ||
         { cat "$dir/err" >&2; echo "FAIL $name: message does not match '$re'" >&2; exit 1; }
@@ -47,7 +47,7 @@ head -c 4096 /dev/urandom >"$dir/other-kernel"
 refused other-kernel "$snap" "snapshot was made with another kernel" --kernel "$dir/other-kernel"
 
 rc=0
-timeout 60 "$SUPERMACHINE" boot --initrd "$(boot_test_initrd)" --append "smtest=tick" \
+timeout -s KILL 60 "$SUPERMACHINE" boot --initrd "$(boot_test_initrd)" --append "smtest=tick" \
     --snapshot "$snap" --snapshot-when "console:TICK 1 " </dev/null >"$out" 2>&1 || rc=$?
 [ "$rc" = 125 ] || fail "snapshot over an existing one: exit $rc, want 125"
 grep -q "^supermachine: boot: snapshot $snap: File exists" "$out" ||

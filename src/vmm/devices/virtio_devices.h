@@ -19,4 +19,75 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, sm_er
 void virtio_blk_close(struct virtio_blk *b);
 void virtio_blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len);
 
+/* virtio-vsock with a Firecracker-style host side on Unix sockets (docs/vsock.md):
+ * host clients connect to uds_path and ask "CONNECT <port>\n"; the guest's connections
+ * to host port P go to "<uds_path>_<P>". Driven by the VM's device thread. */
+#define VIRTIO_VSOCK_DEFAULT_CID 3
+#define VIRTIO_VSOCK_HOST_CID    2
+
+enum virtio_vsock_op {
+    VIRTIO_VSOCK_OP_REQUEST = 1,
+    VIRTIO_VSOCK_OP_RESPONSE = 2,
+    VIRTIO_VSOCK_OP_RST = 3,
+    VIRTIO_VSOCK_OP_SHUTDOWN = 4,
+    VIRTIO_VSOCK_OP_RW = 5,
+    VIRTIO_VSOCK_OP_CREDIT_UPDATE = 6,
+    VIRTIO_VSOCK_OP_CREDIT_REQUEST = 7,
+};
+
+/* The packet header (little-endian on the wire, 44 bytes). */
+struct virtio_vsock_hdr {
+    uint64_t src_cid;
+    uint64_t dst_cid;
+    uint32_t src_port;
+    uint32_t dst_port;
+    uint32_t len;
+    uint16_t type;
+    uint16_t op;
+    uint32_t flags;
+    uint32_t buf_alloc;
+    uint32_t fwd_cnt;
+} __attribute__((packed));
+
+/* What a snapshot keeps of the device besides its transport: connections never survive. */
+struct virtio_vsock_state {
+    uint64_t guest_cid;
+    uint64_t reserved;
+};
+
+struct virtio_vsock;
+struct ioloop;
+extern const struct virtio_ops virtio_vsock_ops;
+/* Binds and listens on uds_path (a stale socket file of a dead VMM is replaced); guest_cid
+ * 0 means VIRTIO_VSOCK_DEFAULT_CID. */
+int virtio_vsock_create(struct virtio_vsock **out, const char *uds_path, uint64_t guest_cid,
+                        sm_error_t *err);
+/* Connects the device to its transport (registered with vm_add_virtio) and the VM's
+ * device loop. */
+int virtio_vsock_attach(struct virtio_vsock *v, struct virtio_mmio *t, struct ioloop *io,
+                        sm_error_t *err);
+/* Closes every connection and removes the socket file. After the device loop stopped. */
+void virtio_vsock_destroy(struct virtio_vsock *v);
+/* The ioloop callback for the device's own epoll set (host sockets, kicks). */
+void virtio_vsock_handle_io(void *opaque, uint32_t events);
+uint64_t virtio_vsock_guest_cid(const struct virtio_vsock *v);
+/* While frozen (a snapshot is being written) the device leaves guest memory and its
+ * queues alone; host sockets only set flags. */
+void virtio_vsock_freeze(struct virtio_vsock *v, bool frozen);
+void virtio_vsock_save(const struct virtio_vsock *v, struct virtio_vsock_state *s);
+/* Takes the snapshot's CID and owes the guest a TRANSPORT_RESET event, sent once the
+ * device loop runs. */
+int virtio_vsock_restore(struct virtio_vsock *v, const struct virtio_vsock_state *s,
+                         sm_error_t *err);
+
+/* Pieces of the device exposed for unit tests. */
+enum virtio_vsock_verdict { VIRTIO_VSOCK_OK, VIRTIO_VSOCK_DROP, VIRTIO_VSOCK_RST };
+/* Judges a packet from the guest's tx queue (chain_len: readable bytes of its chain). */
+enum virtio_vsock_verdict virtio_vsock_check_tx(const struct virtio_vsock_hdr *h,
+                                                uint64_t chain_len, uint64_t guest_cid);
+/* "CONNECT <port>\n" (or "\r\n"), port a decimal u32. 0 or -1. */
+int virtio_vsock_parse_connect(const char *line, size_t len, uint32_t *port);
+/* "<uds_path>_<port>" into out; -1 if it does not fit. */
+int virtio_vsock_port_path(char *out, size_t size, const char *uds_path, uint32_t port);
+
 #endif

@@ -1,0 +1,32 @@
+/* sm-init: PID 1 of every supermachine guest (init.c) and the agent it serves the host
+ * with (agent.c, session.c); docs/guest.md tells the order of things. */
+#ifndef SM_GUEST_H
+#define SM_GUEST_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Logs one line on the console (and the kernel log's console) with the init's prefix. */
+void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Agent: serves connections on a listening socket until told to power off; forks one
+ * session process per connection. Never returns. */
+void agent_serve(int listen_fd) __attribute__((noreturn));
+/* One session on a connected socket (session.c); exits the process at its end. */
+void agent_session(int conn) __attribute__((noreturn));
+
+/* The user a process runs as, resolved in the root's /etc/passwd and /etc/group:
+ * "name", "uid", "name:group", "uid:gid" (docker's -u). */
+struct guest_user {
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[64];
+    int ngroups;
+    char home[256];
+};
+int guest_resolve_user(const char *spec, struct guest_user *out, char *why, size_t whylen);
+
+/* Powers the guest off (sync first). */
+void guest_poweroff(void) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,554 @@
+/* One agent session: a host connection that sets the clock, runs one process attached to
+ * the connection (pipes or a pseudo-terminal) and reports its exit status after all of
+ * its output, or powers the guest off. Runs in its own process (forked per connection),
+ * so a session that misbehaves ends alone. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/random.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent_proto.h"
+#include "guest.h"
+
+#define STDIN_PENDING_MAX (1u << 20) /* host input held for a slow reader, at most */
+#define ARGV_MAX          4096
+
+struct session {
+    int conn;
+    struct agent_decoder dec;
+    pid_t pid;
+    int pidfd;
+    int in_fd;  /* the process's stdin (pipe or pty master), -1 once closed */
+    int out_fd; /* stdout (or the pty master) */
+    int err_fd; /* stderr pipe, -1 with a tty */
+    bool tty;
+    bool stdin_eof; /* the host said its input ended */
+    uint8_t *pending;
+    size_t pending_len;
+};
+
+static void send_error(int conn, const char *msg)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string(msg));
+    agent_write_json(conn, AGENT_ERROR, o);
+    json_object_put(o);
+}
+
+static void send_exit(int conn, int status)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_int(status));
+    agent_write_json(conn, AGENT_EXIT, o);
+    json_object_put(o);
+}
+
+/* Reads frames until one arrives; NULL-safe exit on a broken stream. */
+static int read_frame(struct session *s, uint8_t *type, const uint8_t **payload, size_t *len)
+{
+    for (;;) {
+        int r = agent_decoder_next(&s->dec, type, payload, len);
+        if (r != 0)
+            return r;
+        uint8_t *space = agent_decoder_space(&s->dec, 65536);
+        ssize_t n = read(s->conn, space, 65536);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        agent_decoder_commit(&s->dec, (size_t)n);
+    }
+}
+
+/* After a restore the guest's wall clock and entropy pool are the snapshot's: the host
+ * sends its time and fresh randomness first. */
+static void apply_hello(struct session *s, json_object *o)
+{
+    int64_t t;
+    if (agent_json_int(o, "time_ns", 0, INT64_MAX, &t)) {
+        struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
+        clock_settime(CLOCK_REALTIME, &ts);
+    }
+    const char *seed = agent_json_str(o, "seed");
+    if (seed && strlen(seed) == 64 && strspn(seed, "0123456789abcdef") == 64) {
+        struct {
+            struct rand_pool_info info;
+            uint8_t bytes[32];
+        } pool = {.info = {.entropy_count = 256, .buf_size = 32}};
+        for (int i = 0; i < 32; i++) {
+            unsigned v;
+            sscanf(seed + 2 * i, "%2x", &v);
+            pool.bytes[i] = (uint8_t)v;
+        }
+        int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ioctl(fd, RNDADDENTROPY, &pool);
+            /* And reseed the CRNG now: clones of one snapshot must not share output. */
+            ioctl(fd, RNDRESEEDCRNG);
+            close(fd);
+        }
+    }
+    json_object *r = json_object_new_object();
+    json_object_object_add(r, "version", json_object_new_int(AGENT_VERSION));
+    agent_write_json(s->conn, AGENT_HELLO, r);
+    json_object_put(r);
+}
+
+static void mkdir_p(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(buf, 0755);
+}
+
+static bool env_has(char **env, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; env[i]; i++)
+        if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
+            return true;
+    return false;
+}
+
+/* execvp without its fallback of running a file that is not a program through /bin/sh:
+ * as runc, such a file is an error (126), and PATH is the process's own, not ours. */
+static void exec_search(char **argv, char **env)
+{
+    if (strchr(argv[0], '/')) {
+        execve(argv[0], argv, env);
+        return;
+    }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (size_t i = 0; env[i]; i++)
+        if (strncmp(env[i], "PATH=", 5) == 0)
+            path = env[i] + 5;
+    int saved = ENOENT;
+    for (const char *p = path;; p++) {
+        const char *end = strchrnul(p, ':');
+        char full[4096];
+        int n = snprintf(full, sizeof(full), "%.*s%s%s", (int)(end - p), p, end > p ? "/" : "",
+                         argv[0]);
+        if (n > 0 && (size_t)n < sizeof(full)) {
+            execve(full, argv, env);
+            if (errno != ENOENT && errno != ENOTDIR)
+                saved = errno; /* found but not runnable: that is the answer */
+        }
+        if (*end == '\0')
+            break;
+        p = end;
+    }
+    errno = saved;
+}
+
+/* In the child: become the process asked for, or report errno on errpipe and exit. */
+static void exec_child(char **argv, char **env, const char *cwd, const struct guest_user *u,
+                       bool tty, int slave, const int in[2], const int out[2], const int err[2],
+                       int errpipe)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    setsid();
+    if (tty) {
+        ioctl(slave, TIOCSCTTY, 0);
+        dup2(slave, 0);
+        dup2(slave, 1);
+        dup2(slave, 2);
+    } else {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+    }
+    int stage = 0;
+    if (chdir(cwd) < 0) {
+        /* As docker: a working directory the image lacks is created. */
+        mkdir_p(cwd);
+        if (chdir(cwd) < 0)
+            goto fail;
+    }
+    stage = 1;
+    if (setgroups((size_t)u->ngroups, u->groups) < 0 || setgid(u->gid) < 0 || setuid(u->uid) < 0)
+        goto fail;
+    stage = 2;
+    exec_search(argv, env);
+fail:;
+    int report[2] = {errno, stage};
+    ssize_t w = write(errpipe, report, sizeof(report));
+    (void)w;
+    _exit(127);
+}
+
+static void pipe_or_die(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) < 0)
+        _exit(1);
+}
+
+/* Starts the process of an EXEC request. 0: running; -1: it could not start (the host
+ * has been told why, with the exit status docker would give). */
+static int start_process(struct session *s, json_object *req)
+{
+    char **argv = agent_json_strv(req, "argv", ARGV_MAX);
+    char **env = agent_json_strv(req, "env", ARGV_MAX);
+    const char *cwd = agent_json_str(req, "cwd");
+    const char *user = agent_json_str(req, "user");
+    json_object *v;
+    s->tty = json_object_object_get_ex(req, "tty", &v) && json_object_get_boolean(v);
+    bool want_stdin = json_object_object_get_ex(req, "stdin", &v) && json_object_get_boolean(v);
+    int64_t rows = 24, cols = 80;
+    agent_json_int(req, "rows", 1, 65535, &rows);
+    agent_json_int(req, "cols", 1, 65535, &cols);
+    if (argv == NULL || argv[0] == NULL || env == NULL) {
+        send_error(s->conn, "exec: argv (non-empty) and env must be arrays of strings");
+        agent_strv_free(argv);
+        agent_strv_free(env);
+        return -1;
+    }
+    struct guest_user u;
+    char why[512];
+    if (guest_resolve_user(user, &u, why, sizeof(why)) < 0) {
+        agent_write_frame(s->conn, AGENT_STDERR, why, strlen(why));
+        agent_write_frame(s->conn, AGENT_STDERR, "\n", 1);
+        send_exit(s->conn, 126);
+        agent_strv_free(argv);
+        agent_strv_free(env);
+        return -1;
+    }
+    if (!env_has(env, "HOME")) {
+        size_t n = 0;
+        while (env[n])
+            n++;
+        env = realloc(env, (n + 2) * sizeof(char *));
+        if (env == NULL || asprintf(&env[n], "HOME=%s", u.home) < 0)
+            abort();
+        env[n + 1] = NULL;
+    }
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, master = -1, slave = -1;
+    if (s->tty) {
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+            (slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+            snprintf(why, sizeof(why), "exec: pseudo-terminal: %s", strerror(errno));
+            send_error(s->conn, why);
+            return -1;
+        }
+        struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+        ioctl(master, TIOCSWINSZ, &ws);
+    } else {
+        pipe_or_die(in);
+        pipe_or_die(out);
+        pipe_or_die(err);
+    }
+    int ep[2];
+    pipe_or_die(ep);
+    const char *dir = cwd && *cwd ? cwd : "/";
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_child(argv, env, dir, &u, s->tty, slave, in, out, err, ep[1]);
+    close(ep[1]);
+    int report[2] = {0, 0};
+    ssize_t got = read(ep[0], report, sizeof(report));
+    close(ep[0]);
+    if (s->tty) {
+        close(slave);
+        s->in_fd = s->out_fd = master;
+        s->err_fd = -1;
+    } else {
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+        s->in_fd = in[1];
+        s->out_fd = out[0];
+        s->err_fd = err[0];
+    }
+    if (!want_stdin && !s->tty) {
+        close(s->in_fd);
+        s->in_fd = -1;
+    }
+    if (pid < 0 || got == (ssize_t)sizeof(report)) {
+        int e = pid < 0 ? errno : report[0];
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        int status = 126;
+        if (pid < 0)
+            snprintf(why, sizeof(why), "exec: fork: %s", strerror(e));
+        else if (report[1] == 0)
+            snprintf(why, sizeof(why), "chdir to %s: %s", dir, strerror(e));
+        else if (report[1] == 1)
+            snprintf(why, sizeof(why), "set user %s: %s", user ? user : "0", strerror(e));
+        else if (e == ENOENT && !strchr(argv[0], '/'))
+            status = 127,
+            snprintf(why, sizeof(why), "exec: \"%s\": executable file not found in $PATH", argv[0]);
+        else if (e == ENOENT)
+            status = 127,
+            snprintf(why, sizeof(why), "exec: \"%s\": no such file or directory", argv[0]);
+        else
+            snprintf(why, sizeof(why), "exec: \"%s\": %s", argv[0], strerror(e));
+        agent_write_frame(s->conn, AGENT_STDERR, why, strlen(why));
+        agent_write_frame(s->conn, AGENT_STDERR, "\n", 1);
+        send_exit(s->conn, status);
+        agent_strv_free(argv);
+        agent_strv_free(env);
+        return -1;
+    }
+    agent_strv_free(argv);
+    agent_strv_free(env);
+    s->pid = pid;
+    s->pidfd = pidfd_open(pid, 0);
+    for (int *fd = &s->in_fd; fd <= &s->err_fd; fd++)
+        if (*fd >= 0)
+            fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+    json_object *r = json_object_new_object();
+    json_object_object_add(r, "pid", json_object_new_int(pid));
+    agent_write_json(s->conn, AGENT_STARTED, r);
+    json_object_put(r);
+    return 0;
+}
+
+/* Output of the process to the host; false at end of file (or EIO: a pty whose other
+ * side every process closed). */
+static bool forward_output(struct session *s, int *fd, uint8_t type)
+{
+    static uint8_t buf[AGENT_DATA_CHUNK];
+    ssize_t n = read(*fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return true;
+    if (n <= 0) {
+        if (*fd != s->in_fd)
+            close(*fd);
+        *fd = -1;
+        return false;
+    }
+    if (agent_write_frame(s->conn, type, buf, (size_t)n) < 0)
+        _exit(0); /* the host went away */
+    return true;
+}
+
+static void close_stdin(struct session *s)
+{
+    if (s->in_fd < 0)
+        return;
+    if (s->tty) {
+        /* A terminal has no end of file to close: send its EOF character. */
+        struct termios t;
+        char eof = tcgetattr(s->in_fd, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+        ssize_t w = write(s->in_fd, &eof, 1);
+        (void)w;
+        return;
+    }
+    close(s->in_fd);
+    s->in_fd = -1;
+}
+
+static void flush_stdin(struct session *s)
+{
+    while (s->pending_len > 0 && s->in_fd >= 0) {
+        ssize_t w = write(s->in_fd, s->pending, s->pending_len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return;
+        if (w <= 0) { /* the process closed its input: drop what it will never read */
+            s->pending_len = 0;
+            break;
+        }
+        memmove(s->pending, s->pending + w, s->pending_len - (size_t)w);
+        s->pending_len -= (size_t)w;
+    }
+    if (s->pending_len == 0 && s->stdin_eof) {
+        close_stdin(s);
+        s->stdin_eof = false;
+    }
+}
+
+static void handle_control(struct session *s, uint8_t type, const uint8_t *payload, size_t len)
+{
+    if (type == AGENT_STDIN) {
+        if (len == 0) {
+            s->stdin_eof = true;
+        } else if (s->in_fd >= 0) {
+            s->pending = realloc(s->pending, s->pending_len + len);
+            if (s->pending == NULL)
+                abort();
+            memcpy(s->pending + s->pending_len, payload, len);
+            s->pending_len += len;
+        }
+        flush_stdin(s);
+        return;
+    }
+    json_object *o = agent_parse_json(payload, len);
+    int64_t a, b;
+    if (type == AGENT_SIGNAL && o && agent_json_int(o, "signal", 1, NSIG - 1, &a)) {
+        kill(s->pid, (int)a);
+    } else if (type == AGENT_RESIZE && o && s->tty && agent_json_int(o, "rows", 1, 65535, &a) &&
+               agent_json_int(o, "cols", 1, 65535, &b)) {
+        struct winsize ws = {.ws_row = (unsigned short)a, .ws_col = (unsigned short)b};
+        ioctl(s->out_fd, TIOCSWINSZ, &ws);
+    } else if (type == AGENT_POWEROFF) {
+        guest_poweroff();
+    } else if (type != AGENT_RESIZE) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "unexpected %s frame while a process runs",
+                 agent_frame_type_name(type));
+        send_error(s->conn, msg);
+    }
+    json_object_put(o);
+}
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR)
+            return 255;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Pumps bytes both ways until the process has exited and its output is drained. */
+/* Handles every whole frame the decoder holds; false on a protocol error. */
+static bool handle_buffered(struct session *s)
+{
+    uint8_t type;
+    const uint8_t *payload;
+    size_t len;
+    int fr;
+    while ((fr = agent_decoder_next(&s->dec, &type, &payload, &len)) == 1)
+        handle_control(s, type, payload, len);
+    return fr == 0;
+}
+
+static void pump(struct session *s)
+{
+    bool exited = false;
+    int status = 0;
+    /* Input may have come in the same read as the exec request. */
+    if (!handle_buffered(s)) {
+        send_error(s->conn, s->dec.error);
+        kill(s->pid, SIGKILL);
+        _exit(0);
+    }
+    for (;;) {
+        struct pollfd p[4];
+        int n = 0, i_conn = -1, i_out = -1, i_err = -1, i_pid = -1;
+        if (s->pending_len < STDIN_PENDING_MAX)
+            p[i_conn = n++] = (struct pollfd){.fd = s->conn, .events = POLLIN};
+        if (s->out_fd >= 0)
+            p[i_out = n++] = (struct pollfd){
+                .fd = s->out_fd, .events = POLLIN | (s->tty && s->pending_len ? POLLOUT : 0)};
+        if (s->err_fd >= 0)
+            p[i_err = n++] = (struct pollfd){.fd = s->err_fd, .events = POLLIN};
+        if (!exited && s->pidfd >= 0)
+            p[i_pid = n++] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
+        struct pollfd in_poll = {.fd = s->in_fd, .events = POLLOUT};
+        if (!s->tty && s->pending_len && s->in_fd >= 0)
+            p[n++] = in_poll;
+        /* Once the process is gone, output still in flight gets a moment; a background
+         * child keeping the pipes open must not keep the session open for ever. */
+        int r = poll(p, (nfds_t)n, exited ? 100 : -1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0 && exited)
+            break;
+        if (i_pid >= 0 && (p[i_pid].revents & POLLIN)) {
+            status = wait_status(s->pid);
+            exited = true;
+        }
+        if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
+            forward_output(s, &s->out_fd, AGENT_STDOUT);
+        if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR)))
+            forward_output(s, &s->err_fd, AGENT_STDERR);
+        if (s->pending_len)
+            flush_stdin(s);
+        if (i_conn >= 0 && (p[i_conn].revents & (POLLIN | POLLHUP | POLLERR))) {
+            uint8_t *space = agent_decoder_space(&s->dec, 65536);
+            ssize_t got = read(s->conn, space, 65536);
+            if (got <= 0 && !(got < 0 && errno == EINTR)) {
+                /* The host is gone: nobody will read this process's output. */
+                kill(-s->pid, SIGKILL);
+                kill(s->pid, SIGKILL);
+                _exit(0);
+            }
+            if (got > 0)
+                agent_decoder_commit(&s->dec, (size_t)got);
+            if (!handle_buffered(s)) {
+                send_error(s->conn, s->dec.error);
+                kill(s->pid, SIGKILL);
+                _exit(0);
+            }
+        }
+        if (exited && s->out_fd < 0 && s->err_fd < 0)
+            break;
+        if (!exited && s->pidfd < 0) {
+            /* No pidfd (old kernel): poll for the exit. */
+            int st;
+            if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+                status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                exited = true;
+            }
+        }
+    }
+    send_exit(s->conn, status);
+}
+
+void agent_session(int conn)
+{
+    struct session s = {
+        .conn = conn, .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
+    agent_decoder_init(&s.dec);
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        uint8_t type;
+        const uint8_t *payload;
+        size_t len;
+        int r = read_frame(&s, &type, &payload, &len);
+        if (r < 0) {
+            if (s.dec.error[0])
+                send_error(conn, s.dec.error);
+            _exit(0);
+        }
+        json_object *o = agent_parse_json(payload, len);
+        if (type == AGENT_POWEROFF)
+            guest_poweroff();
+        if (o == NULL) {
+            send_error(conn, "a control frame must hold a JSON object");
+            _exit(0);
+        }
+        if (type == AGENT_HELLO) {
+            apply_hello(&s, o);
+        } else if (type == AGENT_EXEC) {
+            int started = start_process(&s, o);
+            json_object_put(o);
+            if (started == 0)
+                pump(&s);
+            _exit(0);
+        } else {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "unexpected %s frame before exec",
+                     agent_frame_type_name(type));
+            send_error(conn, msg);
+        }
+        json_object_put(o);
+    }
+}

@@ -1,0 +1,390 @@
+/* Agent client: handshake, exec with a non-blocking pump, poweroff. */
+#include "agent/agent_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define OUTBUF_MAX (1u << 20) /* stdin bytes queued for the guest before we stop reading */
+
+static int64_t now_ms(void)
+{
+    return (int64_t)(sm_now_ns() / 1000000);
+}
+
+/* One attempt: connect, CONNECT line, OK line. 1: connected; 0: not yet (retry);
+ * -1: a hard error. */
+static int try_connect(const char *path, uint32_t port, int64_t deadline, int *out, sm_error_t *err)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return sm_error_set(err, ENAMETOOLONG, "%s", path);
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return sm_error_set(err, errno, "socket");
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == ENOENT || e == ECONNREFUSED || e == EAGAIN)
+            return 0; /* the VMM has not made its socket yet */
+        return sm_error_set(err, e, "connect %s", path);
+    }
+    char line[64];
+    int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+    if (sm_write_all(fd, line, (size_t)n) < 0) {
+        close(fd);
+        return 0;
+    }
+    /* The answer, byte by byte: nothing after the newline may be consumed here. A
+     * guest answers (OK, or a reset when nothing listens) at once; a request lost in a
+     * snapshot pause or a transport reset is retried rather than waited for. */
+    if (deadline > now_ms() + 2000)
+        deadline = now_ms() + 2000;
+    size_t got = 0;
+    while (got < sizeof(line) - 1) {
+        int left = (int)(deadline - now_ms());
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        ssize_t r = read(fd, line + got, 1);
+        if (r <= 0)
+            break;
+        if (line[got++] == '\n')
+            break;
+    }
+    line[got] = '\0';
+    if (got > 3 && strncmp(line, "OK ", 3) == 0 && line[got - 1] == '\n') {
+        *out = fd;
+        return 1;
+    }
+    close(fd); /* closed without an answer: nothing listens in the guest yet */
+    return 0;
+}
+
+int agent_connect(const char *uds_path, uint32_t port, int timeout_ms, struct agent_conn *c,
+                  sm_error_t *err)
+{
+    return agent_connect_while(uds_path, port, timeout_ms, NULL, NULL, c, err);
+}
+
+int agent_connect_while(const char *uds_path, uint32_t port, int timeout_ms, bool (*alive)(void *),
+                        void *arg, struct agent_conn *c, sm_error_t *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    int64_t deadline = now_ms() + timeout_ms;
+    unsigned delay_ms = 1;
+    for (;;) {
+        int r = try_connect(uds_path, port, deadline, &c->fd, err);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            break;
+        if (now_ms() >= deadline)
+            return sm_error_set(err, 0, "the guest's agent did not answer within %d s",
+                                timeout_ms / 1000);
+        if (alive && !alive(arg))
+            return sm_error_set(err, 0, "the VM stopped before its agent answered");
+        /* Restores answer in milliseconds, cold boots in seconds: back off gently. */
+        usleep(delay_ms * 1000);
+        delay_ms = delay_ms < 50 ? delay_ms * 2 : 50;
+    }
+    agent_decoder_init(&c->dec);
+    return 0;
+}
+
+int agent_connect_unix(const char *path, struct agent_conn *c, sm_error_t *err)
+{
+    memset(c, 0, sizeof(*c));
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return sm_error_set(err, ENAMETOOLONG, "%s", path);
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int e = errno;
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        return sm_error_set(err, e, "connect %s", path);
+    }
+    agent_decoder_init(&c->dec);
+    return 0;
+}
+
+void agent_close(struct agent_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    agent_decoder_free(&c->dec);
+}
+
+/* Blocking read of the next frame, up to the deadline. */
+static int read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type,
+                      const uint8_t **payload, size_t *len, sm_error_t *err)
+{
+    for (;;) {
+        int r = agent_decoder_next(&c->dec, type, payload, len);
+        if (r < 0)
+            return sm_error_set(err, 0, "agent: %s", c->dec.error);
+        if (r == 1)
+            return 0;
+        int left = (int)(deadline - now_ms());
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) == 0)
+            return sm_error_set(err, ETIMEDOUT, "agent");
+        uint8_t *space = agent_decoder_space(&c->dec, 65536);
+        ssize_t n = read(c->fd, space, 65536);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return sm_error_set(err, 0, "agent: connection closed (did the VM stop?)");
+        agent_decoder_commit(&c->dec, (size_t)n);
+    }
+}
+
+int agent_hello(struct agent_conn *c, int timeout_ms, sm_error_t *err)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint8_t seed[32];
+    if (getrandom(seed, sizeof(seed), 0) != sizeof(seed))
+        return sm_error_set(err, errno, "getrandom");
+    char hex[65];
+    for (size_t i = 0; i < sizeof(seed); i++)
+        snprintf(hex + 2 * i, 3, "%02x", seed[i]);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "version", json_object_new_int(AGENT_VERSION));
+    json_object_object_add(o, "time_ns",
+                           json_object_new_int64((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec));
+    json_object_object_add(o, "seed", json_object_new_string(hex));
+    int w = agent_write_json(c->fd, AGENT_HELLO, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send hello");
+    uint8_t type;
+    const uint8_t *payload;
+    size_t len;
+    if (read_frame(c, now_ms() + timeout_ms, &type, &payload, &len, err) < 0)
+        return -1;
+    json_object *r = agent_parse_json(payload, len);
+    int64_t version = 0;
+    bool ok = type == AGENT_HELLO && r && agent_json_int(r, "version", 0, 1000000, &version);
+    json_object_put(r);
+    if (!ok)
+        return sm_error_set(err, 0, "agent: expected hello, got a %s frame",
+                            agent_frame_type_name(type));
+    if (version != AGENT_VERSION)
+        return sm_error_set(err, 0, "agent speaks protocol version %lld, we speak %d",
+                            (long long)version, AGENT_VERSION);
+    return 0;
+}
+
+static json_object *strv_json(const char *const *v)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_object_array_add(a, json_object_new_string(v[i]));
+    return a;
+}
+
+struct outbuf {
+    uint8_t *data;
+    size_t len;
+};
+
+static void out_frame(struct outbuf *o, uint8_t type, const void *payload, size_t len)
+{
+    o->data = xrealloc(o->data, o->len + 5 + len);
+    agent_frame_header(o->data + o->len, type, len);
+    if (len)
+        memcpy(o->data + o->len + 5, payload, len);
+    o->len += 5 + len;
+}
+
+static void out_json(struct outbuf *o, uint8_t type, json_object *j)
+{
+    const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+    out_frame(o, type, s, strlen(s));
+    json_object_put(j);
+}
+
+static void window_size(int fd, unsigned *rows, unsigned *cols)
+{
+    struct winsize ws;
+    if (fd >= 0 && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+        *rows = ws.ws_row;
+        *cols = ws.ws_col;
+    }
+}
+
+static void on_signal_byte(struct outbuf *o, uint8_t sig, int out_fd)
+{
+    if (sig == SIGWINCH) {
+        unsigned rows = 0, cols = 0;
+        window_size(out_fd, &rows, &cols);
+        if (rows == 0)
+            return;
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "rows", json_object_new_int((int)rows));
+        json_object_object_add(j, "cols", json_object_new_int((int)cols));
+        out_json(o, AGENT_RESIZE, j);
+        return;
+    }
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "signal", json_object_new_int(sig));
+    out_json(o, AGENT_SIGNAL, j);
+}
+
+int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
+               int err_fd, int signal_fd, int *status, sm_error_t *err)
+{
+    unsigned rows = req->rows ? req->rows : 24, cols = req->cols ? req->cols : 80;
+    if (req->tty)
+        window_size(out_fd, &rows, &cols);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "argv", strv_json(req->argv));
+    json_object_object_add(o, "env", strv_json(req->env));
+    json_object_object_add(o, "cwd", json_object_new_string(req->cwd ? req->cwd : "/"));
+    json_object_object_add(o, "user", json_object_new_string(req->user ? req->user : "0"));
+    json_object_object_add(o, "tty", json_object_new_boolean(req->tty));
+    json_object_object_add(o, "stdin", json_object_new_boolean(req->stdin_open && in_fd >= 0));
+    json_object_object_add(o, "rows", json_object_new_int((int)rows));
+    json_object_object_add(o, "cols", json_object_new_int((int)cols));
+    int w = agent_write_json(c->fd, AGENT_EXEC, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send exec");
+    if (!req->stdin_open)
+        in_fd = -1;
+
+    /* From here the socket is non-blocking: we always read what the guest sends (its
+     * output) even while our input waits to go out, so neither side can wedge. */
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    struct outbuf ob = {0};
+    bool in_open = in_fd >= 0, done = false;
+    int ret = 0;
+    while (!done) {
+        struct pollfd p[3];
+        int n = 0, i_in = -1, i_sig = -1;
+        p[n++] = (struct pollfd){.fd = c->fd, .events = POLLIN | (ob.len ? POLLOUT : 0)};
+        if (in_open && ob.len < OUTBUF_MAX)
+            p[i_in = n++] = (struct pollfd){.fd = in_fd, .events = POLLIN};
+        if (signal_fd >= 0)
+            p[i_sig = n++] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
+        if (poll(p, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            ret = sm_error_set(err, errno, "poll");
+            break;
+        }
+        if (i_sig >= 0 && (p[i_sig].revents & POLLIN)) {
+            uint8_t sigs[16];
+            ssize_t k = read(signal_fd, sigs, sizeof(sigs));
+            for (ssize_t i = 0; i < k; i++)
+                on_signal_byte(&ob, sigs[i], out_fd);
+        }
+        if (i_in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
+            uint8_t buf[AGENT_DATA_CHUNK];
+            ssize_t k = read(in_fd, buf, sizeof(buf));
+            if (k > 0) {
+                out_frame(&ob, AGENT_STDIN, buf, (size_t)k);
+            } else if (k == 0 || (errno != EINTR && errno != EAGAIN)) {
+                out_frame(&ob, AGENT_STDIN, NULL, 0); /* end of input */
+                in_open = false;
+            }
+        }
+        if (ob.len && (p[0].revents & POLLOUT)) {
+            ssize_t k = send(c->fd, ob.data, ob.len, MSG_NOSIGNAL);
+            if (k > 0) {
+                memmove(ob.data, ob.data + k, ob.len - (size_t)k);
+                ob.len -= (size_t)k;
+            } else if (k < 0 && errno != EAGAIN && errno != EINTR) {
+                ret = sm_error_set(err, errno, "agent: send");
+                break;
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            uint8_t *space = agent_decoder_space(&c->dec, 65536);
+            ssize_t k = read(c->fd, space, 65536);
+            if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+                ret = sm_error_set(err, 0,
+                                   "agent: connection closed before the process's "
+                                   "exit status (did the VM stop?)");
+                break;
+            }
+            if (k > 0)
+                agent_decoder_commit(&c->dec, (size_t)k);
+            uint8_t type;
+            const uint8_t *payload;
+            size_t len;
+            int fr;
+            while (!done && (fr = agent_decoder_next(&c->dec, &type, &payload, &len)) == 1) {
+                json_object *j = NULL;
+                int64_t v;
+                switch (type) {
+                case AGENT_STARTED:
+                    break;
+                case AGENT_STDOUT:
+                case AGENT_STDERR:
+                    if (sm_write_all(type == AGENT_STDOUT ? out_fd : err_fd, payload, len) < 0 &&
+                        errno != EPIPE) {
+                        ret = sm_error_set(err, errno, "write the process's output");
+                        done = true;
+                    }
+                    break;
+                case AGENT_EXIT:
+                    j = agent_parse_json(payload, len);
+                    if (j && agent_json_int(j, "status", 0, 255, &v))
+                        *status = (int)v;
+                    else
+                        ret = sm_error_set(err, 0, "agent: malformed exit frame");
+                    done = true;
+                    break;
+                case AGENT_ERROR:
+                    j = agent_parse_json(payload, len);
+                    ret = sm_error_set(
+                        err, 0, "agent: %s",
+                        j && agent_json_str(j, "message") ? agent_json_str(j, "message") : "error");
+                    done = true;
+                    break;
+                default:
+                    ret = sm_error_set(err, 0, "agent: unexpected %s frame",
+                                       agent_frame_type_name(type));
+                    done = true;
+                }
+                json_object_put(j);
+            }
+            if (!done && fr < 0) {
+                ret = sm_error_set(err, 0, "agent: %s", c->dec.error);
+                break;
+            }
+        }
+    }
+    free(ob.data);
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+    return ret;
+}
+
+int agent_poweroff(struct agent_conn *c, sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    int w = agent_write_json(c->fd, AGENT_POWEROFF, o);
+    json_object_put(o);
+    return w < 0 ? sm_error_set(err, errno, "agent: send poweroff") : 0;
+}

@@ -1,0 +1,56 @@
+/* The host side of the agent protocol (docs/protocol.md): reach a guest's agent through
+ * its VMM's hybrid vsock socket, run a process attached to local descriptors, power the
+ * guest off. The agent is part of the guest, so nothing it sends is trusted: frames are
+ * bounded and checked by agent_proto, statuses range-checked. */
+#ifndef SM_AGENT_CLIENT_H
+#define SM_AGENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent_proto.h"
+#include "common/error.h"
+
+struct agent_conn {
+    int fd;
+    struct agent_decoder dec;
+};
+
+/* Connects to port `port` of the guest behind the hybrid vsock socket at uds_path
+ * (Firecracker's CONNECT/OK handshake), retrying until the guest listens or timeout_ms
+ * pass (the VM may still be booting). */
+int agent_connect(const char *uds_path, uint32_t port, int timeout_ms, struct agent_conn *c,
+                  sm_error_t *err);
+/* The same, giving up early once alive(arg) says the VM is gone. */
+int agent_connect_while(const char *uds_path, uint32_t port, int timeout_ms, bool (*alive)(void *),
+                        void *arg, struct agent_conn *c, sm_error_t *err);
+/* Connects straight to an agent serving a Unix socket (`sm-init --listen unix:PATH`, for
+ * tests on the host): no CONNECT handshake. */
+int agent_connect_unix(const char *path, struct agent_conn *c, sm_error_t *err);
+void agent_close(struct agent_conn *c);
+
+/* Sets the guest's wall clock to ours and feeds its entropy pool (after a restore both
+ * are the snapshot's), and checks the agent's protocol version. */
+int agent_hello(struct agent_conn *c, int timeout_ms, sm_error_t *err);
+
+struct agent_exec_request {
+    const char *const *argv;
+    const char *const *env;
+    const char *cwd;
+    const char *user;
+    bool tty;
+    bool stdin_open;
+    unsigned rows, cols;
+};
+
+/* Runs a process and pumps: in_fd (-1: none) to its stdin, its stdout/stderr to out_fd
+ * and err_fd; signal_fd (-1: none) carries one byte per signal to pass on (SIGWINCH
+ * means "resize to out_fd's window size"). Returns once the process ended and its output
+ * was written; *status is docker's (128+N for signal N). */
+int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
+               int err_fd, int signal_fd, int *status, sm_error_t *err);
+
+/* Asks the guest to power off (no answer comes: the VM ends). */
+int agent_poweroff(struct agent_conn *c, sm_error_t *err);
+
+#endif

@@ -1,0 +1,213 @@
+/* Frames of the agent protocol: encoding, incremental decoding, strict JSON access.
+ * Built into both the host library and the static guest init, so it depends on libc and
+ * json-c only. */
+#include "agent/agent_proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *agent_frame_type_name(unsigned type)
+{
+    static const char *const names[] = {
+        [AGENT_HELLO] = "hello",       [AGENT_EXEC] = "exec",     [AGENT_STARTED] = "started",
+        [AGENT_STDIN] = "stdin",       [AGENT_STDOUT] = "stdout", [AGENT_STDERR] = "stderr",
+        [AGENT_EXIT] = "exit",         [AGENT_SIGNAL] = "signal", [AGENT_RESIZE] = "resize",
+        [AGENT_POWEROFF] = "poweroff", [AGENT_ERROR] = "error",
+    };
+    return type >= 1 && type <= AGENT_TYPE_MAX ? names[type] : "unknown";
+}
+
+void agent_decoder_init(struct agent_decoder *d)
+{
+    memset(d, 0, sizeof(*d));
+}
+
+void agent_decoder_free(struct agent_decoder *d)
+{
+    free(d->buf);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Bytes of the previous frame handed out stay until the next call, then go. */
+static void decoder_consume(struct agent_decoder *d, size_t n)
+{
+    memmove(d->buf, d->buf + n, d->len - n);
+    d->len -= n;
+}
+
+uint8_t *agent_decoder_space(struct agent_decoder *d, size_t want)
+{
+    if (d->pending) {
+        decoder_consume(d, d->pending);
+        d->pending = 0;
+    }
+    if (d->cap - d->len < want) {
+        size_t cap = d->cap ? d->cap : 4096;
+        while (cap - d->len < want)
+            cap *= 2;
+        uint8_t *b = realloc(d->buf, cap);
+        if (b == NULL)
+            abort();
+        d->buf = b;
+        d->cap = cap;
+    }
+    return d->buf + d->len;
+}
+
+void agent_decoder_commit(struct agent_decoder *d, size_t n)
+{
+    d->len += n;
+}
+
+int agent_decoder_next(struct agent_decoder *d, uint8_t *type, const uint8_t **payload, size_t *len)
+{
+    if (d->error[0])
+        return -1;
+    /* The frame returned last time is consumed now (its pointers were valid until here). */
+    if (d->pending) {
+        decoder_consume(d, d->pending);
+        d->pending = 0;
+    }
+    if (d->len < 5)
+        return 0;
+    uint32_t n = (uint32_t)d->buf[0] << 24 | (uint32_t)d->buf[1] << 16 | (uint32_t)d->buf[2] << 8 |
+                 d->buf[3];
+    if (n < 1 || n > AGENT_FRAME_MAX) {
+        snprintf(d->error, sizeof(d->error), "frame of %u bytes (limit %u)", n, AGENT_FRAME_MAX);
+        return -1;
+    }
+    uint8_t t = d->buf[4];
+    if (t < 1 || t > AGENT_TYPE_MAX) {
+        snprintf(d->error, sizeof(d->error), "unknown frame type %u", t);
+        return -1;
+    }
+    if (d->len < 4 + (size_t)n)
+        return 0;
+    *type = t;
+    *len = n - 1;
+    *payload = d->buf + 5;
+    d->pending = 4 + (size_t)n;
+    return 1;
+}
+
+void agent_frame_header(uint8_t out[5], uint8_t type, size_t payload_len)
+{
+    uint32_t n = (uint32_t)payload_len + 1;
+    out[0] = (uint8_t)(n >> 24);
+    out[1] = (uint8_t)(n >> 16);
+    out[2] = (uint8_t)(n >> 8);
+    out[3] = (uint8_t)n;
+    out[4] = type;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int agent_write_frame(int fd, uint8_t type, const void *payload, size_t len)
+{
+    if (len + 1 > AGENT_FRAME_MAX) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    uint8_t h[5];
+    agent_frame_header(h, type, len);
+    if (write_all(fd, h, sizeof(h)) < 0)
+        return -1;
+    return len ? write_all(fd, payload, len) : 0;
+}
+
+int agent_write_json(int fd, uint8_t type, json_object *o)
+{
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    return agent_write_frame(fd, type, s, strlen(s));
+}
+
+json_object *agent_parse_json(const uint8_t *payload, size_t len)
+{
+    if (len == 0 || len > AGENT_JSON_MAX || memchr(payload, '\0', len))
+        return NULL;
+    json_tokener *tok = json_tokener_new_ex(32);
+    if (tok == NULL)
+        return NULL;
+    json_object *o = json_tokener_parse_ex(tok, (const char *)payload, (int)len);
+    bool complete = json_tokener_get_error(tok) == json_tokener_success &&
+                    json_tokener_get_parse_end(tok) == len;
+    json_tokener_free(tok);
+    if (o == NULL || !complete || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+bool agent_json_int(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+        return false;
+    errno = 0;
+    int64_t x = json_object_get_int64(v);
+    if (errno || x < min || x > max)
+        return false;
+    *out = x;
+    return true;
+}
+
+const char *agent_json_str(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    /* A string with an embedded NUL would mean something else to C than to the sender. */
+    if ((size_t)json_object_get_string_len(v) != strlen(s))
+        return NULL;
+    return s;
+}
+
+char **agent_json_strv(json_object *o, const char *key, size_t max_items)
+{
+    json_object *a;
+    if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array))
+        return NULL;
+    size_t n = json_object_array_length(a);
+    if (n > max_items)
+        return NULL;
+    char **v = calloc(n + 1, sizeof(char *));
+    if (v == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(a, i);
+        if (!json_object_is_type(e, json_type_string) ||
+            (size_t)json_object_get_string_len(e) != strlen(json_object_get_string(e))) {
+            agent_strv_free(v);
+            return NULL;
+        }
+        v[i] = strdup(json_object_get_string(e));
+        if (v[i] == NULL)
+            abort();
+    }
+    return v;
+}
+
+void agent_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}

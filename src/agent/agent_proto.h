@@ -1,0 +1,74 @@
+/* The agent wire protocol (docs/protocol.md), shared by the host library and the guest's
+ * sm-init: length-prefixed frames on one stream (a vsock connection), one session per
+ * connection. Neither side trusts the other's bytes: every frame is checked against
+ * AGENT_FRAME_MAX and its type before anything is used.
+ *
+ *   u32 length (big endian, counts type + payload) | u8 type | payload
+ *
+ * Control payloads are JSON objects; data payloads are raw bytes. */
+#ifndef SM_AGENT_PROTO_H
+#define SM_AGENT_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define AGENT_PORT       1024
+#define AGENT_VERSION    1
+#define AGENT_FRAME_MAX  (1u << 20)  /* type + payload */
+#define AGENT_DATA_CHUNK (64u << 10) /* what a side puts in one data frame */
+#define AGENT_JSON_MAX   (256u << 10)
+
+enum agent_frame_type {
+    AGENT_HELLO = 1,     /* both ways, JSON: host {version, time_ns, seed}; guest {version} */
+    AGENT_EXEC = 2,      /* host: JSON {argv, env, cwd, user, tty, rows, cols, stdin} */
+    AGENT_STARTED = 3,   /* guest: JSON {pid} */
+    AGENT_STDIN = 4,     /* host: data; empty = end of input */
+    AGENT_STDOUT = 5,    /* guest: data */
+    AGENT_STDERR = 6,    /* guest: data */
+    AGENT_EXIT = 7,      /* guest: JSON {status} (128+N for signal N), after all output */
+    AGENT_SIGNAL = 8,    /* host: JSON {signal} */
+    AGENT_RESIZE = 9,    /* host: JSON {rows, cols} */
+    AGENT_POWEROFF = 10, /* host: JSON {} */
+    AGENT_ERROR = 11,    /* either: JSON {message} */
+    AGENT_TYPE_MAX = AGENT_ERROR,
+};
+
+const char *agent_frame_type_name(unsigned type);
+
+/* Incremental decoder over a byte stream: feed what arrived, take whole frames out. */
+struct agent_decoder {
+    uint8_t *buf;
+    size_t len, cap;
+    size_t pending;  /* bytes of the frame handed out last, dropped on the next call */
+    char error[128]; /* set when the stream broke the protocol */
+};
+void agent_decoder_init(struct agent_decoder *d);
+void agent_decoder_free(struct agent_decoder *d);
+/* Room to read into (at least `want` bytes); agent_decoder_commit says how many came. */
+uint8_t *agent_decoder_space(struct agent_decoder *d, size_t want);
+void agent_decoder_commit(struct agent_decoder *d, size_t n);
+/* 1: a frame (type, payload, len valid until the next call), 0: need more bytes,
+ * -1: protocol error (d->error says which; the stream is unusable). */
+int agent_decoder_next(struct agent_decoder *d, uint8_t *type, const uint8_t **payload,
+                       size_t *len);
+
+/* Encodes one frame header into out[5]; the payload follows it on the wire. */
+void agent_frame_header(uint8_t out[5], uint8_t type, size_t payload_len);
+/* Writes a whole frame to a blocking descriptor (retrying short writes). */
+int agent_write_frame(int fd, uint8_t type, const void *payload, size_t len);
+int agent_write_json(int fd, uint8_t type, json_object *o);
+
+/* Parses a control payload: a JSON object no larger than AGENT_JSON_MAX, or NULL. */
+json_object *agent_parse_json(const uint8_t *payload, size_t len);
+/* Typed members; false when absent or of another type or out of [min, max]. */
+bool agent_json_int(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out);
+const char *agent_json_str(json_object *o, const char *key);
+/* A NULL-terminated copy of a JSON array of strings (malloc'd, NULL if not one, or
+ * longer than max_items, or holding a string with a NUL byte). */
+char **agent_json_strv(json_object *o, const char *key, size_t max_items);
+void agent_strv_free(char **v);
+
+#endif

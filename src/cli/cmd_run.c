@@ -1,0 +1,157 @@
+/* supermachine run: docker's `run`, each container a microVM. */
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+
+void cmd_run_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: supermachine run [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
+            "Runs an image's Entrypoint + Cmd (or COMMAND) in a new microVM with its own\n"
+            "kernel. The first run of an image bakes a snapshot of the booted guest; later\n"
+            "runs restore it. The exit status is the command's own (125: supermachine's\n"
+            "error, 126: not executable, 127: not found).\n\n"
+            "  -d, --detach           run in the background and print the VM's id\n"
+            "      --rm               remove the VM when it ends\n"
+            "      --name NAME        name the VM (default: generated)\n"
+            "  -e, --env K=V          set an environment variable (K alone: take it from here)\n"
+            "  -w, --workdir DIR      working directory of the command\n"
+            "  -u, --user USER[:GROUP]  user to run as (name or uid)\n"
+            "      --entrypoint CMD   replace the image's entrypoint (\"\" clears it)\n"
+            "  -m, --memory SIZE      guest memory, e.g. 512m or 1g (default 512m)\n"
+            "      --cpus N           virtual CPUs (a fraction rounds up; default 1)\n"
+            "  -i, --interactive      keep stdin open\n"
+            "  -t, --tty              give the command a terminal\n"
+            "      --network none     no network (the only mode so far)\n"
+            "      --no-snapshot      boot from scratch: neither use nor bake a snapshot\n");
+}
+
+enum { OPT_RM = 256, OPT_NAME, OPT_ENTRYPOINT, OPT_CPUS, OPT_NETWORK, OPT_NO_SNAPSHOT };
+
+static void push(const char ***v, size_t *n, const char *s)
+{
+    *v = realloc(*v, (*n + 2) * sizeof(char *));
+    if (*v == NULL)
+        abort();
+    (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"detach", no_argument, NULL, 'd'},
+        {"rm", no_argument, NULL, OPT_RM},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"env", required_argument, NULL, 'e'},
+        {"workdir", required_argument, NULL, 'w'},
+        {"user", required_argument, NULL, 'u'},
+        {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+        {"memory", required_argument, NULL, 'm'},
+        {"cpus", required_argument, NULL, OPT_CPUS},
+        {"interactive", no_argument, NULL, 'i'},
+        {"tty", no_argument, NULL, 't'},
+        {"network", required_argument, NULL, OPT_NETWORK},
+        {"no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT},
+        {NULL, 0, NULL, 0},
+    };
+    struct sm_run_options o = {.stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2};
+    const char **env = NULL, *entry[2] = {NULL, NULL};
+    size_t nenv = 0;
+    int c, status = 125;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+de:w:u:m:it", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            o.detach = 1;
+            break;
+        case OPT_RM:
+            o.auto_remove = 1;
+            break;
+        case OPT_NAME:
+            o.name = optarg;
+            break;
+        case 'e':
+            if (strchr(optarg, '=')) {
+                push(&env, &nenv, optarg);
+            } else if (getenv(optarg)) {
+                /* As docker: a bare name passes this environment's value through. */
+                char *kv = NULL;
+                if (asprintf(&kv, "%s=%s", optarg, getenv(optarg)) < 0)
+                    abort();
+                push(&env, &nenv, kv);
+            }
+            break;
+        case 'w':
+            o.workdir = optarg;
+            break;
+        case 'u':
+            o.user = optarg;
+            break;
+        case OPT_ENTRYPOINT:
+            entry[0] = *optarg ? optarg : NULL;
+            o.entrypoint = entry;
+            break;
+        case 'm': {
+            uint64_t bytes;
+            if (sm_parse_size(optarg, &bytes) < 0 || bytes < (64ull << 20))
+                return cli_usage_error("run: --memory %s: want a size of at least 64m, e.g. 512m",
+                                       optarg);
+            o.memory_mib = bytes >> 20;
+            break;
+        }
+        case OPT_CPUS: {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || !(v > 0) || v > 64)
+                return cli_usage_error("run: --cpus %s: want a number from 0.01 to 64", optarg);
+            o.cpus = (unsigned)ceil(v);
+            break;
+        }
+        case 'i':
+            o.interactive = 1;
+            break;
+        case 't':
+            o.tty = 1;
+            break;
+        case OPT_NETWORK:
+            if (strcmp(optarg, "none") != 0)
+                return cli_usage_error("run: --network %s: only 'none' is supported so far",
+                                       optarg);
+            break;
+        case OPT_NO_SNAPSHOT:
+            o.no_snapshot = 1;
+            break;
+        default:
+            return cli_usage_error("run: see 'supermachine run --help'");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("run: no image given; see 'supermachine run --help'");
+    o.image = argv[optind++];
+    if (optind < argc)
+        o.cmd = (const char *const *)&argv[optind];
+    o.env = env;
+    if (o.tty && !isatty(0) && o.interactive)
+        return cli_usage_error("run: -t: the input device is not a TTY");
+    if (o.detach && (o.interactive || o.tty)) {
+        /* Nothing would be attached to them: refuse rather than silently ignore. */
+        return cli_usage_error("run: -d cannot be combined with -i or -t");
+    }
+    if (!o.interactive)
+        o.stdin_fd = -1;
+    sm_error_t err = NULL;
+    char *id = NULL;
+    if (sm_run(&o, &id, &status, &err) < 0)
+        status = cli_fail(&err);
+    else if (o.detach)
+        printf("%s\n", id);
+    free(id);
+    free(env);
+    return status;
+}

@@ -1,0 +1,131 @@
+/* The attached session: the main process (or an exec) run through the guest's agent with
+ * our descriptors, our signals passed on, and a terminal in raw mode for -t. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "agent/agent_client.h"
+#include "common/util.h"
+#include "runtime/run.h"
+
+/* The vsock socket's path through a directory descriptor: Unix socket paths are limited
+ * to 108 bytes and a store path plus a 64-hex id can be longer. The VMM binds it
+ * relative to its working directory, the instance directory, for the same reason. */
+struct vsock_path {
+    int dirfd;
+    char path[64];
+};
+
+static int vsock_path_open(struct instance *in, struct vsock_path *v, sm_error_t *err)
+{
+    v->dirfd = open(in->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (v->dirfd < 0)
+        return sm_error_set(err, errno, "%s", in->dir);
+    snprintf(v->path, sizeof(v->path), "/proc/self/fd/%d/vsock.sock", v->dirfd);
+    return 0;
+}
+
+static bool vm_alive(void *arg)
+{
+    return instance_running(arg);
+}
+
+/* Signals we receive become bytes on this pipe, which the pump turns into frames. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    uint8_t b = (uint8_t)sig;
+    ssize_t w = write(signal_pipe[1], &b, 1);
+    (void)w;
+    errno = saved;
+}
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+int run_attached(struct instance *in, const struct run_process *proc, int timeout_ms,
+                 int *exit_status, sm_error_t *err)
+{
+    struct vsock_path vp;
+    if (vsock_path_open(in, &vp, err) < 0)
+        return -1;
+    struct agent_conn c;
+    int r;
+    uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
+    for (;;) {
+        int left_ms = (int)((deadline - sm_now_ns()) / 1000000);
+        r = agent_connect_while(vp.path, AGENT_PORT, left_ms > 0 ? left_ms : 1, vm_alive, in, &c,
+                                err);
+        if (r < 0)
+            break;
+        r = agent_hello(&c, timeout_ms, err);
+        if (r == 0)
+            break;
+        agent_close(&c);
+        /* Right after a restore the guest's vsock transport reset (docs/vsock.md) can
+         * close a connection it accepted a moment before: connect again. */
+        if (sm_now_ns() >= deadline || !vm_alive(in))
+            break;
+        sm_error_release(err);
+        usleep(5000);
+    }
+    if (r < 0) {
+        close(vp.dirfd);
+        return sm_error_wrap(err, "VM %s", in->name);
+    }
+    if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        agent_close(&c);
+        close(vp.dirfd);
+        return sm_error_set(err, errno, "pipe");
+    }
+    struct sigaction sa = {.sa_handler = on_signal}, old[SM_ARRAY_SIZE(forwarded)];
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < SM_ARRAY_SIZE(forwarded); i++)
+        sigaction(forwarded[i], &sa, &old[i]);
+    struct termios saved;
+    bool raw = proc->tty && proc->interactive && proc->in_fd >= 0 && isatty(proc->in_fd) &&
+               tcgetattr(proc->in_fd, &saved) == 0;
+    if (raw) {
+        struct termios t = saved;
+        cfmakeraw(&t);
+        tcsetattr(proc->in_fd, TCSANOW, &t);
+    }
+    struct agent_exec_request req = {
+        .argv = proc->argv,
+        .env = proc->env,
+        .cwd = proc->workdir,
+        .user = proc->user,
+        .tty = proc->tty,
+        .stdin_open = proc->interactive && proc->in_fd >= 0,
+    };
+    r = agent_exec(&c, &req, proc->in_fd, proc->out_fd, proc->tty ? proc->out_fd : proc->err_fd,
+                   signal_pipe[0], exit_status, err);
+    if (raw)
+        tcsetattr(proc->in_fd, TCSANOW, &saved);
+    for (size_t i = 0; i < SM_ARRAY_SIZE(forwarded); i++)
+        sigaction(forwarded[i], &old[i], NULL);
+    agent_close(&c);
+    close(vp.dirfd);
+    return r < 0 ? sm_error_wrap(err, "VM %s", in->name) : 0;
+}
+
+void run_poweroff(struct instance *in)
+{
+    struct vsock_path vp;
+    sm_error_t ignored = NULL;
+    if (vsock_path_open(in, &vp, &ignored) == 0) {
+        struct agent_conn c;
+        if (agent_connect(vp.path, AGENT_PORT, 2000, &c, &ignored) == 0) {
+            agent_poweroff(&c, &ignored);
+            agent_close(&c);
+        }
+        close(vp.dirfd);
+    }
+    sm_error_release(&ignored);
+}

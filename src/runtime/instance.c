@@ -1,0 +1,364 @@
+/* VM instance directories: creation with unique names, lookup, listing, state. */
+#include "runtime/instance.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define STATE_MAX (64 * 1024)
+
+static char *vms_root(sm_error_t *err)
+{
+    cleanup_free char *store = sm_store_root(err);
+    if (store == NULL)
+        return NULL;
+    char *root = xasprintf("%s/vms", store);
+    if (sm_mkdir_p(root, 0700, err) < 0) {
+        free(root);
+        return NULL;
+    }
+    return root;
+}
+
+char *instance_path(const struct instance *in, const char *file)
+{
+    return xasprintf("%s/%s", in->dir, file);
+}
+
+void instance_release(struct instance *in)
+{
+    free(in->dir);
+    free(in->name);
+    free(in->image);
+    free(in->digest);
+    free(in->command);
+    free(in->status);
+    memset(in, 0, sizeof(*in));
+}
+
+static const char *json_str(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static int64_t json_int(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    return json_object_get_int64(v);
+}
+
+static json_object *read_json(const char *path, sm_error_t *err)
+{
+    char *text = NULL;
+    size_t len;
+    if (sm_read_file(path, STATE_MAX, &text, &len, err) < 0)
+        return NULL;
+    json_object *o = json_tokener_parse(text);
+    free(text);
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        sm_error_set(err, 0, "%s: not a JSON object", path);
+        return NULL;
+    }
+    return o;
+}
+
+static int write_json(const char *path, json_object *o, sm_error_t *err)
+{
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+    return sm_write_file_atomic(path, text, strlen(text), 0600, err);
+}
+
+/* Loads <dir>/config.json and state.json into *in (dir is taken over). */
+static int instance_load(char *dir, const char *id, struct instance *in, sm_error_t *err)
+{
+    memset(in, 0, sizeof(*in));
+    in->dir = dir;
+    snprintf(in->id, sizeof(in->id), "%s", id);
+    cleanup_free char *cfg_path = instance_path(in, "config.json");
+    json_object *cfg = read_json(cfg_path, err);
+    if (cfg == NULL) {
+        instance_release(in);
+        return -1;
+    }
+    in->name = xstrdup(json_str(cfg, "name") ? json_str(cfg, "name") : id);
+    in->image = xstrdup(json_str(cfg, "image") ? json_str(cfg, "image") : "");
+    in->digest = xstrdup(json_str(cfg, "digest") ? json_str(cfg, "digest") : "");
+    in->command = xstrdup(json_str(cfg, "command") ? json_str(cfg, "command") : "");
+    in->created = json_int(cfg, "created");
+    json_object *ar;
+    in->auto_remove =
+        json_object_object_get_ex(cfg, "auto_remove", &ar) && json_object_get_boolean(ar);
+    json_object_put(cfg);
+
+    cleanup_free char *state_path = instance_path(in, "state.json");
+    sm_error_t ignored = NULL;
+    json_object *st = read_json(state_path, &ignored);
+    sm_error_release(&ignored);
+    if (st) {
+        in->status = xstrdup(json_str(st, "status") ? json_str(st, "status") : "created");
+        in->exit_code = (int)json_int(st, "exit_code");
+        in->finished = json_int(st, "finished");
+        in->vmm_pid = (pid_t)json_int(st, "vmm_pid");
+        json_object_put(st);
+    } else {
+        in->status = xstrdup("created");
+    }
+    /* A VMM that died without recording its end (killed, host crash) left "running"
+     * behind: the lock tells the truth. */
+    if (strcmp(in->status, "running") == 0 && !instance_running(in)) {
+        free(in->status);
+        in->status = xstrdup("exited");
+        in->exit_code = 137;
+    }
+    return 0;
+}
+
+bool instance_running(const struct instance *in)
+{
+    cleanup_free char *path = instance_path(in, "lock");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+static bool valid_name(const char *name)
+{
+    /* docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
+          (name[0] >= '0' && name[0] <= '9')))
+        return false;
+    size_t n = strlen(name);
+    if (n < 2 || n > 128)
+        return false;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static void generate_name(char *out, size_t size)
+{
+    static const char *const adjectives[] = {"brave", "calm",   "eager", "fond",  "keen", "lucid",
+                                             "merry", "nimble", "quiet", "swift", "tidy", "vivid"};
+    static const char *const nouns[] = {"otter", "falcon", "lynx",   "heron", "badger", "marten",
+                                        "ibex",  "wren",   "puffin", "gecko", "orca",   "tapir"};
+    uint32_t r[3] = {0};
+    if (getrandom(r, sizeof(r), 0) != sizeof(r))
+        r[0] = (uint32_t)time(NULL), r[1] = (uint32_t)getpid(), r[2] = 0;
+    snprintf(out, size, "%s_%s_%u", adjectives[r[0] % SM_ARRAY_SIZE(adjectives)],
+             nouns[r[1] % SM_ARRAY_SIZE(nouns)], r[2] % 1000);
+}
+
+int instance_list(struct instance **out, size_t *n, sm_error_t *err)
+{
+    cleanup_free char *root = vms_root(err);
+    if (root == NULL)
+        return -1;
+    DIR *d = opendir(root);
+    if (d == NULL)
+        return sm_error_set(err, errno, "%s", root);
+    struct instance *list = NULL;
+    size_t count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) != INSTANCE_ID_LEN ||
+            strspn(e->d_name, "0123456789abcdef") != INSTANCE_ID_LEN)
+            continue;
+        struct instance in;
+        sm_error_t ignored = NULL;
+        /* A directory still being created (no config yet) or damaged: skip it. */
+        if (instance_load(xasprintf("%s/%s", root, e->d_name), e->d_name, &in, &ignored) < 0) {
+            sm_error_release(&ignored);
+            continue;
+        }
+        list = xrealloc(list, (count + 1) * sizeof(*list));
+        list[count++] = in;
+    }
+    closedir(d);
+    /* Newest first, as docker ps. */
+    for (size_t i = 1; i < count; i++)
+        for (size_t j = i; j > 0 && list[j].created > list[j - 1].created; j--) {
+            struct instance t = list[j];
+            list[j] = list[j - 1];
+            list[j - 1] = t;
+        }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+void instance_list_free(struct instance *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        instance_release(&list[i]);
+    free(list);
+}
+
+int instance_find(const char *name_or_id, struct instance *out, sm_error_t *err)
+{
+    struct instance *list;
+    size_t n;
+    if (instance_list(&list, &n, err) < 0)
+        return -1;
+    ssize_t found = -1;
+    size_t len = strlen(name_or_id);
+    bool ambiguous = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].name, name_or_id) == 0 || strcmp(list[i].id, name_or_id) == 0) {
+            found = (ssize_t)i;
+            ambiguous = false;
+            break;
+        }
+        if (len >= 1 && strncmp(list[i].id, name_or_id, len) == 0) {
+            ambiguous = found >= 0;
+            found = (ssize_t)i;
+        }
+    }
+    if (found < 0 || ambiguous) {
+        instance_list_free(list, n);
+        return sm_error_set(err, 0, "%s: %s", name_or_id,
+                            ambiguous ? "more than one VM has an id starting so" : "no such VM");
+    }
+    *out = list[found];
+    memset(&list[found], 0, sizeof(list[found]));
+    instance_list_free(list, n);
+    return 0;
+}
+
+int instance_create(const char *name, const char *image, const char *digest, const char *command,
+                    bool auto_remove, struct instance *out, sm_error_t *err)
+{
+    if (name && !valid_name(name))
+        return sm_error_set(err, 0, "name %s: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", name);
+    cleanup_free char *root = vms_root(err);
+    if (root == NULL)
+        return -1;
+    cleanup_free char *lock_path = xasprintf("%s/.lock", root);
+    int lock = sm_lock_file(lock_path, true, err);
+    if (lock < 0)
+        return -1;
+    char generated[64];
+    struct instance *list;
+    size_t n;
+    if (instance_list(&list, &n, err) < 0) {
+        close(lock);
+        return -1;
+    }
+    for (int attempt = 0;; attempt++) {
+        if (name == NULL)
+            generate_name(generated, sizeof(generated));
+        const char *want = name ? name : generated;
+        bool taken = false;
+        for (size_t i = 0; i < n && !taken; i++)
+            taken = strcmp(list[i].name, want) == 0;
+        if (!taken) {
+            if (name == NULL)
+                name = generated;
+            break;
+        }
+        if (name != NULL && name != generated) {
+            instance_list_free(list, n);
+            close(lock);
+            return sm_error_set(err, EEXIST, "name %s: already in use by a VM", name);
+        }
+        if (attempt > 100) {
+            instance_list_free(list, n);
+            close(lock);
+            return sm_error_set(err, 0, "no free VM name");
+        }
+    }
+    instance_list_free(list, n);
+
+    uint8_t raw[INSTANCE_ID_LEN / 2];
+    if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
+        close(lock);
+        return sm_error_set(err, errno, "getrandom");
+    }
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out->id + 2 * i, 3, "%02x", raw[i]);
+    out->dir = xasprintf("%s/%s", root, out->id);
+    if (mkdir(out->dir, 0700) < 0) {
+        int e = errno;
+        close(lock);
+        instance_release(out);
+        return sm_error_set(err, e, "create VM directory");
+    }
+    out->name = xstrdup(name);
+    out->image = xstrdup(image);
+    out->digest = xstrdup(digest);
+    out->command = xstrdup(command ? command : "");
+    out->created = time(NULL);
+    out->auto_remove = auto_remove;
+    out->status = xstrdup("created");
+
+    json_object *cfg = json_object_new_object();
+    json_object_object_add(cfg, "id", json_object_new_string(out->id));
+    json_object_object_add(cfg, "name", json_object_new_string(out->name));
+    json_object_object_add(cfg, "image", json_object_new_string(out->image));
+    json_object_object_add(cfg, "digest", json_object_new_string(out->digest));
+    json_object_object_add(cfg, "command", json_object_new_string(out->command));
+    json_object_object_add(cfg, "created", json_object_new_int64(out->created));
+    json_object_object_add(cfg, "auto_remove", json_object_new_boolean(auto_remove));
+    cleanup_free char *cfg_path = instance_path(out, "config.json");
+    int r = write_json(cfg_path, cfg, err);
+    json_object_put(cfg);
+    /* The name is taken once config.json exists: only then let others look. */
+    close(lock);
+    if (r < 0) {
+        sm_error_t ignored = NULL;
+        instance_remove_dir(out, &ignored);
+        sm_error_release(&ignored);
+        instance_release(out);
+        return -1;
+    }
+    return 0;
+}
+
+int instance_set_state(struct instance *in, const char *status, int exit_code, pid_t vmm_pid,
+                       sm_error_t *err)
+{
+    json_object *st = json_object_new_object();
+    json_object_object_add(st, "status", json_object_new_string(status));
+    json_object_object_add(st, "exit_code", json_object_new_int(exit_code));
+    json_object_object_add(st, "vmm_pid", json_object_new_int(vmm_pid));
+    int64_t finished = strcmp(status, "exited") == 0 ? time(NULL) : 0;
+    json_object_object_add(st, "finished", json_object_new_int64(finished));
+    cleanup_free char *path = instance_path(in, "state.json");
+    int r = write_json(path, st, err);
+    json_object_put(st);
+    if (r == 0) {
+        free(in->status);
+        in->status = xstrdup(status);
+        in->exit_code = exit_code;
+        in->vmm_pid = vmm_pid;
+        in->finished = finished;
+    }
+    return r;
+}
+
+int instance_remove_dir(struct instance *in, sm_error_t *err)
+{
+    /* Rename first, so a half-removed directory is never listed as a VM. */
+    cleanup_free char *doomed = xasprintf("%s.removing", in->dir);
+    if (rename(in->dir, doomed) < 0)
+        return sm_error_set(err, errno, "remove %s", in->name ? in->name : in->id);
+    return sm_remove_tree(doomed, err);
+}

@@ -1,0 +1,53 @@
+/* VM instances on disk: one directory per `run` under <store>/vms/<id>/ (layout in
+ * docs/store-layout.md). The VMM process holds an exclusive lock on the directory's
+ * `lock` file for as long as it lives, so "is it running" is a lock probe that survives
+ * crashes, never a stale pid. Everything else is written atomically (temp + rename). */
+#ifndef SM_RUNTIME_INSTANCE_H
+#define SM_RUNTIME_INSTANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+#define INSTANCE_ID_LEN 64 /* hex characters, as docker's container ids */
+
+struct instance {
+    char *dir; /* <store>/vms/<id> */
+    char id[INSTANCE_ID_LEN + 1];
+    char *name;
+    char *image;     /* the reference the user gave */
+    char *digest;    /* the image's manifest digest */
+    char *command;   /* the main process's argv joined with spaces (for ps) */
+    int64_t created; /* unix seconds */
+    /* From state.json: */
+    char *status;     /* "created", "running", "exited" */
+    int exit_code;    /* valid when status is "exited" */
+    int64_t finished; /* unix seconds, 0 if not */
+    pid_t vmm_pid;
+    bool auto_remove;
+};
+
+/* Creates a new instance directory with a fresh id and the given (or a generated) name,
+ * unique among instances (checked under <store>/vms/.lock). */
+int instance_create(const char *name, const char *image, const char *digest, const char *command,
+                    bool auto_remove, struct instance *out, sm_error_t *err);
+/* Finds an instance by name, full id or unique id prefix. */
+int instance_find(const char *name_or_id, struct instance *out, sm_error_t *err);
+/* Every instance, newest first. */
+int instance_list(struct instance **out, size_t *n, sm_error_t *err);
+void instance_list_free(struct instance *list, size_t n);
+void instance_release(struct instance *in);
+
+/* Path of a file in the instance's directory (malloc'd). */
+char *instance_path(const struct instance *in, const char *file);
+/* Records the state (status, exit code, VMM pid) in state.json atomically. */
+int instance_set_state(struct instance *in, const char *status, int exit_code, pid_t vmm_pid,
+                       sm_error_t *err);
+/* The VMM process is alive: its lock on the directory is held. */
+bool instance_running(const struct instance *in);
+/* Removes the directory (the VM must not be running). */
+int instance_remove_dir(struct instance *in, sm_error_t *err);
+
+#endif

@@ -1,0 +1,285 @@
+/* sm_run: a VM for an image, its main process attached to the caller's descriptors or,
+ * detached, to a monitor process that keeps its output in the VM's log (as podman's
+ * conmon does). */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "runtime/run.h"
+#include "runtime/vmm_process.h"
+
+/* How long the agent may take to answer after the VMM starts: a cold boot on a slow or
+ * emulated host takes seconds; $SUPERMACHINE_AGENT_TIMEOUT (seconds) overrides. */
+static int agent_timeout_ms(void)
+{
+    const char *e = getenv("SUPERMACHINE_AGENT_TIMEOUT");
+    long s = e ? strtol(e, NULL, 10) : 0;
+    return (s > 0 && s < 3600 ? (int)s : 60) * 1000;
+}
+
+static void add_str(json_object *o, const char *key, const char *value)
+{
+    if (value)
+        json_object_object_add(o, key, json_object_new_string(value));
+}
+
+int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t owner,
+                         sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    cleanup_free char *console = instance_path(in, "console.log");
+    if (p->restore) {
+        /* The kernel and initramfs are part of the snapshot's key: not hashed again. */
+        add_str(o, "restore", p->snapshot);
+    } else {
+        add_str(o, "kernel", p->kernel);
+        add_str(o, "initrd", p->initramfs);
+        /* sm-init's parameters (docs/protocol.md); quiet keeps the console for errors. */
+        add_str(o, "append", "quiet sm.root=/dev/vda");
+        json_object_object_add(o, "cpus", json_object_new_int((int)p->cpus));
+        json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
+        if (p->snapshot) {
+            add_str(o, "snapshot", p->snapshot);
+            add_str(o, "snapshot_when", "console:" RUN_INIT_READY_LINE);
+        }
+    }
+    add_str(o, "disk", p->rootfs);
+    /* Relative to the VMM's working directory, the instance directory: Unix socket
+     * paths are short (docs/run.md). */
+    add_str(o, "vsock", "vsock.sock");
+    add_str(o, "console_log", console);
+    json_object_object_add(o, "owner_pid", json_object_new_int(owner));
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+    cleanup_free char *path = instance_path(in, "vmm.json");
+    int r = sm_write_file_atomic(path, text, strlen(text), 0600, err);
+    json_object_put(o);
+    return r;
+}
+
+static char *join_argv(char *const *argv)
+{
+    char *s = xstrdup("");
+    for (size_t i = 0; argv[i]; i++) {
+        char *n = xasprintf("%s%s%s", s, i ? " " : "", argv[i]);
+        free(s);
+        s = n;
+    }
+    return s;
+}
+
+static void wait_child(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+static void record_main_exit(struct instance *in, int status)
+{
+    char text[16];
+    int n = snprintf(text, sizeof(text), "%d\n", status);
+    cleanup_free char *path = instance_path(in, "main-exit");
+    sm_error_t ignored = NULL;
+    sm_write_file_atomic(path, text, (size_t)n, 0600, &ignored);
+    sm_error_release(&ignored);
+}
+
+/* A session that failed before its process ran usually failed in the guest: the last
+ * thing the console said (sm-init's reason, a panic) is the useful part. */
+static void add_console_tail(struct instance *in, sm_error_t *err)
+{
+    cleanup_free char *path = instance_path(in, "console.log");
+    char *text = NULL;
+    size_t len = 0;
+    sm_error_t ignored = NULL;
+    if (sm_read_file(path, 1 << 20, &text, &len, &ignored) == 0) {
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+            text[--len] = '\0';
+        char *last = strrchr(text, '\n');
+        last = last ? last + 1 : text;
+        if (*last) {
+            char *msg = xasprintf("%s (console: %.300s)", sm_error_message(*err), last);
+            sm_error_set(err, 0, "%s", msg);
+            free(msg);
+        }
+    }
+    free(text);
+    sm_error_release(&ignored);
+}
+
+/* Starts the VMM and runs the main process attached to proc's descriptors; the VM ends
+ * with it. A restore that the VMM refuses (snapshot from another host or damaged) falls
+ * back to booting, rebaking the snapshot. */
+static int run_session(struct instance *in, struct run_plan *p, const struct run_process *proc,
+                       pid_t owner, int *ready_fd, int *exit_status, sm_error_t *err)
+{
+    pid_t vmm;
+    if (run_write_vmm_config(in, p, owner, err) < 0)
+        return -1;
+    if (vmm_spawn(in, &vmm, err) < 0) {
+        if (!p->restore)
+            return -1;
+        /* A snapshot this host cannot use: drop it and boot, baking a new one. */
+        fprintf(stderr, "supermachine: snapshot %s unusable (%s); booting instead\n", p->snapshot,
+                sm_error_message(*err));
+        sm_error_release(err);
+        cleanup_free char *doomed = xasprintf("%s.stale.%d", p->snapshot, (int)getpid());
+        if (rename(p->snapshot, doomed) == 0) {
+            sm_error_t ignored = NULL;
+            sm_remove_tree(doomed, &ignored);
+            sm_error_release(&ignored);
+        }
+        p->restore = false;
+        if (run_write_vmm_config(in, p, owner, err) < 0 || vmm_spawn(in, &vmm, err) < 0)
+            return -1;
+    }
+    if (ready_fd && *ready_fd >= 0) {
+        /* Detached: the caller may return now; later errors go to the log. */
+        sm_write_all(*ready_fd, "ok\n", 3);
+        close(*ready_fd);
+        *ready_fd = -1;
+    }
+    int r = run_attached(in, proc, agent_timeout_ms(), exit_status, err);
+    if (r < 0) {
+        /* Stopped from outside (`stop` ends the VMM after its grace period): the session
+         * broke because the VM ended, and the VMM's status (137) is the answer. */
+        for (int i = 0; i < 50; i++) {
+            int status;
+            if (waitpid(vmm, &status, WNOHANG) == vmm) {
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 137) {
+                    sm_error_release(err);
+                    *exit_status = 137;
+                    return 0;
+                }
+                add_console_tail(in, err);
+                return -1;
+            }
+            usleep(20 * 1000);
+        }
+        record_main_exit(in, 125); /* the VM's record says it failed, not "exit 0" */
+        add_console_tail(in, err);
+    } else {
+        record_main_exit(in, *exit_status);
+    }
+    run_poweroff(in);
+    /* Give the guest a moment to power off cleanly, then stop the VMM. */
+    for (int i = 0; i < 100; i++) {
+        int status;
+        pid_t w = waitpid(vmm, &status, WNOHANG);
+        if (w == vmm)
+            return r;
+        usleep(20 * 1000);
+    }
+    kill(vmm, SIGTERM);
+    wait_child(vmm);
+    return r;
+}
+
+/* Detached runs: a monitor process (double-forked, its own session) owns the VM and its
+ * main process, whose output goes to output.log. Returns in the caller once the main
+ * process was started, or with the reason it could not be. */
+static int run_detached(struct instance *in, struct run_plan *p, const struct run_process *proc,
+                        sm_error_t *err)
+{
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return sm_error_set(err, errno, "pipe");
+    cleanup_free char *out_path = instance_path(in, "output.log");
+    pid_t child = fork();
+    if (child < 0)
+        return sm_error_set(err, errno, "fork");
+    if (child == 0) {
+        close(ready[0]);
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (null < 0 || out < 0) {
+            dprintf(ready[1], "%s: %s\n", out_path, strerror(errno));
+            _exit(125);
+        }
+        dup2(null, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        struct run_process mp = *proc;
+        mp.in_fd = null, mp.out_fd = out, mp.err_fd = out;
+        mp.interactive = false;
+        int status = 125;
+        sm_error_t merr = NULL;
+        int ready_fd = ready[1];
+        if (run_session(in, p, &mp, getpid(), &ready_fd, &status, &merr) < 0) {
+            /* Before "ok" the caller reports it; after, it belongs in the log. */
+            if (ready_fd >= 0)
+                dprintf(ready_fd, "%s\n", sm_error_message(merr));
+            dprintf(out, "supermachine: %s\n", sm_error_message(merr));
+            sm_error_release(&merr);
+        }
+        if (in->auto_remove) {
+            sm_error_t ignored = NULL;
+            instance_remove_dir(in, &ignored);
+            sm_error_release(&ignored);
+        }
+        _exit(0);
+    }
+    close(ready[1]);
+    wait_child(child);
+    char buf[1024];
+    ssize_t n = sm_read_full(ready[0], buf, sizeof(buf) - 1);
+    close(ready[0]);
+    buf[n > 0 ? n : 0] = '\0';
+    if (strncmp(buf, "ok\n", 3) == 0)
+        return 0;
+    buf[strcspn(buf, "\n")] = '\0';
+    return sm_error_set(err, 0, "%s", buf[0] ? buf : "the monitor process failed");
+}
+
+int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_error_t *err)
+{
+    struct run_plan p;
+    if (run_prepare(o, &p, err) < 0)
+        return sm_error_wrap(err, "run %s", o->image ? o->image : "");
+    cleanup_free char *command = join_argv(p.argv);
+    struct instance in;
+    if (instance_create(o->name, o->image, p.image->manifest_digest, command, o->auto_remove != 0,
+                        &in, err) < 0) {
+        run_plan_release(&p);
+        return sm_error_wrap(err, "run %s", o->image);
+    }
+    struct run_process proc = {
+        .argv = (const char *const *)p.argv,
+        .env = (const char *const *)p.env,
+        .workdir = p.workdir,
+        .user = p.user,
+        .tty = o->tty != 0,
+        .interactive = o->interactive != 0,
+        .in_fd = o->stdin_fd,
+        .out_fd = o->stdout_fd,
+        .err_fd = o->stderr_fd,
+    };
+    int r;
+    *exit_status = 0;
+    if (o->detach) {
+        r = run_detached(&in, &p, &proc, err);
+    } else {
+        r = run_session(&in, &p, &proc, getpid(), NULL, exit_status, err);
+        if (o->auto_remove) {
+            sm_error_t ignored = NULL;
+            instance_remove_dir(&in, &ignored);
+            sm_error_release(&ignored);
+        }
+    }
+    if (r == 0 && id_out)
+        *id_out = xstrdup(in.id);
+    instance_release(&in);
+    run_plan_release(&p);
+    return r < 0 ? sm_error_wrap(err, "run %s", o->image) : 0;
+}

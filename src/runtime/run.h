@@ -1,0 +1,56 @@
+/* The pieces of `run` (sm_run in run.c): what a VM is made of, found or built once and
+ * cached in the store, and the attached session with its main process. */
+#ifndef SM_RUNTIME_RUN_H
+#define SM_RUNTIME_RUN_H
+
+#include <stdbool.h>
+
+#include "common/error.h"
+#include "runtime/instance.h"
+#include "supermachine.h"
+
+/* The line sm-init prints once it serves the agent: the init-ready snapshot's trigger. */
+#define RUN_INIT_READY_LINE "supermachine: init ready"
+
+struct run_plan {
+    struct sm_image_config *image;
+    char *rootfs;      /* EROFS image of the flattened layers */
+    char *kernel;      /* bzImage */
+    char *modules_dir; /* its modules tree */
+    char *kernel_sha256;
+    char *initramfs; /* sm-init + modules */
+    char *snapshot;  /* init-ready snapshot directory (NULL: --no-snapshot) */
+    bool restore;    /* it exists: restore it rather than boot */
+    unsigned cpus;
+    uint64_t memory_mib;
+    /* The main process. */
+    char **argv, **env;
+    char *workdir, *user;
+};
+
+/* Resolves the image (pulling it if the store lacks it), its root filesystem, the
+ * kernel, the initramfs and the snapshot to use. */
+int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err);
+void run_plan_release(struct run_plan *p);
+
+/* Writes the VMM's configuration (vmm.json) for this plan into the instance. */
+int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t owner,
+                         sm_error_t *err);
+
+/* The process to run in the guest and the host descriptors it is attached to. */
+struct run_process {
+    const char *const *argv;
+    const char *const *env;
+    const char *workdir, *user;
+    bool tty, interactive;
+    int in_fd, out_fd, err_fd;
+};
+/* Connects to the instance's agent (waiting for it to listen, up to timeout_ms), runs
+ * the process attached to the descriptors, forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT and
+ * window size changes, and returns its exit status (128+N for a signal). */
+int run_attached(struct instance *in, const struct run_process *proc, int timeout_ms,
+                 int *exit_status, sm_error_t *err);
+/* Asks the guest to power off (best effort: the VMM is stopped anyway when we go). */
+void run_poweroff(struct instance *in);
+
+#endif

@@ -1,0 +1,245 @@
+/* What a VM is made of, resolved once per run and cached in the store:
+ *   <store>/initramfs/<key>.cpio.gz   sm-init + the kernel modules it loads
+ *   <store>/snapshots/<key>/          init-ready snapshot of one image on one kernel
+ * Keys hash everything the cached thing depends on, so a new kernel, a new sm-init, other
+ * memory or CPUs give a new key instead of a stale snapshot. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/initramfs.h"
+#include "common/util.h"
+#include "runtime/run.h"
+#include "runtime/vmm_process.h"
+#include "vmm/vm.h"
+
+/* Bump when what goes into a cached initramfs or snapshot changes meaning. */
+#define RUN_CACHE_FORMAT "supermachine-run-1"
+
+/* The modules sm-init loads, in this order (initramfs_build adds their dependencies):
+ * the virtio-mmio bus our devices sit on, the root disk and its filesystems, the vsock
+ * transport the agent listens on, and the entropy source. */
+static const char *const guest_modules[] = {
+    /* libcrc32c (erofs needs it) asks the crypto API for "crc32c", which a kernel
+     * without modprobe in reach cannot load on demand: the generic one goes first. */
+    "virtio_mmio",
+    "virtio_blk",
+    "crc32c_generic",
+    "erofs",
+    "overlay",
+    "vsock",
+    "vmw_vsock_virtio_transport_common",
+    "vmw_vsock_virtio_transport",
+    "virtio_rng",
+    NULL,
+};
+
+void run_plan_release(struct run_plan *p)
+{
+    if (p->image)
+        sm_image_config_free(p->image);
+    free(p->rootfs);
+    free(p->kernel);
+    free(p->modules_dir);
+    free(p->kernel_sha256);
+    free(p->initramfs);
+    free(p->snapshot);
+    sm_strv_free(p->argv);
+    sm_strv_free(p->env);
+    free(p->workdir);
+    free(p->user);
+    memset(p, 0, sizeof(*p));
+}
+
+static size_t strv_len(const char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+static void strv_append(char ***v, size_t *n, const char *s)
+{
+    *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+    (*v)[(*n)++] = xstrdup(s);
+    (*v)[*n] = NULL;
+}
+
+/* argv = Entrypoint + Cmd, docker's way: --entrypoint replaces the image's entrypoint and
+ * drops its Cmd; a command given on the command line replaces Cmd. */
+static int compose_argv(const struct sm_run_options *o, const struct sm_image_config *c,
+                        char ***out, sm_error_t *err)
+{
+    char **argv = NULL;
+    size_t n = 0;
+    const char *const *entry = o->entrypoint ? o->entrypoint : (const char *const *)c->entrypoint;
+    const char *const *cmd = o->cmd ? o->cmd : (o->entrypoint ? NULL : (const char *const *)c->cmd);
+    for (size_t i = 0; i < strv_len(entry); i++)
+        strv_append(&argv, &n, entry[i]);
+    for (size_t i = 0; i < strv_len(cmd); i++)
+        strv_append(&argv, &n, cmd[i]);
+    if (n == 0)
+        return sm_error_set(err, 0, "no command: the image has no Entrypoint or Cmd; give one");
+    *out = argv;
+    return 0;
+}
+
+/* Env: the image's, then the user's (same key replaces), then what docker always sets. */
+static char **compose_env(const struct sm_run_options *o, const struct sm_image_config *c)
+{
+    char **env = NULL;
+    size_t n = 0;
+    const char *const *layers[2] = {(const char *const *)c->env, o->env};
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < strv_len(layers[l]); i++) {
+            const char *kv = layers[l][i];
+            size_t klen = strcspn(kv, "=");
+            bool replaced = false;
+            for (size_t j = 0; j < n && !replaced; j++) {
+                if (strncmp(env[j], kv, klen) == 0 && env[j][klen] == '=') {
+                    free(env[j]);
+                    env[j] = xstrdup(kv);
+                    replaced = true;
+                }
+            }
+            if (!replaced)
+                strv_append(&env, &n, kv);
+        }
+    }
+    bool has_path = false, has_term = false;
+    for (size_t j = 0; j < n; j++) {
+        has_path |= strncmp(env[j], "PATH=", 5) == 0;
+        has_term |= strncmp(env[j], "TERM=", 5) == 0;
+    }
+    if (!has_path)
+        strv_append(&env, &n, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    if (o->tty && !has_term)
+        strv_append(&env, &n, "TERM=xterm");
+    if (env == NULL)
+        env = xcalloc(1, sizeof(char *));
+    return env;
+}
+
+static char *store_dir(const char *sub, sm_error_t *err)
+{
+    cleanup_free char *root = sm_store_root(err);
+    if (root == NULL)
+        return NULL;
+    char *dir = xasprintf("%s/%s", root, sub);
+    if (sm_mkdir_p(dir, 0700, err) < 0) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static int ensure_initramfs(struct run_plan *p, sm_error_t *err)
+{
+    cleanup_free char *init = runtime_find_helper("sm-init", err);
+    if (init == NULL)
+        return -1;
+    char init_sha[65];
+    if (sm_sha256_file(init, init_sha, err) < 0)
+        return -1;
+    cleanup_free char *material =
+        xasprintf("%s\n%s\n%s\n", RUN_CACHE_FORMAT, init_sha, p->kernel_sha256);
+    for (size_t i = 0; guest_modules[i]; i++) {
+        char *m = xasprintf("%s%s\n", material, guest_modules[i]);
+        free(material);
+        material = m;
+    }
+    char key[65];
+    sm_sha256_hex(material, strlen(material), key);
+    cleanup_free char *dir = store_dir("initramfs", err);
+    if (dir == NULL)
+        return -1;
+    p->initramfs = xasprintf("%s/%.32s.cpio.gz", dir, key);
+    if (access(p->initramfs, R_OK) == 0)
+        return 0;
+    cleanup_free char *lock_path = xasprintf("%s/.lock", dir);
+    int lock = sm_lock_file(lock_path, true, err);
+    if (lock < 0)
+        return -1;
+    int r = 0;
+    if (access(p->initramfs, R_OK) != 0) /* built by another run while we waited? */
+        r = initramfs_build(p->initramfs, init, p->modules_dir, guest_modules, err);
+    close(lock);
+    return r < 0 ? sm_error_wrap(err, "initramfs") : 0;
+}
+
+static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
+{
+    if (o->no_snapshot)
+        return 0;
+    char initramfs_sha[65];
+    /* The initramfs file name is its key: hashing the name is enough. */
+    sm_sha256_hex(p->initramfs, strlen(p->initramfs), initramfs_sha);
+    cleanup_free char *material =
+        xasprintf("%s\n%s\n%s\n%s\n%u\n%llu\n", RUN_CACHE_FORMAT, p->image->manifest_digest,
+                  p->kernel_sha256, initramfs_sha, p->cpus, (unsigned long long)p->memory_mib);
+    char key[65];
+    sm_sha256_hex(material, strlen(material), key);
+    cleanup_free char *dir = store_dir("snapshots", err);
+    if (dir == NULL)
+        return -1;
+    p->snapshot = xasprintf("%s/%.32s", dir, key);
+    cleanup_free char *meta = xasprintf("%s/snapshot.meta", p->snapshot);
+    p->restore = access(meta, R_OK) == 0;
+    return 0;
+}
+
+static int resolve_image(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
+{
+    if (sm_image_config(o->image, &p->image, err) == 0)
+        return 0;
+    if (*err == NULL || (*err)->errno_value != ENOENT)
+        return -1;
+    sm_error_release(err);
+    /* As docker: not in the store, so pull it (its progress shows on a terminal). */
+    fprintf(stderr, "Unable to find image '%s' locally\n", o->image);
+    struct sm_pull_options po = {.progress = -1};
+    if (sm_image_pull(o->image, &po, NULL, err) < 0)
+        return -1;
+    return sm_image_config(o->image, &p->image, err);
+}
+
+int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
+{
+    memset(p, 0, sizeof(*p));
+    cleanup_free char *sha_path = NULL; /* before the first goto */
+    if (o->image == NULL || *o->image == '\0')
+        return sm_error_set(err, 0, "no image given");
+    p->cpus = o->cpus ? o->cpus : 1;
+    p->memory_mib = o->memory_mib ? o->memory_mib : 512;
+    if (p->cpus > VM_MAX_CPUS)
+        return sm_error_set(err, 0, "--cpus %u: at most %d", p->cpus, VM_MAX_CPUS);
+    if (p->memory_mib < 64 || p->memory_mib > VM_MAX_MEMORY_MIB)
+        return sm_error_set(err, 0, "--memory %llu MiB: want 64 MiB to %d MiB",
+                            (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
+    if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
+        goto fail;
+    p->env = compose_env(o, p->image);
+    const char *wd = o->workdir ? o->workdir : p->image->working_dir;
+    p->workdir = xstrdup(wd && *wd ? wd : "/");
+    const char *user = o->user ? o->user : p->image->user;
+    p->user = xstrdup(user && *user ? user : "0");
+    if (sm_image_rootfs(o->image, &p->rootfs, err) < 0)
+        goto fail;
+    if (sm_kernel_default(&p->kernel, &p->modules_dir, err) < 0)
+        goto fail;
+    sha_path = xasprintf("%s.sha256", p->kernel);
+    size_t len;
+    if (sm_read_file(sha_path, 1024, &p->kernel_sha256, &len, err) < 0)
+        goto fail;
+    p->kernel_sha256[strcspn(p->kernel_sha256, " \n")] = '\0';
+    if (ensure_initramfs(p, err) < 0 || choose_snapshot(o, p, err) < 0)
+        goto fail;
+    return 0;
+fail:
+    run_plan_release(p);
+    return -1;
+}

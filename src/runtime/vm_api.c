@@ -1,0 +1,199 @@
+/* The public calls on VMs that exist: list, stop, remove, logs, exec. */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "runtime/instance.h"
+#include "runtime/run.h"
+
+int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err)
+{
+    struct instance *list;
+    size_t count;
+    if (instance_list(&list, &count, err) < 0)
+        return sm_error_wrap(err, "ps");
+    struct sm_vm_info *info = xcalloc(count ? count : 1, sizeof(*info));
+    for (size_t i = 0; i < count; i++) {
+        snprintf(info[i].id, sizeof(info[i].id), "%s", list[i].id);
+        info[i].name = xstrdup(list[i].name);
+        info[i].image = xstrdup(list[i].image);
+        info[i].command = xstrdup(list[i].command);
+        info[i].status = xstrdup(list[i].status);
+        info[i].exit_code = list[i].exit_code;
+        info[i].created = list[i].created;
+        info[i].finished = list[i].finished;
+    }
+    instance_list_free(list, count);
+    *out = info;
+    *n = count;
+    return 0;
+}
+
+void sm_vm_list_free(struct sm_vm_info *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].name);
+        free(list[i].image);
+        free(list[i].command);
+        free(list[i].status);
+    }
+    free(list);
+}
+
+/* The process that owns the VM's main process (an attached `run` or a detached run's
+ * monitor), from vmm.json. While the VMM lives so does its owner: the VMM stops the
+ * guest when its owner ends, so the pid cannot have been reused meanwhile. */
+static pid_t owner_of(struct instance *in)
+{
+    cleanup_free char *path = instance_path(in, "vmm.json");
+    char *text = NULL;
+    size_t len;
+    sm_error_t ignored = NULL;
+    if (sm_read_file(path, 64 * 1024, &text, &len, &ignored) < 0) {
+        sm_error_release(&ignored);
+        return 0;
+    }
+    json_object *o = json_tokener_parse(text);
+    free(text);
+    json_object *v;
+    pid_t pid = 0;
+    if (o && json_object_object_get_ex(o, "owner_pid", &v))
+        pid = (pid_t)json_object_get_int(v);
+    json_object_put(o);
+    return pid > 1 ? pid : 0;
+}
+
+static bool wait_stopped(struct instance *in, unsigned ms)
+{
+    for (unsigned waited = 0; waited <= ms; waited += 50) {
+        if (!instance_running(in))
+            return true;
+        usleep(50 * 1000);
+    }
+    return !instance_running(in);
+}
+
+int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
+{
+    struct instance in;
+    if (instance_find(name_or_id, &in, err) < 0)
+        return sm_error_wrap(err, "stop");
+    if (!instance_running(&in)) {
+        instance_release(&in);
+        return 0;
+    }
+    /* As docker: SIGTERM to the main process (its owner forwards it through the agent),
+     * then, after the grace period, the VM is stopped outright. */
+    pid_t owner = owner_of(&in);
+    if (owner > 0)
+        kill(owner, SIGTERM);
+    if (!wait_stopped(&in, timeout_s * 1000)) {
+        if (in.vmm_pid > 1)
+            kill(in.vmm_pid, SIGTERM);
+        if (!wait_stopped(&in, 5000) && in.vmm_pid > 1)
+            kill(in.vmm_pid, SIGKILL);
+        wait_stopped(&in, 5000);
+    }
+    int r = 0;
+    if (instance_running(&in))
+        r = sm_error_set(err, 0, "stop %s: the VM is still running", name_or_id);
+    instance_release(&in);
+    return r;
+}
+
+int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err)
+{
+    struct instance in;
+    if (instance_find(name_or_id, &in, err) < 0)
+        return sm_error_wrap(err, "rm");
+    if (instance_running(&in)) {
+        if (!force) {
+            instance_release(&in);
+            return sm_error_set(err, 0, "rm %s: the VM is running; stop it first or use -f",
+                                name_or_id);
+        }
+        if (sm_vm_stop(in.id, 0, err) < 0) {
+            instance_release(&in);
+            return sm_error_wrap(err, "rm");
+        }
+    }
+    int r = instance_remove_dir(&in, err);
+    instance_release(&in);
+    return r < 0 ? sm_error_wrap(err, "rm %s", name_or_id) : 0;
+}
+
+int sm_vm_logs(const char *name_or_id, int fd, sm_error_t *err)
+{
+    struct instance in;
+    if (instance_find(name_or_id, &in, err) < 0)
+        return sm_error_wrap(err, "logs");
+    cleanup_free char *path = instance_path(&in, "output.log");
+    instance_release(&in);
+    int src = open(path, O_RDONLY | O_CLOEXEC);
+    if (src < 0)
+        return errno == ENOENT ? 0 : sm_error_set(err, errno, "logs %s", name_or_id);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(src, buf, sizeof(buf))) > 0) {
+        if (sm_write_all(fd, buf, (size_t)n) < 0) {
+            close(src);
+            return sm_error_set(err, errno, "logs %s: write", name_or_id);
+        }
+    }
+    close(src);
+    return n < 0 ? sm_error_set(err, errno, "logs %s: read", name_or_id) : 0;
+}
+
+int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exit_status,
+               sm_error_t *err)
+{
+    if (o->argv == NULL || o->argv[0] == NULL)
+        return sm_error_set(err, 0, "exec: no command given");
+    struct instance in;
+    if (instance_find(name_or_id, &in, err) < 0)
+        return sm_error_wrap(err, "exec");
+    if (!instance_running(&in)) {
+        instance_release(&in);
+        return sm_error_set(err, 0, "exec %s: the VM is not running", name_or_id);
+    }
+    /* The image's environment, then the caller's, as docker exec does. */
+    struct sm_image_config *cfg = NULL;
+    sm_error_t ignored = NULL;
+    sm_image_config(in.digest, &cfg, &ignored);
+    sm_error_release(&ignored);
+    size_t n = 0;
+    char **env = xcalloc(1, sizeof(char *));
+    const char *const *layers[2] = {cfg ? (const char *const *)cfg->env : NULL, o->env};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; layers[l] && layers[l][i]; i++) {
+            env = xrealloc(env, (n + 2) * sizeof(char *));
+            env[n++] = xstrdup(layers[l][i]);
+            env[n] = NULL;
+        }
+    struct run_process proc = {
+        .argv = o->argv,
+        .env = (const char *const *)env,
+        .workdir = o->workdir
+                       ? o->workdir
+                       : (cfg && cfg->working_dir && *cfg->working_dir ? cfg->working_dir : "/"),
+        .user = o->user ? o->user : (cfg && cfg->user && *cfg->user ? cfg->user : "0"),
+        .tty = o->tty != 0,
+        .interactive = o->interactive != 0,
+        .in_fd = o->stdin_fd,
+        .out_fd = o->stdout_fd,
+        .err_fd = o->stderr_fd,
+    };
+    int r = run_attached(&in, &proc, 5000, exit_status, err);
+    sm_strv_free(env);
+    if (cfg)
+        sm_image_config_free(cfg);
+    instance_release(&in);
+    return r < 0 ? sm_error_wrap(err, "exec %s", name_or_id) : 0;
+}

@@ -1,0 +1,375 @@
+/* The VMM process (see vmm_process.h) and how the library starts it. */
+#include "runtime/vmm_process.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "vmm/vm.h"
+
+#ifndef SM_LIBEXECDIR
+#define SM_LIBEXECDIR "/usr/local/libexec/supermachine"
+#endif
+
+#define VMM_CONFIG_MAX (64 * 1024)
+
+struct vmm_config {
+    json_object *root;
+    const char *kernel, *initrd, *disk, *append, *restore, *snapshot, *snapshot_when, *vsock,
+        *console_log;
+    unsigned cpus;
+    uint64_t memory_mib;
+    pid_t owner;
+};
+
+static const char *cfg_str(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static int64_t cfg_int(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *err)
+{
+    char *text = NULL;
+    size_t len;
+    if (sm_read_file(path, VMM_CONFIG_MAX, &text, &len, err) < 0)
+        return -1;
+    c->root = json_tokener_parse(text);
+    free(text);
+    if (c->root == NULL || !json_object_is_type(c->root, json_type_object))
+        return sm_error_set(err, 0, "%s: not a JSON object", path);
+    c->kernel = cfg_str(c->root, "kernel");
+    c->initrd = cfg_str(c->root, "initrd");
+    c->disk = cfg_str(c->root, "disk");
+    c->append = cfg_str(c->root, "append");
+    c->restore = cfg_str(c->root, "restore");
+    c->snapshot = cfg_str(c->root, "snapshot");
+    c->snapshot_when = cfg_str(c->root, "snapshot_when");
+    c->vsock = cfg_str(c->root, "vsock");
+    c->console_log = cfg_str(c->root, "console_log");
+    int64_t cpus = cfg_int(c->root, "cpus"), mem = cfg_int(c->root, "memory_mib"),
+            owner = cfg_int(c->root, "owner_pid");
+    if (cpus < 0 || cpus > VM_MAX_CPUS || mem < 0 || mem > VM_MAX_MEMORY_MIB || owner < 0 ||
+        owner > INT_MAX)
+        return sm_error_set(err, 0, "%s: value out of range", path);
+    c->cpus = cpus ? (unsigned)cpus : 1;
+    c->memory_mib = mem ? (uint64_t)mem : 512;
+    c->owner = (pid_t)owner;
+    if ((c->kernel == NULL && c->restore == NULL) || c->console_log == NULL)
+        return sm_error_set(err, 0, "%s: kernel (or restore) and console_log are required", path);
+    if (c->snapshot && (c->snapshot_when == NULL || strncmp(c->snapshot_when, "console:", 8) != 0))
+        return sm_error_set(err, 0, "%s: snapshot_when must be console:TEXT", path);
+    return 0;
+}
+
+/* Stop requests (SIGTERM/SIGINT, the owner's death) all become a byte on this pipe,
+ * which the VM's loop polls. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    ssize_t r = write(stop_pipe[1], "s", 1);
+    (void)r;
+    errno = saved;
+}
+
+static void *watch_owner(void *arg)
+{
+    int pidfd = (int)(intptr_t)arg;
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    on_stop_signal(0);
+    return NULL;
+}
+
+static void report_ready(int fd, const char *msg)
+{
+    if (fd < 0)
+        return;
+    sm_write_all(fd, msg, strlen(msg));
+    close(fd);
+}
+
+/* The exit status `run` reports when the main process's own is not known. */
+static int exit_code_for(enum vm_exit_reason r)
+{
+    switch (r) {
+    case VM_EXIT_POWEROFF:
+    case VM_EXIT_REBOOT:
+        return 0;
+    case VM_EXIT_USER:
+        return 137; /* as docker reports a container it had to kill */
+    default:
+        return 125;
+    }
+}
+
+int vmm_process_main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: supermachine-vmm CONFIG READY_FD\n"
+                        "(started by libsupermachine for each VM; not meant to be run by hand)\n");
+        return 125;
+    }
+    char *end;
+    long ready_fd = strtol(argv[2], &end, 10);
+    if (*end || ready_fd < -1 || ready_fd > INT_MAX)
+        ready_fd = -1;
+    sm_error_t err = NULL;
+    struct vmm_config c = {0};
+    struct instance in = {0};
+    char msg[1024];
+    /* Declared before the first goto: cleanup attributes run on every way out. */
+    cleanup_free char *cfg_copy = NULL, *lock_path = NULL, *main_exit = NULL;
+    if (vmm_config_load(argv[1], &c, &err) < 0)
+        goto fail;
+    /* The instance directory is where the configuration is. */
+    cfg_copy = xstrdup(argv[1]);
+    char *slash = strrchr(cfg_copy, '/');
+    if (slash)
+        *slash = '\0';
+    in.dir = xstrdup(slash ? cfg_copy : ".");
+    /* The vsock socket is bound relative to the instance directory (short paths). */
+    if (chdir(in.dir) < 0) {
+        sm_error_set(&err, errno, "%s", in.dir);
+        goto fail;
+    }
+    lock_path = instance_path(&in, "lock");
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
+        sm_error_set(&err, errno, "%s: another VMM holds this VM", lock_path);
+        goto fail;
+    }
+    if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        sm_error_set(&err, errno, "pipe");
+        goto fail;
+    }
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    if (c.owner > 0) {
+        int pidfd = pidfd_open(c.owner, 0);
+        if (pidfd < 0) {
+            sm_error_set(&err, errno, "owner process %d", (int)c.owner);
+            goto fail;
+        }
+        pthread_t t;
+        pthread_create(&t, NULL, watch_owner, (void *)(intptr_t)pidfd);
+        pthread_detach(t);
+    }
+    int console = open(c.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (console < 0) {
+        sm_error_set(&err, errno, "%s", c.console_log);
+        goto fail;
+    }
+    struct vm_config vc = {
+        .kernel_path = c.kernel,
+        .initrd_path = c.initrd,
+        .cmdline = c.append,
+        .ncpus = c.cpus,
+        .memory_mib = c.memory_mib,
+        .console_in_fd = -1,
+        .console_out_fd = console,
+        .stop_fd = stop_pipe[0],
+        .disk_path = c.disk,
+        .snapshot_dir = c.snapshot,
+        .snapshot_on_console = c.snapshot ? c.snapshot_when + 8 : NULL,
+        .snapshot_continue = true,
+        .vsock_uds = c.vsock,
+    };
+    struct vm *vm = NULL;
+    int created =
+        c.restore ? vm_create_from_snapshot(&vc, c.restore, &vm, &err) : vm_create(&vc, &vm, &err);
+    if (created < 0)
+        goto fail;
+    if (instance_set_state(&in, "running", 0, getpid(), &err) < 0)
+        goto fail;
+    report_ready((int)ready_fd, "ok\n");
+    ready_fd = -1;
+
+    struct vm_result res = {0};
+    int r = vm_run(vm, &res, &err);
+    vm_destroy(vm);
+    int code = r < 0 ? 125 : exit_code_for(res.reason);
+    /* The main process's own status, recorded by whoever ran it through the agent. */
+    main_exit = instance_path(&in, "main-exit");
+    char *text = NULL;
+    size_t len;
+    sm_error_t ignored = NULL;
+    /* A guest stopped from outside reports 137 whatever its process said last. */
+    if (res.reason != VM_EXIT_USER && sm_read_file(main_exit, 64, &text, &len, &ignored) == 0) {
+        long v = strtol(text, &end, 10);
+        if (end != text && v >= 0 && v <= 255)
+            code = (int)v;
+        free(text);
+    }
+    sm_error_release(&ignored);
+    if (r < 0 || res.reason == VM_EXIT_PANIC || res.reason == VM_EXIT_TRIPLE_FAULT ||
+        res.reason == VM_EXIT_ERROR) {
+        dprintf(console, "supermachine: VM ended: %s%s%s\n",
+                r < 0 ? sm_error_message(err) : vm_exit_reason_name(res.reason),
+                res.message[0] ? ": " : "", res.message);
+    }
+    instance_set_state(&in, "exited", code, 0, &ignored);
+    sm_error_release(&ignored);
+    sm_error_release(&err);
+    json_object_put(c.root);
+    instance_release(&in);
+    return code;
+
+fail:
+    snprintf(msg, sizeof(msg), "%s\n", sm_error_message(err));
+    report_ready((int)ready_fd, msg);
+    fprintf(stderr, "supermachine-vmm: %s", msg);
+    sm_error_release(&err);
+    json_object_put(c.root);
+    if (in.dir) {
+        sm_error_t state_err = NULL;
+        instance_set_state(&in, "exited", 125, 0, &state_err);
+        sm_error_release(&state_err);
+    }
+    instance_release(&in);
+    return 125;
+}
+
+char *runtime_find_helper(const char *name, sm_error_t *err)
+{
+    /* $SUPERMACHINE_VMM for supermachine-vmm, $SUPERMACHINE_INIT for sm-init. */
+    const char *env =
+        strcmp(name, "sm-init") == 0 ? getenv("SUPERMACHINE_INIT") : getenv("SUPERMACHINE_VMM");
+    if (env && *env)
+        return xstrdup(env);
+    /* In the build tree the helpers sit beside the library (sm-init under guest/), and
+     * installed ones in libexec next to lib/ or bin/: look from where this library and
+     * the running program are. */
+    char dirs[2][PATH_MAX] = {"", ""};
+    Dl_info info;
+    if (dladdr((void *)runtime_find_helper, &info) && info.dli_fname &&
+        realpath(info.dli_fname, dirs[0]) == NULL)
+        dirs[0][0] = '\0';
+    ssize_t n = readlink("/proc/self/exe", dirs[1], sizeof(dirs[1]) - 1);
+    dirs[1][n > 0 ? n : 0] = '\0';
+    for (size_t d = 0; d < 2; d++) {
+        char *slash = strrchr(dirs[d], '/');
+        if (slash == NULL)
+            continue;
+        *slash = '\0';
+        const char *const rel[] = {"", "/guest", "/../libexec/supermachine"};
+        for (size_t i = 0; i < SM_ARRAY_SIZE(rel); i++) {
+            char *p = xasprintf("%s%s/%s", dirs[d], rel[i], name);
+            if (access(p, X_OK) == 0)
+                return p;
+            free(p);
+        }
+    }
+    char *p = xasprintf("%s/%s", SM_LIBEXECDIR, name);
+    if (access(p, X_OK) == 0)
+        return p;
+    free(p);
+    sm_error_set(err, ENOENT, "%s not found (set $SUPERMACHINE_%s or install it in %s)", name,
+                 strcmp(name, "sm-init") == 0 ? "INIT" : "VMM", SM_LIBEXECDIR);
+    return NULL;
+}
+
+int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
+{
+    cleanup_free char *vmm = runtime_find_helper("supermachine-vmm", err);
+    if (vmm == NULL)
+        return -1;
+    cleanup_free char *cfg = instance_path(in, "vmm.json");
+    cleanup_free char *log = instance_path(in, "vmm.log");
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return sm_error_set(err, errno, "pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(ready[0]);
+        close(ready[1]);
+        return sm_error_set(err, e, "fork");
+    }
+    if (pid == 0) {
+        /* Its own session: the user's Ctrl-C on a terminal reaches us, and we decide
+         * what it means for the guest. */
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+        }
+        if (logfd >= 0)
+            dup2(logfd, 2);
+        int keep = fcntl(ready[1], F_DUPFD, 3); /* without O_CLOEXEC */
+        char fdstr[16];
+        snprintf(fdstr, sizeof(fdstr), "%d", keep);
+        execl(vmm, "supermachine-vmm", cfg, fdstr, (char *)NULL);
+        dprintf(2, "supermachine-vmm: exec %s: %s\n", vmm, strerror(errno));
+        _exit(125);
+    }
+    close(ready[1]);
+    char buf[1024];
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(ready[0], buf + got, sizeof(buf) - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (got == sizeof(buf) - 1)
+            break;
+    }
+    close(ready[0]);
+    buf[got] = '\0';
+    if (strcmp(buf, "ok\n") == 0) {
+        *pid_out = pid;
+        return 0;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    buf[strcspn(buf, "\n")] = '\0';
+    if (got == 0) {
+        char *text = NULL;
+        size_t len;
+        sm_error_t ignored = NULL;
+        if (sm_read_file(log, 4096, &text, &len, &ignored) == 0 && len > 0) {
+            text[strcspn(text, "\n")] = '\0';
+            snprintf(buf, sizeof(buf), "%s", text);
+        } else {
+            snprintf(buf, sizeof(buf), "the VMM process ended before the VM ran");
+        }
+        free(text);
+        sm_error_release(&ignored);
+    }
+    return sm_error_set(err, 0, "%s", buf);
+}

@@ -1,0 +1,33 @@
+/* The VMM process: one per running VM (crash isolation, one address space per guest),
+ * started by the library (vmm_spawn) as `supermachine-vmm CONFIG READY_FD`. It reads its
+ * configuration from a JSON file in the instance directory, holds the directory's lock
+ * while it lives, reports "ok" (or the one-line error) on READY_FD once the guest runs,
+ * and records the end in state.json. Fields of the configuration:
+ *   kernel, initrd, disk, append, cpus, memory_mib    what to boot
+ *   restore                                          snapshot directory to restore instead
+ *   snapshot, snapshot_when                          bake a snapshot on a console line and
+ *                                                    let the guest run on
+ *   vsock                                            hybrid vsock Unix socket path
+ *   console_log                                      the guest console goes here (appended)
+ *   owner_pid                                        stop the guest when this process ends
+ *                                                    (0: detached, runs until stopped) */
+#ifndef SM_RUNTIME_VMM_PROCESS_H
+#define SM_RUNTIME_VMM_PROCESS_H
+
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "runtime/instance.h"
+
+/* main() of supermachine-vmm. */
+int vmm_process_main(int argc, char **argv);
+
+/* Starts the VMM process for an instance whose vmm.json is written; returns once the
+ * guest runs (or with the VMM's own error). *pid_out: the VMM's pid (our child). */
+int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err);
+
+/* Where supermachine-vmm and sm-init are: $SUPERMACHINE_VMM / $SUPERMACHINE_INIT, else
+ * next to the running program (build tree), else the installed libexec directory. */
+char *runtime_find_helper(const char *name, sm_error_t *err);
+
+#endif

@@ -1,0 +1,103 @@
+# Helpers for the `run` tests: a busybox image (every applet, users root/app/nobody) as an
+# OCI layout archive built with umoci and cached in $SM_TEST_CACHE, and a private store
+# that shares the real store's guest kernel. Source after `set -eu`.
+
+SM_REPO=${SM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SUPERMACHINE=${SUPERMACHINE:-$SM_REPO/build/supermachine}
+SM_TEST_CACHE=${SM_TEST_CACHE:-$HOME/.cache/supermachine-tests}
+RUN_IMAGE=localhost/runtest:1
+# A command that fails under `set -e` says where, rather than ending the test silently.
+set -E
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
+
+fail() {
+    echo "FAIL: $*" >&2
+    # The guests' own account of what happened.
+    local f
+    for f in "${WORK:-/nonexistent}"/store/vms/*/console.log; do
+        [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+    done
+    exit 1
+}
+
+# run_fixture: sets RUN_IMAGE_TAR, building it if the cache lacks it. Built on the real
+# host before the emulated one boots (tests/run calls it), where the cache is writable.
+run_fixture() {
+    local key
+    key=$( (sed -n '/^run_fixture()/,/^}/p' "${BASH_SOURCE[0]}"; sha256sum /bin/busybox) |
+        sha256sum | cut -c1-16)
+    RUN_IMAGE_TAR=$SM_TEST_CACHE/run-busybox-$key.tar
+    [ -f "$RUN_IMAGE_TAR" ] && return 0
+    local d
+    d=$(mktemp -d)
+    (
+        set -e
+        cd "$d"
+        umoci init --layout layout
+        umoci new --image layout:img
+        umoci unpack --rootless --image layout:img b
+        mkdir -p b/rootfs/bin b/rootfs/etc b/rootfs/tmp b/rootfs/root b/rootfs/home/app
+        cp /bin/busybox b/rootfs/bin/busybox
+        for a in $(/bin/busybox --list); do [ -e "b/rootfs/bin/$a" ] || ln -s busybox "b/rootfs/bin/$a"; done
+        printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >b/rootfs/etc/passwd
+        printf 'root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n' >b/rootfs/etc/group
+        echo "from-the-image" >b/rootfs/etc/motd
+        umoci repack --image layout:img b
+        umoci config --image layout:img --config.cmd /bin/sh --config.cmd -c \
+            --config.cmd 'echo default-cmd GREETING=$GREETING pwd=$(pwd)' \
+            --config.env PATH=/bin --config.env GREETING=hi --config.workingdir /tmp
+        umoci gc --layout layout
+        python3 - "$RUN_IMAGE" <<'PY'
+import json, sys
+idx = json.load(open("layout/index.json"))
+for m in idx["manifests"]:
+    m.setdefault("annotations", {})["org.opencontainers.image.ref.name"] = sys.argv[1]
+json.dump(idx, open("layout/index.json", "w"))
+PY
+        tar -C layout -cf image.tar .
+    ) >"$d.log" 2>&1 || { cat "$d.log" >&2; rm -rf "$d" "$d.log"; fail "building the run test image"; }
+    mv "$d/image.tar" "$RUN_IMAGE_TAR"
+    rm -rf "$d" "$d.log"
+}
+
+# run_setup: a private store holding the test image and the real store's kernel.
+run_setup() {
+    command -v umoci >/dev/null || { echo "skip: umoci not installed" >&2; exit 77; }
+    run_fixture
+    local kernel
+    kernel=$("$SUPERMACHINE" kernel --path)
+    WORK=$(mktemp -d)
+    trap run_cleanup EXIT
+    export SUPERMACHINE_HOME=$WORK/store
+    mkdir -p "$SUPERMACHINE_HOME/kernel"
+    local ver
+    ver=$(basename "$(dirname "$kernel")")
+    ln -s "$(dirname "$kernel")" "$SUPERMACHINE_HOME/kernel/$ver"
+    ln -s "$ver" "$SUPERMACHINE_HOME/kernel/current"
+    "$SUPERMACHINE" load -i "$RUN_IMAGE_TAR" >/dev/null || fail "load the test image"
+    # A cold boot under the emulated host takes tens of seconds.
+    export SUPERMACHINE_AGENT_TIMEOUT=${SUPERMACHINE_AGENT_TIMEOUT:-240}
+}
+
+run_cleanup() {
+    # Stop whatever a failed test left running, then drop the store.
+    if [ -n "${WORK:-}" ] && [ -d "$WORK/store/vms" ]; then
+        for v in $("$SUPERMACHINE" ps -q 2>/dev/null); do "$SUPERMACHINE" rm -f "$v" >/dev/null 2>&1 || true; done
+    fi
+    [ -n "${WORK:-}" ] && rm -rf "$WORK"
+}
+
+# sm ARGS...: runs supermachine; sets RC, OUT (stdout file) and ERR (stderr file).
+sm() {
+    OUT=$WORK/out ERR=$WORK/err RC=0
+    timeout -s KILL 300 "$SUPERMACHINE" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+}
+
+# expect RC TEXT -- ARGS...: supermachine ARGS must exit RC and print TEXT (a line) on stdout.
+expect() {
+    local rc=$1 text=$2
+    shift 3
+    sm "$@"
+    [ "$RC" = "$rc" ] || fail "supermachine $*: exit $RC, want $rc; stderr: $(head -c 2000 "$ERR")"
+    grep -qxF -- "$text" "$OUT" || fail "supermachine $*: stdout lacks '$text': $(head -c 2000 "$OUT")"
+}

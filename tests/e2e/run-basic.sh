@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# needs: kvm
+# timeout: 900
+# prepare: lib-run.sh run_fixture
+# `supermachine run` attached, against the real guest kernel, sm-init and agent: the
+# image's default command with its Env and WorkingDir; a command of our own; docker's
+# exit statuses (the command's own, 126, 127, 125); stdout and stderr apart; -e, -w, -u;
+# stdin with -i (1 MiB, checked by sha256); a writable root that does not outlive the
+# run; the init-ready snapshot baked by the first run and restored by the next, each
+# restore with fresh randomness and the host's time; --rm;
+# --no-snapshot; bad input refused with one line and status 125.
+set -eu
+. "$(dirname "$0")/lib-run.sh"
+run_setup
+I=$RUN_IMAGE
+
+t0=$(date +%s%N)
+expect 0 "default-cmd GREETING=hi pwd=/tmp" -- run --rm "$I"
+t1=$(date +%s%N)
+ls "$SUPERMACHINE_HOME"/snapshots/*/snapshot.meta >/dev/null 2>&1 ||
+    fail "the first run baked no init-ready snapshot"
+echo "first run (boot + bake): $(((t1 - t0) / 1000000)) ms"
+
+t0=$(date +%s%N)
+expect 0 "second" -- run --rm "$I" echo second
+t1=$(date +%s%N)
+echo "second run (restore): $(((t1 - t0) / 1000000)) ms"
+
+# Two runs restored from one snapshot: different random bytes, and the host's time.
+r1=$(timeout -s KILL 300 "$SUPERMACHINE" run --rm "$I" sh -c 'od -An -tx1 -N16 /dev/urandom; date +%s')
+r2=$(timeout -s KILL 300 "$SUPERMACHINE" run --rm "$I" sh -c 'od -An -tx1 -N16 /dev/urandom; date +%s')
+[ "$(echo "$r1" | head -n 1)" != "$(echo "$r2" | head -n 1)" ] || fail "two restores read the same /dev/urandom bytes"
+now=$(date +%s)
+for t in "$(echo "$r1" | tail -n 1)" "$(echo "$r2" | tail -n 1)"; do
+    [ $((now - t)) -le 60 ] && [ $((t - now)) -le 2 ] || fail "a restored guest's clock says $t, the host's $now"
+done
+
+expect 7 "before-exit" -- run --rm "$I" sh -c 'echo before-exit; exit 7'
+sm run --rm "$I" sh -c 'echo to-out; echo to-err >&2'
+[ "$RC" = 0 ] && grep -qx to-out "$OUT" && ! grep -q to-err "$OUT" && grep -qx to-err "$ERR" ||
+    fail "stdout/stderr not kept apart: rc=$RC out=$(cat "$OUT") err=$(cat "$ERR")"
+
+expect 0 "FOO=bar GREETING=override" -- run --rm -e FOO=bar -e GREETING=override "$I" \
+    sh -c 'echo FOO=$FOO GREETING=$GREETING'
+expect 0 "/etc" -- run --rm -w /etc "$I" pwd
+expect 0 "1000 1000" -- run --rm -u app "$I" sh -c 'echo $(id -u) $(id -g)'
+expect 0 "65534" -- run --rm -u 65534 "$I" id -u
+expect 0 "0" -- run --rm "$I" id -u
+
+sm run --rm "$I" /no/such/command
+[ "$RC" = 127 ] || fail "a missing command: exit $RC, want 127"
+sm run --rm "$I" /etc/motd
+[ "$RC" = 126 ] || fail "a command that is not executable: exit $RC, want 126"
+
+head -c 1048576 /dev/urandom >"$WORK/in"
+want=$(sha256sum <"$WORK/in" | cut -d' ' -f1)
+got=$(timeout -s KILL 300 "$SUPERMACHINE" run --rm -i "$I" sha256sum <"$WORK/in" | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "stdin through -i: sha256 $got, want $want"
+
+expect 0 "written" -- run --rm "$I" sh -c 'echo written >/etc/motd && cat /etc/motd'
+expect 0 "from-the-image" -- run --rm "$I" cat /etc/motd
+
+sm run --name keepme "$I" true
+[ "$RC" = 0 ] || fail "run --name: exit $RC: $(cat "$ERR")"
+sm ps -a
+grep -q "keepme" "$OUT" && grep -q "Exited (0)" "$OUT" || fail "ps -a does not show the ended VM: $(cat "$OUT")"
+sm run --name keepme "$I" true
+[ "$RC" = 125 ] && grep -q "^supermachine: run $I: name keepme: already in use" "$ERR" ||
+    fail "a name in use: exit $RC, $(cat "$ERR")"
+sm rm keepme
+[ "$RC" = 0 ] || fail "rm keepme: $(cat "$ERR")"
+sm ps -a
+grep -q keepme "$OUT" && fail "rm left the VM listed"
+
+expect 0 "no-snapshot" -- run --rm --no-snapshot "$I" echo no-snapshot
+
+sm run --rm localhost/absent:1 true
+[ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" -le 2 ] && grep -q "^supermachine: run localhost/absent:1: " "$ERR" ||
+    fail "absent image: exit $RC: $(cat "$ERR")"
+sm run --rm --memory 12x "$I" true
+[ "$RC" = 125 ] && grep -q "^supermachine: run: --memory 12x" "$ERR" || fail "bad --memory: $RC $(cat "$ERR")"
+sm ps -a -q
+[ ! -s "$OUT" ] || fail "--rm runs left VMs behind: $(cat "$OUT")"

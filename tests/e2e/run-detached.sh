@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# needs: kvm
+# timeout: 600
+# prepare: lib-run.sh run_fixture
+# A detached VM's life, as docker's: run -d prints the id and returns while the command
+# runs; ps lists it Up; exec runs more commands in it (exit statuses, stdin, the same
+# writable root); logs shows its output; stop sends SIGTERM (exit 143) within the grace
+# period, or stops the VM outright when the process ignores it (137); rm removes it;
+# the example program (examples/three-commands.c) does the same through the C API.
+set -eu
+. "$(dirname "$0")/lib-run.sh"
+run_setup
+I=$RUN_IMAGE
+
+sm run -d --name web "$I" sh -c 'echo started; echo state >/tmp/state; exec sleep 1000'
+[ "$RC" = 0 ] || fail "run -d: exit $RC: $(cat "$ERR")"
+id=$(cat "$OUT")
+[ ${#id} = 64 ] || fail "run -d printed '$id', want a 64-hex id"
+sm ps
+grep -q "^${id:0:12} .* Up .* web$" "$OUT" || fail "ps does not list web as Up: $(cat "$OUT")"
+
+for i in $(seq 1 50); do
+    sm logs web
+    grep -qx started "$OUT" && break
+    sleep 1
+done
+grep -qx started "$OUT" || fail "logs web: $(cat "$OUT")"
+
+expect 0 "state" -- exec web cat /tmp/state
+sm exec web sh -c 'exit 3'
+[ "$RC" = 3 ] || fail "exec exit status $RC, want 3"
+got=$(echo piped | timeout -s KILL 120 "$SUPERMACHINE" exec -i web cat)
+[ "$got" = piped ] || fail "exec -i: got '$got'"
+expect 0 "sleep 1000" -- exec web sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " " | grep -o "sleep 1000" | head -n 1'
+
+sm stop web
+[ "$RC" = 0 ] || fail "stop web: $(cat "$ERR")"
+sm ps -a
+grep -q "Exited (143) .* web$" "$OUT" || fail "after stop: $(cat "$OUT")"
+sm exec web true
+[ "$RC" = 125 ] && grep -q "not running" "$ERR" || fail "exec in a stopped VM: $RC $(cat "$ERR")"
+sm rm web
+[ "$RC" = 0 ] || fail "rm web: $(cat "$ERR")"
+
+# A process that ignores SIGTERM: stopped outright after the grace period.
+sm run -d --name stubborn "$I" sh -c 'trap "" TERM; echo up; while :; do sleep 1; done'
+[ "$RC" = 0 ] || fail "run -d stubborn: $(cat "$ERR")"
+# Only once its trap is set does it ignore SIGTERM.
+for i in $(seq 1 50); do
+    sm logs stubborn
+    grep -qx up "$OUT" && break
+    sleep 1
+done
+sm stop -t 2 stubborn
+[ "$RC" = 0 ] || fail "stop stubborn: $(cat "$ERR")"
+sm ps -a
+grep -q "Exited (137) .* stubborn$" "$OUT" || fail "stubborn after stop: $(cat "$OUT")"
+sm rm stubborn
+
+sm rm nosuchvm
+[ "$RC" = 125 ] && grep -q "^supermachine: rm: nosuchvm: no such VM" "$ERR" || fail "rm nosuchvm: $RC $(cat "$ERR")"
+
+# examples/three-commands.c, the public API's walk-through: start, three execs, a file
+# written and read back, stop, remove.
+ex=$(dirname "$SUPERMACHINE")/examples/three-commands
+[ -x "$ex" ] || fail "no $ex"
+timeout -s KILL 300 "$ex" "$I" >"$WORK/ex.out" 2>&1 || fail "three-commands: $(cat "$WORK/ex.out")"
+grep -qx "written-in-the-guest" "$WORK/ex.out" && grep -qx -- "-> cat exited 0" "$WORK/ex.out" ||
+    fail "three-commands output: $(cat "$WORK/ex.out")"
+sm ps -a -q
+[ ! -s "$OUT" ] || fail "VMs left behind: $(cat "$OUT")"
