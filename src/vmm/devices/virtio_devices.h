@@ -52,7 +52,11 @@ struct virtio_vsock_hdr {
 /* What a snapshot keeps of the device besides its transport: connections never survive. */
 struct virtio_vsock_state {
     uint64_t guest_cid;
-    uint64_t reserved;
+    /* The next host port to hand out. Kept so that ports used before the snapshot are
+     * not reused after a restore while the guest may still hold their reset sockets
+     * (a REQUEST to such a socket is answered with RST). 0: the first port. */
+    uint32_t next_port;
+    uint32_t reserved;
 };
 
 struct virtio_vsock;

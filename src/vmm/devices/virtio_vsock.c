@@ -1178,6 +1178,7 @@ void virtio_vsock_save(const struct virtio_vsock *v, struct virtio_vsock_state *
 {
     memset(s, 0, sizeof(*s));
     s->guest_cid = v->guest_cid;
+    s->next_port = v->next_port;
 }
 
 int virtio_vsock_restore(struct virtio_vsock *v, const struct virtio_vsock_state *s,
@@ -1186,6 +1187,7 @@ int virtio_vsock_restore(struct virtio_vsock *v, const struct virtio_vsock_state
     if (check_cid(s->guest_cid, err) < 0)
         return sm_error_wrap(err, "snapshot");
     v->guest_cid = s->guest_cid;
+    v->next_port = s->next_port >= VSOCK_PORT_FIRST ? s->next_port : VSOCK_PORT_FIRST;
     /* No connection survives a snapshot (their host ends belong to another process);
      * the guest learns it from TRANSPORT_RESET as soon as the device thread runs. */
     v->reset_event_pending = true;
