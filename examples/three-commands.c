@@ -1,4 +1,5 @@
-/* Starts a VM from an image, runs three commands in it, reads a file back, stops it.
+/* Starts a VM from an image, writes a file into it, runs three commands, reads a file
+ * back, stops it.
  * Uses only the public API (include/supermachine.h); build against the installed library:
  *
  *   cc three-commands.c $(pkg-config --cflags --libs supermachine) -o three-commands
@@ -40,18 +41,30 @@ int main(int argc, char **argv)
         return fail(&err);
     printf("VM %.12s is running\n", id);
 
+    /* A file from the host, then three commands; the last leaves a file we read back. */
+    const char greeting[] = "hello from the host\n";
+    if (sm_vm_write_file(id, "/tmp/greeting", greeting, sizeof(greeting) - 1, 0644, &err) < 0)
+        return fail(&err);
     const char *const *commands[] = {
         (const char *const[]){"uname", "-a", NULL},
+        (const char *const[]){"cat", "/tmp/greeting", NULL},
         (const char *const[]){"sh", "-c", "echo written-in-the-guest > /tmp/note", NULL},
-        (const char *const[]){"cat", "/tmp/note", NULL}, /* the file, read back */
     };
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        struct sm_process_stats stats;
         struct sm_exec_options ex = {
-            .argv = commands[i], .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2};
+            .argv = commands[i], .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2, .stats = &stats};
         if (sm_vm_exec(id, &ex, &status, &err) < 0)
             return fail(&err);
-        printf("-> %s exited %d\n", commands[i][0], status);
+        printf("-> %s exited %d (%lld ms, peak RSS %lld KiB)\n", commands[i][0], status,
+               (long long)stats.duration_ms, (long long)stats.peak_rss_kib);
     }
+    void *note = NULL;
+    size_t len = 0;
+    if (sm_vm_read_file(id, "/tmp/note", 1 << 20, &note, &len, &err) < 0)
+        return fail(&err);
+    printf("read back: %s", (char *)note);
+    free(note);
     if (sm_vm_stop(id, 5, &err) < 0 || sm_vm_remove(id, 0, &err) < 0)
         return fail(&err);
     free(id);

@@ -4,6 +4,7 @@
 #define SM_GUEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Logs one line on the console (and the kernel log's console) with the init's prefix. */
@@ -25,6 +26,25 @@ struct guest_user {
     char home[256];
 };
 int guest_resolve_user(const char *spec, struct guest_user *out, char *why, size_t whylen);
+
+/* Session helpers (session.c): the next whole frame from the host (-1: the stream ended
+ * or broke; dec->error says which), and the ERROR frame. */
+struct agent_decoder;
+int guest_read_frame(int conn, struct agent_decoder *dec, unsigned char *type,
+                     const unsigned char **payload, size_t *len);
+void guest_send_error(int conn, const char *msg);
+
+/* Session openers other than EXEC (files.c): each answers EXIT {status: 0} or ERROR.
+ * req is the opener's JSON object. */
+struct json_object;
+void guest_op_write_file(int conn, struct agent_decoder *dec, struct json_object *req);
+void guest_op_read_file(int conn, struct json_object *req);
+void guest_op_ports(int conn);
+void guest_op_signal(int conn, struct json_object *req);
+
+/* sm-init --listen: the agent runs on a host for tests, where the host's clock and
+ * hostname are not ours to set. */
+bool guest_on_host(void);
 
 /* Powers the guest off (sync first). */
 void guest_poweroff(void) __attribute__((noreturn));

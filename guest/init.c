@@ -46,6 +46,11 @@ void guest_log(const char *fmt, ...)
 /* Set by --listen: on a host, "power off" must never reach reboot(2). */
 static bool host_test_mode;
 
+bool guest_on_host(void)
+{
+    return host_test_mode;
+}
+
 void guest_poweroff(void)
 {
     if (host_test_mode) {

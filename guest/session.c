@@ -1,6 +1,6 @@
 /* One agent session: a host connection that sets the clock, runs one process attached to
  * the connection (pipes or a pseudo-terminal) and reports its exit status after all of
- * its output, or powers the guest off. Runs in its own process (forked per connection),
+ * its output, or does one thing of files.c, or powers the guest off. Runs in its own process (forked per connection),
  * so a session that misbehaves ends alone. */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -37,9 +38,20 @@ struct session {
     bool stdin_eof; /* the host said its input ended */
     uint8_t *pending;
     size_t pending_len;
+    uint64_t started_ns;  /* CLOCK_MONOTONIC at fork */
+    uint64_t timeout_ns;  /* 0: none; else the process is killed this long after start */
+    bool timed_out;
+    long peak_rss_kib;    /* from the exit's rusage */
 };
 
-static void send_error(int conn, const char *msg)
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void guest_send_error(int conn, const char *msg)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string(msg));
@@ -55,21 +67,85 @@ static void send_exit(int conn, int status)
     json_object_put(o);
 }
 
-/* Reads frames until one arrives; NULL-safe exit on a broken stream. */
-static int read_frame(struct session *s, uint8_t *type, const uint8_t **payload, size_t *len)
+/* The exit of a process that ran: its status and what it cost. */
+static void send_exit_stats(const struct session *s, int status)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_int(status));
+    json_object_object_add(o, "peak_rss_kib", json_object_new_int64(s->peak_rss_kib));
+    json_object_object_add(o, "duration_ms",
+                           json_object_new_int64((int64_t)((mono_ns() - s->started_ns) / 1000000)));
+    json_object_object_add(o, "timed_out", json_object_new_boolean(s->timed_out));
+    agent_write_json(s->conn, AGENT_EXIT, o);
+    json_object_put(o);
+}
+
+int guest_read_frame(int conn, struct agent_decoder *dec, uint8_t *type,
+                     const uint8_t **payload, size_t *len)
 {
     for (;;) {
-        int r = agent_decoder_next(&s->dec, type, payload, len);
+        int r = agent_decoder_next(dec, type, payload, len);
         if (r != 0)
             return r;
-        uint8_t *space = agent_decoder_space(&s->dec, 65536);
-        ssize_t n = read(s->conn, space, 65536);
+        uint8_t *space = agent_decoder_space(dec, 65536);
+        ssize_t n = read(conn, space, 65536);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return -1;
-        agent_decoder_commit(&s->dec, (size_t)n);
+        agent_decoder_commit(dec, (size_t)n);
     }
+}
+
+/* Replaces old with new in a small file the init wrote (through a temporary and a rename);
+ * files the image brought are left alone unless they hold the init's line. */
+static void replace_in_file(const char *path, const char *old, const char *new)
+{
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0 || (size_t)n == sizeof(buf) - 1)
+        return;
+    buf[n] = '\0';
+    char *at = strstr(buf, old);
+    if (at == NULL)
+        return;
+    char tmp[256], out[sizeof(buf) + 256];
+    int len = snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - buf), buf, new, at + strlen(old));
+    snprintf(tmp, sizeof(tmp), "%s.sm-tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    bool ok = len > 0 && (size_t)len < sizeof(out) && write(fd, out, (size_t)len) == len;
+    close(fd);
+    if (!ok || rename(tmp, path) < 0)
+        unlink(tmp);
+}
+
+/* Clones of one snapshot share the hostname it was taken with: each VM's comes with the
+ * host's hello (docker's: the first 12 hex of its id). */
+static void apply_hostname(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
+        return;
+    char cur[65] = "";
+    if (gethostname(cur, sizeof(cur) - 1) == 0 && strcmp(cur, name) == 0)
+        return;
+    if (sethostname(name, len) < 0)
+        return;
+    char old_line[128], new_line[128];
+    snprintf(old_line, sizeof(old_line), "127.0.1.1\t%s\n", cur);
+    snprintf(new_line, sizeof(new_line), "127.0.1.1\t%s\n", name);
+    replace_in_file("/etc/hosts", old_line, new_line);
+    char old_whole[80], new_whole[80];
+    snprintf(old_whole, sizeof(old_whole), "%s", cur);
+    snprintf(new_whole, sizeof(new_whole), "%s", name);
+    replace_in_file("/etc/hostname", old_whole, new_whole);
 }
 
 /* After a restore the guest's wall clock and entropy pool are the snapshot's: the host
@@ -77,10 +153,12 @@ static int read_frame(struct session *s, uint8_t *type, const uint8_t **payload,
 static void apply_hello(struct session *s, json_object *o)
 {
     int64_t t;
-    if (agent_json_int(o, "time_ns", 0, INT64_MAX, &t)) {
+    if (!guest_on_host() && agent_json_int(o, "time_ns", 0, INT64_MAX, &t)) {
         struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
         clock_settime(CLOCK_REALTIME, &ts);
     }
+    if (!guest_on_host())
+        apply_hostname(agent_json_str(o, "hostname"));
     const char *seed = agent_json_str(o, "seed");
     if (seed && strlen(seed) == 64 && strspn(seed, "0123456789abcdef") == 64) {
         struct {
@@ -216,11 +294,13 @@ static int start_process(struct session *s, json_object *req)
     json_object *v;
     s->tty = json_object_object_get_ex(req, "tty", &v) && json_object_get_boolean(v);
     bool want_stdin = json_object_object_get_ex(req, "stdin", &v) && json_object_get_boolean(v);
-    int64_t rows = 24, cols = 80;
+    int64_t rows = 24, cols = 80, timeout_ms = 0;
+    agent_json_int(req, "timeout_ms", 0, INT64_MAX / 1000000, &timeout_ms);
+    s->timeout_ns = (uint64_t)timeout_ms * 1000000u;
     agent_json_int(req, "rows", 1, 65535, &rows);
     agent_json_int(req, "cols", 1, 65535, &cols);
     if (argv == NULL || argv[0] == NULL || env == NULL) {
-        send_error(s->conn, "exec: argv (non-empty) and env must be arrays of strings");
+        guest_send_error(s->conn, "exec: argv (non-empty) and env must be arrays of strings");
         agent_strv_free(argv);
         agent_strv_free(env);
         return -1;
@@ -250,7 +330,7 @@ static int start_process(struct session *s, json_object *req)
         if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
             (slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
             snprintf(why, sizeof(why), "exec: pseudo-terminal: %s", strerror(errno));
-            send_error(s->conn, why);
+            guest_send_error(s->conn, why);
             return -1;
         }
         struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
@@ -263,6 +343,7 @@ static int start_process(struct session *s, json_object *req)
     int ep[2];
     pipe_or_die(ep);
     const char *dir = cwd && *cwd ? cwd : "/";
+    s->started_ns = mono_ns();
     pid_t pid = fork();
     if (pid == 0)
         exec_child(argv, env, dir, &u, s->tty, slave, in, out, err, ep[1]);
@@ -411,19 +492,44 @@ static void handle_control(struct session *s, uint8_t type, const uint8_t *paylo
         char msg[96];
         snprintf(msg, sizeof(msg), "unexpected %s frame while a process runs",
                  agent_frame_type_name(type));
-        send_error(s->conn, msg);
+        guest_send_error(s->conn, msg);
     }
     json_object_put(o);
 }
 
-static int wait_status(pid_t pid)
+static int wait_status(struct session *s, int options)
 {
     int st;
-    while (waitpid(pid, &st, 0) < 0) {
+    struct rusage ru;
+    pid_t r;
+    while ((r = wait4(s->pid, &st, options, &ru)) < 0) {
         if (errno != EINTR)
             return 255;
     }
+    if (r == 0)
+        return -1; /* WNOHANG: still running */
+    s->peak_rss_kib = ru.ru_maxrss; /* KiB on Linux */
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The request's time limit: the process and its process group are killed. */
+static void enforce_timeout(struct session *s)
+{
+    if (s->timed_out || s->timeout_ns == 0 || mono_ns() - s->started_ns < s->timeout_ns)
+        return;
+    s->timed_out = true;
+    kill(-s->pid, SIGKILL);
+    kill(s->pid, SIGKILL);
+}
+
+static int poll_timeout_ms(const struct session *s, bool exited)
+{
+    if (exited)
+        return 100;
+    if (s->timeout_ns == 0 || s->timed_out)
+        return -1;
+    uint64_t elapsed = mono_ns() - s->started_ns;
+    return elapsed >= s->timeout_ns ? 0 : (int)((s->timeout_ns - elapsed) / 1000000 + 1);
 }
 
 /* Pumps bytes both ways until the process has exited and its output is drained. */
@@ -445,7 +551,7 @@ static void pump(struct session *s)
     int status = 0;
     /* Input may have come in the same read as the exec request. */
     if (!handle_buffered(s)) {
-        send_error(s->conn, s->dec.error);
+        guest_send_error(s->conn, s->dec.error);
         kill(s->pid, SIGKILL);
         _exit(0);
     }
@@ -466,13 +572,15 @@ static void pump(struct session *s)
             p[n++] = in_poll;
         /* Once the process is gone, output still in flight gets a moment; a background
          * child keeping the pipes open must not keep the session open for ever. */
-        int r = poll(p, (nfds_t)n, exited ? 100 : -1);
+        int r = poll(p, (nfds_t)n, poll_timeout_ms(s, exited));
         if (r < 0 && errno == EINTR)
             continue;
         if (r == 0 && exited)
             break;
+        if (!exited)
+            enforce_timeout(s);
         if (i_pid >= 0 && (p[i_pid].revents & POLLIN)) {
-            status = wait_status(s->pid);
+            status = wait_status(s, 0);
             exited = true;
         }
         if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -493,7 +601,7 @@ static void pump(struct session *s)
             if (got > 0)
                 agent_decoder_commit(&s->dec, (size_t)got);
             if (!handle_buffered(s)) {
-                send_error(s->conn, s->dec.error);
+                guest_send_error(s->conn, s->dec.error);
                 kill(s->pid, SIGKILL);
                 _exit(0);
             }
@@ -502,14 +610,14 @@ static void pump(struct session *s)
             break;
         if (!exited && s->pidfd < 0) {
             /* No pidfd (old kernel): poll for the exit. */
-            int st;
-            if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-                status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            int st = wait_status(s, WNOHANG);
+            if (st >= 0) {
+                status = st;
                 exited = true;
             }
         }
     }
-    send_exit(s->conn, status);
+    send_exit_stats(s, status);
 }
 
 void agent_session(int conn)
@@ -522,21 +630,33 @@ void agent_session(int conn)
         uint8_t type;
         const uint8_t *payload;
         size_t len;
-        int r = read_frame(&s, &type, &payload, &len);
+        int r = guest_read_frame(conn, &s.dec, &type, &payload, &len);
         if (r < 0) {
             if (s.dec.error[0])
-                send_error(conn, s.dec.error);
+                guest_send_error(conn, s.dec.error);
             _exit(0);
         }
         json_object *o = agent_parse_json(payload, len);
         if (type == AGENT_POWEROFF)
             guest_poweroff();
         if (o == NULL) {
-            send_error(conn, "a control frame must hold a JSON object");
+            guest_send_error(conn, "a control frame must hold a JSON object");
             _exit(0);
         }
         if (type == AGENT_HELLO) {
             apply_hello(&s, o);
+        } else if (type == AGENT_WRITE_FILE || type == AGENT_READ_FILE || type == AGENT_PORTS ||
+                   type == AGENT_SIGNAL) {
+            if (type == AGENT_WRITE_FILE)
+                guest_op_write_file(conn, &s.dec, o);
+            else if (type == AGENT_READ_FILE)
+                guest_op_read_file(conn, o);
+            else if (type == AGENT_PORTS)
+                guest_op_ports(conn);
+            else
+                guest_op_signal(conn, o);
+            json_object_put(o);
+            _exit(0);
         } else if (type == AGENT_EXEC) {
             int started = start_process(&s, o);
             json_object_put(o);
@@ -547,7 +667,7 @@ void agent_session(int conn)
             char msg[96];
             snprintf(msg, sizeof(msg), "unexpected %s frame before exec",
                      agent_frame_type_name(type));
-            send_error(conn, msg);
+            guest_send_error(conn, msg);
         }
         json_object_put(o);
     }

@@ -188,6 +188,11 @@ struct sm_run_options {
     int auto_remove;             /* remove the VM's record when it ends (docker --rm) */
     int no_snapshot;             /* boot from scratch, neither using nor baking a snapshot */
     int stdin_fd, stdout_fd, stderr_fd; /* attached runs */
+    /* Attached runs: pass SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and SIGWINCH
+     * received by this process to the main process while it runs (docker's sig-proxy).
+     * This installs process-wide signal handlers for the duration: leave it 0 in a
+     * program that runs VMs from several threads. */
+    int forward_signals;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
@@ -213,6 +218,14 @@ int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err);
 /* Copies the VM's main process output (stdout and stderr as they came) to fd. */
 int sm_vm_logs(const char *name_or_id, int fd, sm_error_t *err);
 
+/* What a process cost, as the guest measured it. */
+struct sm_process_stats {
+    int64_t peak_rss_kib; /* the process's peak resident set (its largest child's
+                           * counts only once waited for); -1: not reported */
+    int64_t duration_ms;  /* from start to exit; -1: not reported */
+    int timed_out;        /* killed at the timeout (exit status 137) */
+};
+
 struct sm_exec_options {
     const char *const *argv;
     const char *const *env; /* "K=V" on top of the image's Env */
@@ -220,10 +233,42 @@ struct sm_exec_options {
     const char *user;
     int tty, interactive;
     int stdin_fd, stdout_fd, stderr_fd;
+    uint64_t timeout_ms;            /* 0: none; else the process is killed (137) */
+    struct sm_process_stats *stats; /* optional: filled when the process ends */
+    int forward_signals;            /* as in sm_run_options */
 };
 /* Runs another process in a running VM; *exit_status as for sm_run. */
 int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *opts, int *exit_status,
                sm_error_t *err);
+
+/* Sends a signal to the VM's main process (docker kill). */
+int sm_vm_kill(const char *name_or_id, int sig, sm_error_t *err);
+/* Waits until the VM stops (timeout_ms < 0: for ever); *exit_code: its main process's
+ * status. ETIMEDOUT in the error if it did not. */
+int sm_vm_wait(const char *name_or_id, int timeout_ms, int *exit_code, sm_error_t *err);
+
+/* Files in a running VM, at absolute guest paths. A written file appears whole (written
+ * beside its destination, then renamed), owned by root with the given mode; the parent
+ * directory must exist. */
+int sm_vm_write_file(const char *name_or_id, const char *guest_path, const void *data, size_t len,
+                     unsigned mode, sm_error_t *err);
+int sm_vm_copy_in(const char *name_or_id, const char *guest_path, int in_fd, unsigned mode,
+                  sm_error_t *err);
+/* Reads a regular file of at most max_bytes into *data (malloc'd, NUL-terminated beyond
+ * *len for convenience). */
+int sm_vm_read_file(const char *name_or_id, const char *guest_path, size_t max_bytes,
+                    void **data, size_t *len, sm_error_t *err);
+int sm_vm_copy_out(const char *name_or_id, const char *guest_path, int out_fd, sm_error_t *err);
+
+/* TCP ports listening inside the guest, as its kernel lists them. */
+struct sm_port {
+    uint16_t port;
+    char address[46]; /* "0.0.0.0", "::", "127.0.0.1", ... */
+};
+int sm_vm_ports(const char *name_or_id, struct sm_port **ports, size_t *n, sm_error_t *err);
+
+/* "TERM", "SIGTERM", "15", "RTMIN+3" -> the signal number. */
+int sm_parse_signal(const char *text, int *sig, sm_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -20,10 +20,11 @@
 
 #define OUTBUF_MAX (1u << 20) /* stdin bytes queued for the guest before we stop reading */
 
-static int64_t now_ms(void)
+int64_t agent_now_ms(void)
 {
     return (int64_t)(sm_now_ns() / 1000000);
 }
+#define now_ms agent_now_ms
 
 /* One attempt: connect, CONNECT line, OK line. 1: connected; 0: not yet (retry);
  * -1: a hard error. */
@@ -134,9 +135,8 @@ void agent_close(struct agent_conn *c)
     agent_decoder_free(&c->dec);
 }
 
-/* Blocking read of the next frame, up to the deadline. */
-static int read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type,
-                      const uint8_t **payload, size_t *len, sm_error_t *err)
+int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type,
+                     const uint8_t **payload, size_t *len, sm_error_t *err)
 {
     for (;;) {
         int r = agent_decoder_next(&c->dec, type, payload, len);
@@ -158,7 +158,7 @@ static int read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type,
     }
 }
 
-int agent_hello(struct agent_conn *c, int timeout_ms, sm_error_t *err)
+int agent_hello(struct agent_conn *c, const char *hostname, int timeout_ms, sm_error_t *err)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -173,6 +173,8 @@ int agent_hello(struct agent_conn *c, int timeout_ms, sm_error_t *err)
     json_object_object_add(o, "time_ns",
                            json_object_new_int64((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec));
     json_object_object_add(o, "seed", json_object_new_string(hex));
+    if (hostname)
+        json_object_object_add(o, "hostname", json_object_new_string(hostname));
     int w = agent_write_json(c->fd, AGENT_HELLO, o);
     json_object_put(o);
     if (w < 0)
@@ -180,7 +182,7 @@ int agent_hello(struct agent_conn *c, int timeout_ms, sm_error_t *err)
     uint8_t type;
     const uint8_t *payload;
     size_t len;
-    if (read_frame(c, now_ms() + timeout_ms, &type, &payload, &len, err) < 0)
+    if (agent_read_frame(c, now_ms() + timeout_ms, &type, &payload, &len, err) < 0)
         return -1;
     json_object *r = agent_parse_json(payload, len);
     int64_t version = 0;
@@ -251,6 +253,17 @@ static void on_signal_byte(struct outbuf *o, uint8_t sig, int out_fd)
     out_json(o, AGENT_SIGNAL, j);
 }
 
+static void exit_stats(json_object *j, struct agent_exit_stats *st)
+{
+    int64_t v;
+    if (agent_json_int(j, "peak_rss_kib", 0, INT64_MAX, &v))
+        st->peak_rss_kib = v;
+    if (agent_json_int(j, "duration_ms", 0, INT64_MAX, &v))
+        st->duration_ms = v;
+    json_object *b;
+    st->timed_out = json_object_object_get_ex(j, "timed_out", &b) && json_object_get_boolean(b);
+}
+
 int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
                int err_fd, int signal_fd, int *status, sm_error_t *err)
 {
@@ -266,6 +279,10 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int i
     json_object_object_add(o, "stdin", json_object_new_boolean(req->stdin_open && in_fd >= 0));
     json_object_object_add(o, "rows", json_object_new_int((int)rows));
     json_object_object_add(o, "cols", json_object_new_int((int)cols));
+    if (req->timeout_ms)
+        json_object_object_add(o, "timeout_ms", json_object_new_int64((int64_t)req->timeout_ms));
+    if (req->stats)
+        *req->stats = (struct agent_exit_stats){.peak_rss_kib = -1, .duration_ms = -1};
     int w = agent_write_json(c->fd, AGENT_EXEC, o);
     json_object_put(o);
     if (w < 0)
@@ -278,6 +295,12 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int i
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     struct outbuf ob = {0};
     bool in_open = in_fd >= 0, done = false;
+    /* Output files that a chatty process must not grow without bound; one log when
+     * stdout and stderr share a file. */
+    struct sm_capped_log logs[2];
+    sm_capped_log_init(&logs[0], out_fd, req->output_limit);
+    sm_capped_log_init(&logs[1], err_fd, req->output_limit);
+    struct sm_capped_log *out_log = &logs[0], *err_log = err_fd == out_fd ? &logs[0] : &logs[1];
     int ret = 0;
     while (!done) {
         struct pollfd p[3];
@@ -339,10 +362,14 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int i
                 int64_t v;
                 switch (type) {
                 case AGENT_STARTED:
+                    j = agent_parse_json(payload, len);
+                    if (req->on_started && j && agent_json_int(j, "pid", 2, INT32_MAX, &v))
+                        req->on_started(req->arg, (int)v);
                     break;
                 case AGENT_STDOUT:
                 case AGENT_STDERR:
-                    if (sm_write_all(type == AGENT_STDOUT ? out_fd : err_fd, payload, len) < 0 &&
+                    if (sm_capped_log_write(type == AGENT_STDOUT ? out_log : err_log, payload,
+                                            len) < 0 &&
                         errno != EPIPE) {
                         ret = sm_error_set(err, errno, "write the process's output");
                         done = true;
@@ -350,9 +377,11 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int i
                     break;
                 case AGENT_EXIT:
                     j = agent_parse_json(payload, len);
-                    if (j && agent_json_int(j, "status", 0, 255, &v))
+                    if (j && agent_json_int(j, "status", 0, 255, &v)) {
                         *status = (int)v;
-                    else
+                        if (req->stats)
+                            exit_stats(j, req->stats);
+                    } else
                         ret = sm_error_set(err, 0, "agent: malformed exit frame");
                     done = true;
                     break;

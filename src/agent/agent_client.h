@@ -30,8 +30,16 @@ int agent_connect_unix(const char *path, struct agent_conn *c, sm_error_t *err);
 void agent_close(struct agent_conn *c);
 
 /* Sets the guest's wall clock to ours and feeds its entropy pool (after a restore both
- * are the snapshot's), and checks the agent's protocol version. */
-int agent_hello(struct agent_conn *c, int timeout_ms, sm_error_t *err);
+ * are the snapshot's), sets its hostname (NULL: leave it), and checks the agent's
+ * protocol version. */
+int agent_hello(struct agent_conn *c, const char *hostname, int timeout_ms, sm_error_t *err);
+
+/* What the guest reported about a process that ran. */
+struct agent_exit_stats {
+    int64_t peak_rss_kib; /* -1: not reported */
+    int64_t duration_ms;  /* -1: not reported */
+    bool timed_out;       /* killed at the request's timeout */
+};
 
 struct agent_exec_request {
     const char *const *argv;
@@ -41,6 +49,12 @@ struct agent_exec_request {
     bool tty;
     bool stdin_open;
     unsigned rows, cols;
+    uint64_t timeout_ms; /* 0: none; else the guest kills the process (status 137) */
+    uint64_t output_limit; /* out/err files (O_APPEND) kept under this (sm_capped_log) */
+    /* Optional: called with the guest pid once the process runs. */
+    void (*on_started)(void *arg, int pid);
+    void *arg;
+    struct agent_exit_stats *stats; /* optional: filled at the exit */
 };
 
 /* Runs a process and pumps: in_fd (-1: none) to its stdin, its stdout/stderr to out_fd
@@ -49,6 +63,28 @@ struct agent_exec_request {
  * was written; *status is docker's (128+N for signal N). */
 int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
                int err_fd, int signal_fd, int *status, sm_error_t *err);
+
+/* Signals a guest process by pid (pid > 1). */
+int agent_signal(struct agent_conn *c, int pid, int sig, int timeout_ms, sm_error_t *err);
+/* Streams in_fd to a new file at the guest's absolute path (written beside it and renamed
+ * into place), owned by uid:gid with mode. */
+int agent_write_file(struct agent_conn *c, const char *path, unsigned mode, unsigned uid,
+                     unsigned gid, int in_fd, sm_error_t *err);
+/* Copies the guest's regular file at path to out_fd; more than max_bytes is an error. */
+int agent_read_file(struct agent_conn *c, const char *path, int out_fd, uint64_t max_bytes,
+                    uint64_t *size, sm_error_t *err);
+struct agent_port {
+    uint16_t port;
+    char address[46]; /* as the guest printed it: "0.0.0.0", "::", "127.0.0.1" */
+};
+/* The guest's listening TCP sockets, as its kernel lists them. */
+int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int timeout_ms,
+                sm_error_t *err);
+
+/* Low level: the next frame, waiting until the deadline (agent_now_ms() based). */
+int64_t agent_now_ms(void);
+int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type,
+                     const uint8_t **payload, size_t *len, sm_error_t *err);
 
 /* Asks the guest to power off (no answer comes: the VM ends). */
 int agent_poweroff(struct agent_conn *c, sm_error_t *err);

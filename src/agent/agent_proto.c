@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 const char *agent_frame_type_name(unsigned type)
@@ -16,6 +17,8 @@ const char *agent_frame_type_name(unsigned type)
         [AGENT_STDIN] = "stdin",       [AGENT_STDOUT] = "stdout", [AGENT_STDERR] = "stderr",
         [AGENT_EXIT] = "exit",         [AGENT_SIGNAL] = "signal", [AGENT_RESIZE] = "resize",
         [AGENT_POWEROFF] = "poweroff", [AGENT_ERROR] = "error",
+        [AGENT_WRITE_FILE] = "write-file", [AGENT_READ_FILE] = "read-file",
+        [AGENT_PORTS] = "ports",
     };
     return type >= 1 && type <= AGENT_TYPE_MAX ? names[type] : "unknown";
 }
@@ -103,11 +106,19 @@ void agent_frame_header(uint8_t out[5], uint8_t type, size_t payload_len)
     out[4] = type;
 }
 
+/* Sockets get MSG_NOSIGNAL: a peer that went away (a guest's vsock transport reset right
+ * after a restore, say) is an EPIPE to handle, never a SIGPIPE that kills the library's
+ * caller. Anything else (a pipe in tests) is written plainly. */
 static int write_all(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
+    bool socket = true;
     while (len > 0) {
-        ssize_t w = write(fd, p, len);
+        ssize_t w = socket ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
+        if (w < 0 && errno == ENOTSOCK && socket) {
+            socket = false;
+            continue;
+        }
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

@@ -22,18 +22,26 @@
 #define AGENT_JSON_MAX   (256u << 10)
 
 enum agent_frame_type {
-    AGENT_HELLO = 1,     /* both ways, JSON: host {version, time_ns, seed}; guest {version} */
-    AGENT_EXEC = 2,      /* host: JSON {argv, env, cwd, user, tty, rows, cols, stdin} */
+    AGENT_HELLO = 1,     /* both ways, JSON: host {version, time_ns, seed, hostname};
+                          * guest {version} */
+    AGENT_EXEC = 2,      /* host: JSON {argv, env, cwd, user, tty, rows, cols, stdin,
+                          * timeout_ms} */
     AGENT_STARTED = 3,   /* guest: JSON {pid} */
     AGENT_STDIN = 4,     /* host: data; empty = end of input */
     AGENT_STDOUT = 5,    /* guest: data */
     AGENT_STDERR = 6,    /* guest: data */
-    AGENT_EXIT = 7,      /* guest: JSON {status} (128+N for signal N), after all output */
+    AGENT_EXIT = 7,      /* guest: JSON {status} (128+N for signal N), after all output;
+                          * for EXEC also peak_rss_kib, duration_ms, timed_out */
     AGENT_SIGNAL = 8,    /* host: JSON {signal} */
     AGENT_RESIZE = 9,    /* host: JSON {rows, cols} */
     AGENT_POWEROFF = 10, /* host: JSON {} */
     AGENT_ERROR = 11,    /* either: JSON {message} */
-    AGENT_TYPE_MAX = AGENT_ERROR,
+    /* Session openers besides EXEC (and SIGNAL with a pid, which signals that process):
+     * each is answered by EXIT {status: 0} or ERROR. */
+    AGENT_WRITE_FILE = 12, /* host: JSON {path, mode}; then STDIN data, empty = end */
+    AGENT_READ_FILE = 13,  /* host: JSON {path}; guest: STDOUT data, then EXIT {status, size} */
+    AGENT_PORTS = 14,      /* host: JSON {}; guest: PORTS JSON {tcp: [{port, address}]} */
+    AGENT_TYPE_MAX = AGENT_PORTS,
 };
 
 const char *agent_frame_type_name(unsigned type);

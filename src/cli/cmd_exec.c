@@ -24,7 +24,8 @@ int cmd_exec(int argc, char **argv)
         {"env", required_argument, NULL, 'e'},   {"workdir", required_argument, NULL, 'w'},
         {"user", required_argument, NULL, 'u'},  {NULL, 0, NULL, 0},
     };
-    struct sm_exec_options o = {.stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2};
+    struct sm_exec_options o = {
+        .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
     const char **env = calloc(argc + 1, sizeof(char *));
     size_t nenv = 0;
     int c;

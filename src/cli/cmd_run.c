@@ -60,7 +60,8 @@ int cmd_run(int argc, char **argv)
         {"no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT},
         {NULL, 0, NULL, 0},
     };
-    struct sm_run_options o = {.stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2};
+    struct sm_run_options o = {
+        .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
     const char **env = NULL, *entry[2] = {NULL, NULL};
     size_t nenv = 0;
     int c, status = 125;

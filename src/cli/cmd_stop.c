@@ -1,4 +1,4 @@
-/* supermachine stop: SIGTERM to each VM's main process, then stop the VM after a grace
+/* supermachine stop: the image's StopSignal (else SIGTERM) to each VM's main process, then stop the VM after a grace
  * period, as docker stop. */
 #include <getopt.h>
 #include <stdlib.h>
@@ -8,8 +8,9 @@
 void cmd_stop_usage(FILE *out)
 {
     fprintf(out, "Usage: supermachine stop [-t SECONDS] VM [VM...]\n\n"
-                 "Sends SIGTERM to each VM's main process; a VM still running after the\n"
-                 "grace period (default 10 s) is stopped outright.\n\n"
+                 "Sends each VM's main process its image's StopSignal (SIGTERM if it names\n"
+                 "none); a VM still running after the grace period (default 10 s) is\n"
+                 "stopped outright.\n\n"
                  "  -t, --time SECONDS   grace period\n");
 }
 

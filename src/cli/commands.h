@@ -29,19 +29,23 @@ void cli_human_age(int64_t unix_time, char *out, size_t n);
     int cmd_##n(int argc, char **argv);                                                            \
     void cmd_##n##_usage(FILE *out);
 SM_CMD(boot)
+SM_CMD(cp)
 SM_CMD(exec)
 SM_CMD(export)
 SM_CMD(images)
 SM_CMD(inspect)
 SM_CMD(kernel)
+SM_CMD(kill)
 SM_CMD(load)
 SM_CMD(logs)
+SM_CMD(port)
 SM_CMD(ps)
 SM_CMD(pull)
 SM_CMD(rm)
 SM_CMD(rmi)
 SM_CMD(run)
 SM_CMD(stop)
+SM_CMD(wait)
 #undef SM_CMD
 
 #endif

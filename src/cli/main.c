@@ -9,19 +9,23 @@
 
 static const struct sm_command commands[] = {
     {"boot", "Boot a bare kernel with its console on stdio", cmd_boot, cmd_boot_usage},
+    {"cp", "Copy a file into or out of a running VM", cmd_cp, cmd_cp_usage},
     {"exec", "Run a command in a running VM", cmd_exec, cmd_exec_usage},
     {"export", "Write an image's flattened filesystem as a tar", cmd_export, cmd_export_usage},
     {"images", "List images", cmd_images, cmd_images_usage},
     {"inspect", "Show an image's configuration as JSON", cmd_inspect, cmd_inspect_usage},
     {"kernel", "Show (and fetch) the default guest kernel", cmd_kernel, cmd_kernel_usage},
+    {"kill", "Send a signal to VMs' main processes", cmd_kill, cmd_kill_usage},
     {"load", "Load images from a docker save or OCI layout archive", cmd_load, cmd_load_usage},
     {"logs", "Show a VM's output", cmd_logs, cmd_logs_usage},
+    {"port", "List the TCP ports a VM listens on", cmd_port, cmd_port_usage},
     {"ps", "List VMs", cmd_ps, cmd_ps_usage},
     {"pull", "Download an image from a registry", cmd_pull, cmd_pull_usage},
     {"rm", "Remove VMs", cmd_rm, cmd_rm_usage},
     {"rmi", "Remove images", cmd_rmi, cmd_rmi_usage},
     {"run", "Run an image as a microVM", cmd_run, cmd_run_usage},
     {"stop", "Stop running VMs", cmd_stop, cmd_stop_usage},
+    {"wait", "Wait for VMs to stop; print their exit codes", cmd_wait, cmd_wait_usage},
 };
 
 int cli_fail(sm_error_t *err)

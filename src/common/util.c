@@ -74,6 +74,42 @@ char *xasprintf(const char *fmt, ...)
     return s;
 }
 
+void sm_capped_log_init(struct sm_capped_log *l, int fd, uint64_t limit)
+{
+    struct stat st;
+    l->fd = fd;
+    l->limit = 0;
+    l->written = 0;
+    if (fd >= 0 && limit > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (fcntl(fd, F_GETFL) & O_APPEND)) {
+        l->limit = limit;
+        l->written = (uint64_t)st.st_size;
+    }
+}
+
+int sm_capped_log_write(struct sm_capped_log *l, const void *buf, size_t len)
+{
+    if (l->limit == 0)
+        return sm_write_all(l->fd, buf, len);
+    if (l->written + len > l->limit) {
+        /* Whatever a hostile or chatty guest prints, the disk holds at most `limit`: the
+         * newest output matters most (a panic, the last error), so the oldest goes. */
+        char note[128];
+        int n = snprintf(note, sizeof(note),
+                         "[supermachine: output passed %llu bytes; earlier output dropped]\n",
+                         (unsigned long long)l->limit);
+        if (ftruncate(l->fd, 0) < 0 || sm_write_all(l->fd, note, (size_t)n) < 0)
+            return -1;
+        l->written = (uint64_t)n;
+        if (len > l->limit / 2) { /* keep room: only the tail of a huge write */
+            buf = (const char *)buf + (len - l->limit / 2);
+            len = l->limit / 2;
+        }
+    }
+    l->written += len;
+    return sm_write_all(l->fd, buf, len);
+}
+
 int sm_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

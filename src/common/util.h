@@ -49,6 +49,17 @@ int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
 /* write(2)/read(2) loops that retry on EINTR and short counts. read_full returns the
  * number of bytes read (less than len only at end of file) or -1 with errno set. */
 int sm_write_all(int fd, const void *buf, size_t len);
+
+/* A log file that never grows past `limit` bytes (0: unbounded): when a write would pass
+ * it, the file is emptied, a line says so, and the newest output goes on from there. The
+ * descriptor must be a regular file opened with O_APPEND; others are written unbounded. */
+struct sm_capped_log {
+    int fd;
+    uint64_t limit;
+    uint64_t written;
+};
+void sm_capped_log_init(struct sm_capped_log *l, int fd, uint64_t limit);
+int sm_capped_log_write(struct sm_capped_log *l, const void *buf, size_t len);
 ssize_t sm_read_full(int fd, void *buf, size_t len);
 
 /* Lowercase hex sha256 of a buffer or of a file's contents (out: 65 bytes). */

@@ -2,6 +2,7 @@
  * our descriptors, our signals passed on, and a terminal in raw mode for -t. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@ static bool vm_alive(void *arg)
 
 /* Signals we receive become bytes on this pipe, which the pump turns into frames. */
 static int signal_pipe[2] = {-1, -1};
+/* One forwarding session at a time owns the handlers and the pipe. */
+static pthread_mutex_t signal_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_signal(int sig)
 {
@@ -49,8 +52,7 @@ static void on_signal(int sig)
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
-int run_attached(struct instance *in, const struct run_process *proc, int timeout_ms,
-                 int *exit_status, sm_error_t *err)
+int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err)
 {
     struct vsock_path vp;
     if (vsock_path_open(in, &vp, err) < 0)
@@ -64,7 +66,9 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
                                 err);
         if (r < 0)
             break;
-        r = agent_hello(&c, timeout_ms, err);
+        char hostname[13];
+        snprintf(hostname, sizeof(hostname), "%.12s", in->id); /* docker's */
+        r = agent_hello(&c, hostname, timeout_ms, err);
         if (r == 0)
             break;
         agent_close(&c);
@@ -75,18 +79,59 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         sm_error_release(err);
         usleep(5000);
     }
-    if (r < 0) {
-        close(vp.dirfd);
+    close(vp.dirfd); /* the path was only needed to connect */
+    if (r < 0)
         return sm_error_wrap(err, "VM %s", in->name);
+    *conn = c;
+    return 0;
+}
+
+struct started_ctx {
+    struct instance *in;
+    const struct run_process *proc;
+};
+
+/* The process runs: the main one's guest pid is kept for `stop` and `kill`
+ * (sm_vm_kill), and a detached run's caller may return now. */
+static void on_started(void *arg, int pid)
+{
+    struct started_ctx *s = arg;
+    if (s->proc->main) {
+        cleanup_free char *path = instance_path(s->in, "main.pid");
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%d\n", pid);
+        sm_error_t ignored = NULL;
+        sm_write_file_atomic(path, text, (size_t)n, 0600, &ignored);
+        sm_error_release(&ignored);
     }
-    if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-        agent_close(&c);
-        close(vp.dirfd);
-        return sm_error_set(err, errno, "pipe");
+    int *ready = s->proc->ready_fd;
+    if (ready && *ready >= 0) {
+        sm_write_all(*ready, "ok\n", 3);
+        close(*ready);
+        *ready = -1;
+    }
+}
+
+int run_attached(struct instance *in, const struct run_process *proc, int timeout_ms,
+                 int *exit_status, sm_error_t *err)
+{
+    struct agent_conn c;
+    if (run_agent_open(in, timeout_ms, &c, err) < 0)
+        return -1;
+    /* Signal forwarding is process-wide state: only for callers that asked (the CLI). */
+    bool forward = proc->forward_signals;
+    if (forward) {
+        pthread_mutex_lock(&signal_lock);
+        if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+            int e = errno;
+            pthread_mutex_unlock(&signal_lock);
+            agent_close(&c);
+            return sm_error_set(err, e, "pipe");
+        }
     }
     struct sigaction sa = {.sa_handler = on_signal}, old[SM_ARRAY_SIZE(forwarded)];
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < SM_ARRAY_SIZE(forwarded); i++)
+    for (size_t i = 0; forward && i < SM_ARRAY_SIZE(forwarded); i++)
         sigaction(forwarded[i], &sa, &old[i]);
     struct termios saved;
     bool raw = proc->tty && proc->interactive && proc->in_fd >= 0 && isatty(proc->in_fd) &&
@@ -96,6 +141,8 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         cfmakeraw(&t);
         tcsetattr(proc->in_fd, TCSANOW, &t);
     }
+    struct agent_exit_stats stats;
+    struct started_ctx started = {in, proc};
     struct agent_exec_request req = {
         .argv = proc->argv,
         .env = proc->env,
@@ -103,15 +150,25 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         .user = proc->user,
         .tty = proc->tty,
         .stdin_open = proc->interactive && proc->in_fd >= 0,
+        .timeout_ms = proc->timeout_ms,
+        .output_limit = proc->output_limit,
+        .on_started = on_started,
+        .arg = &started,
+        .stats = proc->stats ? &stats : NULL,
     };
-    r = agent_exec(&c, &req, proc->in_fd, proc->out_fd, proc->tty ? proc->out_fd : proc->err_fd,
-                   signal_pipe[0], exit_status, err);
+    int r = agent_exec(&c, &req, proc->in_fd, proc->out_fd, proc->tty ? proc->out_fd : proc->err_fd,
+                   forward ? signal_pipe[0] : -1, exit_status, err);
+    if (proc->stats && r == 0)
+        *proc->stats = (struct sm_process_stats){.peak_rss_kib = stats.peak_rss_kib,
+                                                 .duration_ms = stats.duration_ms,
+                                                 .timed_out = stats.timed_out};
     if (raw)
         tcsetattr(proc->in_fd, TCSANOW, &saved);
-    for (size_t i = 0; i < SM_ARRAY_SIZE(forwarded); i++)
+    for (size_t i = 0; forward && i < SM_ARRAY_SIZE(forwarded); i++)
         sigaction(forwarded[i], &old[i], NULL);
+    if (forward)
+        pthread_mutex_unlock(&signal_lock);
     agent_close(&c);
-    close(vp.dirfd);
     return r < 0 ? sm_error_wrap(err, "VM %s", in->name) : 0;
 }
 
@@ -121,11 +178,12 @@ void run_poweroff(struct instance *in)
     sm_error_t ignored = NULL;
     if (vsock_path_open(in, &vp, &ignored) == 0) {
         struct agent_conn c;
-        if (agent_connect(vp.path, AGENT_PORT, 2000, &c, &ignored) == 0) {
+        int r = agent_connect(vp.path, AGENT_PORT, 2000, &c, &ignored);
+        close(vp.dirfd);
+        if (r == 0) {
             agent_poweroff(&c, &ignored);
             agent_close(&c);
         }
-        close(vp.dirfd);
     }
     sm_error_release(&ignored);
 }

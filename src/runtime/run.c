@@ -141,13 +141,17 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
         if (run_write_vmm_config(in, p, owner, err) < 0 || vmm_spawn(in, &vmm, err) < 0)
             return -1;
     }
-    if (ready_fd && *ready_fd >= 0) {
-        /* Detached: the caller may return now; later errors go to the log. */
+    /* Detached: the caller returns once the main process runs (run_attached writes to
+     * ready_fd then), so that exec, cp and kill find it; later errors go to the log. */
+    struct run_process mp = *proc;
+    mp.ready_fd = ready_fd;
+    int r = run_attached(in, &mp, agent_timeout_ms(), exit_status, err);
+    if (r == 0 && ready_fd && *ready_fd >= 0) {
+        /* It could not start (127, say): it ran and ended; its log says why. */
         sm_write_all(*ready_fd, "ok\n", 3);
         close(*ready_fd);
         *ready_fd = -1;
     }
-    int r = run_attached(in, proc, agent_timeout_ms(), exit_status, err);
     if (r < 0) {
         /* Stopped from outside (`stop` ends the VMM after its grace period): the session
          * broke because the VM ended, and the VMM's status (137) is the answer. */
@@ -213,6 +217,7 @@ static int run_detached(struct instance *in, struct run_plan *p, const struct ru
         struct run_process mp = *proc;
         mp.in_fd = null, mp.out_fd = out, mp.err_fd = out;
         mp.interactive = false;
+        mp.output_limit = RUN_LOG_LIMIT;
         int status = 125;
         sm_error_t merr = NULL;
         int ready_fd = ready[1];
@@ -264,6 +269,8 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
         .in_fd = o->stdin_fd,
         .out_fd = o->stdout_fd,
         .err_fd = o->stderr_fd,
+        .main = true,
+        .forward_signals = o->forward_signals != 0,
     };
     int r;
     *exit_status = 0;

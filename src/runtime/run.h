@@ -5,12 +5,16 @@
 
 #include <stdbool.h>
 
+#include "agent/agent_client.h"
 #include "common/error.h"
 #include "runtime/instance.h"
 #include "supermachine.h"
 
 /* The line sm-init prints once it serves the agent: the init-ready snapshot's trigger. */
 #define RUN_INIT_READY_LINE "supermachine: init ready"
+
+/* console.log and a detached run's output.log hold at most this much (the newest). */
+#define RUN_LOG_LIMIT (16ull << 20)
 
 struct run_plan {
     struct sm_image_config *image;
@@ -44,7 +48,15 @@ struct run_process {
     const char *workdir, *user;
     bool tty, interactive;
     int in_fd, out_fd, err_fd;
+    bool main;                      /* the VM's main process: its pid is recorded */
+    bool forward_signals;           /* our signals go to the process (sm_run_options) */
+    uint64_t timeout_ms;            /* 0: none */
+    uint64_t output_limit;          /* 0: none; for output going to a log file */
+    int *ready_fd; /* optional: "ok\n" is written and the fd closed (-1) once it runs */
+    struct sm_process_stats *stats; /* optional */
 };
+/* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
+int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
 /* Connects to the instance's agent (waiting for it to listen, up to timeout_ms), runs
  * the process attached to the descriptors, forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT and
  * window size changes, and returns its exit status (128+N for a signal). */

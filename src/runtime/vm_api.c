@@ -89,11 +89,25 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
         instance_release(&in);
         return 0;
     }
-    /* As docker: SIGTERM to the main process (its owner forwards it through the agent),
-     * then, after the grace period, the VM is stopped outright. */
-    pid_t owner = owner_of(&in);
-    if (owner > 0)
-        kill(owner, SIGTERM);
+    /* As docker: the image's StopSignal (else SIGTERM) to the main process through the
+     * agent, then, after the grace period, the VM is stopped outright. */
+    int sig = SIGTERM;
+    struct sm_image_config *cfg = NULL;
+    sm_error_t why = NULL;
+    if (sm_image_config(in.digest, &cfg, &why) == 0 && cfg->stop_signal && *cfg->stop_signal &&
+        sm_parse_signal(cfg->stop_signal, &sig, &why) < 0)
+        sig = SIGTERM; /* an image's nonsense is not the user's problem */
+    if (cfg)
+        sm_image_config_free(cfg);
+    sm_error_release(&why);
+    if (sm_vm_kill(in.id, sig, &why) < 0) {
+        /* No agent to ask (the main process never started, say): its owner passes
+         * SIGTERM on if it can. */
+        sm_error_release(&why);
+        pid_t owner = owner_of(&in);
+        if (owner > 0)
+            kill(owner, SIGTERM);
+    }
     if (!wait_stopped(&in, timeout_s * 1000)) {
         if (in.vmm_pid > 1)
             kill(in.vmm_pid, SIGTERM);
@@ -189,6 +203,9 @@ int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exi
         .in_fd = o->stdin_fd,
         .out_fd = o->stdout_fd,
         .err_fd = o->stderr_fd,
+        .forward_signals = o->forward_signals != 0,
+        .timeout_ms = o->timeout_ms,
+        .stats = o->stats,
     };
     int r = run_attached(&in, &proc, 5000, exit_status, err);
     sm_strv_free(env);

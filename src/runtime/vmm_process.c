@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "runtime/run.h"
 #include "vmm/vm.h"
 
 #ifndef SM_LIBEXECDIR
@@ -198,6 +199,7 @@ int vmm_process_main(int argc, char **argv)
         .memory_mib = c.memory_mib,
         .console_in_fd = -1,
         .console_out_fd = console,
+        .console_limit = RUN_LOG_LIMIT,
         .stop_fd = stop_pipe[0],
         .disk_path = c.disk,
         .snapshot_dir = c.snapshot,

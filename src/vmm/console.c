@@ -4,11 +4,12 @@
 
 #include "common/util.h"
 
-void console_init(struct console *c, int out_fd)
+void console_init(struct console *c, int out_fd, uint64_t limit)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     c->out_fd = out_fd;
+    sm_capped_log_init(&c->log, out_fd, limit);
 }
 
 int console_add_watch(struct console *c, const char *text, console_watch_fn fn, void *opaque)
@@ -26,7 +27,7 @@ int console_add_watch(struct console *c, const char *text, console_watch_fn fn, 
 static void flush_locked(struct console *c)
 {
     if (c->out_len && c->out_fd >= 0) {
-        (void)sm_write_all(c->out_fd, c->out, c->out_len);
+        (void)sm_capped_log_write(&c->log, c->out, c->out_len);
         c->last_written = c->out[c->out_len - 1];
     }
     c->out_len = 0;
@@ -79,7 +80,7 @@ void console_finish(struct console *c)
     pthread_mutex_lock(&c->lock);
     flush_locked(c);
     if (c->last_written && c->last_written != '\n' && c->out_fd >= 0) {
-        (void)sm_write_all(c->out_fd, "\n", 1);
+        (void)sm_capped_log_write(&c->log, "\n", 1);
         c->last_written = '\n';
     }
     pthread_mutex_unlock(&c->lock);

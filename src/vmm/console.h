@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/util.h"
+
 #define CONSOLE_OUT_BUF     4096
 #define CONSOLE_IN_BUF      65536
 #define CONSOLE_LINE_MAX    512
@@ -28,6 +30,7 @@ struct console_watch {
 struct console {
     pthread_mutex_t lock;
     int out_fd;
+    struct sm_capped_log log; /* out_fd, kept under the VM's console_limit */
     uint8_t out[CONSOLE_OUT_BUF];
     size_t out_len;
     uint8_t last_written; /* last byte written to out_fd */
@@ -40,7 +43,8 @@ struct console {
     size_t in_len;
 };
 
-void console_init(struct console *c, int out_fd);
+/* limit: the most bytes the output file holds (0: no limit; see sm_capped_log). */
+void console_init(struct console *c, int out_fd, uint64_t limit);
 /* Watches for text; fires once. Returns -1 when all watch slots are used. */
 int console_add_watch(struct console *c, const char *text, console_watch_fn fn, void *opaque);
 /* Guest output: buffered, flushed at a newline or when full. */

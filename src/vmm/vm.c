@@ -354,7 +354,7 @@ struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err)
     vm->wake_fd = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
-    console_init(&vm->console, cfg->console_out_fd);
+    console_init(&vm->console, cfg->console_out_fd, cfg->console_limit);
     console_add_watch(&vm->console, "Kernel panic - not syncing", on_panic_line, vm);
     vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (vm->wake_fd < 0) {

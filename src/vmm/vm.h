@@ -20,6 +20,7 @@ struct vm_config {
     uint64_t memory_mib;
     int console_in_fd;     /* -1: no input */
     int console_out_fd;    /* -1: discard */
+    uint64_t console_limit; /* a regular O_APPEND file never grows past this (0: no cap) */
     bool console_raw;      /* console_in_fd is a terminal put in raw mode: Ctrl-A x quits */
     int stop_fd;           /* -1, or a descriptor that becomes readable to stop the VM */
     const char *disk_path; /* NULL, or a disk image the guest sees as a virtio-blk disk */

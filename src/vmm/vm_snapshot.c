@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -413,6 +414,16 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
         goto fail;
     memcpy(&plat, p, sizeof(plat));
     vm->platform.ged_pending = plat.ged_pending;
+    /* Every restore is a clone of the snapshot: a new VM generation ID, announced through
+     * the GED, has the guest's vmgenid driver reseed its RNG before anything else runs
+     * (the agent reseeds again with host entropy at its hello). */
+    uint8_t genid[16];
+    if (getrandom(genid, sizeof(genid), 0) != (ssize_t)sizeof(genid)) {
+        sm_error_set(err, errno, "getrandom");
+        goto fail;
+    }
+    vm_mem_write(&vm->mem, X86_VMGENID_ADDR, genid, sizeof(genid));
+    platform_ged_notify(&vm->platform, X86_GED_EVT_VMGENID);
     for (unsigned i = 0; i < vm->nvirtio; i++) {
         struct virtio_mmio_state vs;
         char what[32];

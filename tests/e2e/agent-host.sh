@@ -3,7 +3,8 @@
 # (tests/tools/sm-agent-client): exit statuses (own, 126, 127, 128+signal), stdout and
 # stderr apart, 5 MB through stdin and back by sha256, a terminal with the size asked
 # for, a user from /etc/passwd, a working directory created when missing, 20 sessions at
-# once, a garbage frame answered with an error while other sessions go on, poweroff.
+# once, a garbage frame answered with an error while other sessions go on; files written
+# and read, listening ports, signals by pid, a time limit, peak RSS; poweroff.
 set -eu
 B=$(dirname "${SUPERMACHINE:-$SM_REPO/build/supermachine}")
 INIT=$B/guest/sm-init C=$B/tests/tools/sm-agent-client
@@ -54,7 +55,42 @@ while True:  # the error frame, then the agent closes the session
 assert b"frame of 4294967295 bytes" in reply, reply
 PY
 [ "$("$C" "$S" echo still-serving)" = still-serving ] || fail "agent stopped serving after a garbage frame"
+# Files: 5 MB in and out by sha256, written whole with the mode and owner asked for; a
+# missing directory, a directory to read and a relative path are errors, nothing left.
+"$C" --write "$D/copied" "$S" <"$D/in" || fail "write a file"
+[ "$(sha256sum <"$D/copied" | cut -d' ' -f1)" = "$want" ] || fail "the written file differs"
+[ "$(stat -c %a "$D/copied")" = 640 ] || fail "written mode $(stat -c %a "$D/copied"), want 640"
+[ "$("$C" --read "$D/copied" "$S" | sha256sum | cut -d' ' -f1)" = "$want" ] || fail "read the file back"
+rc=0; echo x | "$C" --write "$D/no/such/dir/f" "$S" 2>"$D/e" || rc=$?
+[ $rc = 125 ] && grep -q "write $D/no/such/dir/f: No such file or directory" "$D/e" || fail "write into a missing dir: $rc $(cat "$D/e")"
+rc=0; "$C" --read "$D" "$S" >/dev/null 2>"$D/e" || rc=$?
+[ $rc = 125 ] && grep -q "Is a directory" "$D/e" || fail "read a directory: $rc $(cat "$D/e")"
+rc=0; echo x | "$C" --write relative "$S" 2>"$D/e" || rc=$?
+[ $rc = 125 ] && grep -q "absolute path" "$D/e" || fail "relative path: $rc $(cat "$D/e")"
+ls "$D" | grep -q sm-tmp && fail "a temporary file was left behind: $(ls "$D")"
+# Listening TCP ports, read from the kernel's tables (here the host's: the agent runs here).
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$D/port" &
+LISTENER=$!
+for i in $(seq 50); do [ -s "$D/port" ] && break; sleep 0.1; done
+"$C" --ports "$S" >"$D/ports" || fail "ports"
+grep -qx "127.0.0.1 $(cat "$D/port")" "$D/ports" || fail "listener on $(cat "$D/port") not reported: $(head -c 300 "$D/ports")"
+kill $LISTENER
+# Signals by pid; a time limit (the process killed, 137); what the process cost.
+sleep 100 &
+SLEEPER=$!
+"$C" --signal "15:$SLEEPER" "$S" || fail "signal a pid"
+rc=0; wait $SLEEPER || rc=$?
+[ $rc = 143 ] || fail "the signalled process ended with $rc, want 143"
+rc=0; "$C" --signal "15:1" "$S" 2>"$D/e" || rc=$?
+[ $rc = 125 ] || fail "pid 1 must be refused"
+start=$(date +%s%N)
+rc=0; "$C" --timeout 500 --stats "$S" sleep 30 2>"$D/e" || rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+[ $rc = 137 ] && grep -q "timed_out=true" "$D/e" && [ $ms -lt 10000 ] || fail "timeout: $rc after $ms ms: $(cat "$D/e")"
+"$C" --stats "$S" python3 -c 'b = bytearray(64 << 20); b[::4096] = b"x" * len(b[::4096])' 2>"$D/e" || fail "stats run"
+rss=$(sed -n 's/^rss_kib=\([0-9]*\) .*/\1/p' "$D/e")
+[ -n "$rss" ] && [ "$rss" -ge 65536 ] && grep -q "timed_out=false" "$D/e" || fail "peak RSS of a 64 MiB process: $(cat "$D/e")"
 "$C" --poweroff "$S" || fail "poweroff"
 for i in $(seq 50); do kill -0 $AGENT 2>/dev/null || break; sleep 0.1; done
 kill -0 $AGENT 2>/dev/null && fail "the agent still runs after poweroff"
-echo "agent on a Unix socket: statuses, streams, stdin, tty, users, 20 sessions, garbage, poweroff"
+echo "agent on a Unix socket: statuses, streams, stdin, tty, users, 20 sessions, garbage, files, ports, signals, timeout, RSS, poweroff"

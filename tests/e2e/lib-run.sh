@@ -6,6 +6,7 @@ SM_REPO=${SM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SUPERMACHINE=${SUPERMACHINE:-$SM_REPO/build/supermachine}
 SM_TEST_CACHE=${SM_TEST_CACHE:-$HOME/.cache/supermachine-tests}
 RUN_IMAGE=localhost/runtest:1
+RUN_IMAGE_STOPSIG=localhost/runtest:stopsig # the same with StopSignal SIGUSR1
 # A command that fails under `set -e` says where, rather than ending the test silently.
 set -E
 trap 'echo "FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
@@ -14,8 +15,8 @@ fail() {
     echo "FAIL: $*" >&2
     # The guests' own account of what happened.
     local f
-    for f in "${WORK:-/nonexistent}"/store/vms/*/console.log; do
-        [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+    for f in "${WORK:-/nonexistent}"/store/vms/*/console.log "${WORK:-/nonexistent}"/store/vms/*/output.log; do
+        [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" | cut -c1-300 >&2; }
     done
     exit 1
 }
@@ -46,12 +47,15 @@ run_fixture() {
         umoci config --image layout:img --config.cmd /bin/sh --config.cmd -c \
             --config.cmd 'echo default-cmd GREETING=$GREETING pwd=$(pwd)' \
             --config.env PATH=/bin --config.env GREETING=hi --config.workingdir /tmp
+        umoci config --image layout:img --tag stopsig --config.stopsignal SIGUSR1
         umoci gc --layout layout
-        python3 - "$RUN_IMAGE" <<'PY'
+        python3 - "$RUN_IMAGE" "$RUN_IMAGE_STOPSIG" <<'PY'
 import json, sys
 idx = json.load(open("layout/index.json"))
+names = {"img": sys.argv[1], "stopsig": sys.argv[2]}
 for m in idx["manifests"]:
-    m.setdefault("annotations", {})["org.opencontainers.image.ref.name"] = sys.argv[1]
+    a = m.setdefault("annotations", {})
+    a["org.opencontainers.image.ref.name"] = names[a["org.opencontainers.image.ref.name"]]
 json.dump(idx, open("layout/index.json", "w"))
 PY
         tar -C layout -cf image.tar .

@@ -65,7 +65,8 @@ sm rm nosuchvm
 ex=$(dirname "$SUPERMACHINE")/examples/three-commands
 [ -x "$ex" ] || fail "no $ex"
 timeout -s KILL 300 "$ex" "$I" >"$WORK/ex.out" 2>&1 || fail "three-commands: $(cat "$WORK/ex.out")"
-grep -qx "written-in-the-guest" "$WORK/ex.out" && grep -qx -- "-> cat exited 0" "$WORK/ex.out" ||
+grep -qx "read back: written-in-the-guest" "$WORK/ex.out" && grep -qx "hello from the host" "$WORK/ex.out" &&
+    grep -q -- "^-> cat exited 0 ([0-9]* ms, peak RSS [1-9][0-9]* KiB)$" "$WORK/ex.out" ||
     fail "three-commands output: $(cat "$WORK/ex.out")"
 sm ps -a -q
 [ ! -s "$OUT" ] || fail "VMs left behind: $(cat "$OUT")"

@@ -1,7 +1,10 @@
 /* sm-agent-client SOCKET [-t] [-i] [-u USER] [-w DIR] [-e K=V]... -- ARGV...: runs one
  * process through an agent serving a Unix socket (sm-init --listen unix:SOCKET) with the
- * library's client, attached to this process's stdio; exits with its status. With
- * --poweroff instead of ARGV, asks the agent to power off. For tests/e2e/agent-host.sh. */
+ * library's client, attached to this process's stdio; exits with its status.
+ * --timeout MS kills it after MS; --stats prints "rss_kib=N duration_ms=N timed_out=B"
+ * on stderr at the end. Instead of ARGV: --poweroff; --write PATH (stdin to a new file,
+ * mode 0640); --read PATH (to stdout); --ports ("ADDRESS PORT" lines); --signal SIG:PID.
+ * For tests/e2e/agent-host.sh. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,7 +31,14 @@ int main(int argc, char **argv)
     bool poweroff = false;
     int c;
     env[nenv++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    static const struct option lo[] = {{"poweroff", no_argument, NULL, 'P'}, {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"poweroff", no_argument, NULL, 'P'},     {"write", required_argument, NULL, 'W'},
+        {"read", required_argument, NULL, 'R'},   {"ports", no_argument, NULL, 'O'},
+        {"signal", required_argument, NULL, 'S'}, {"timeout", required_argument, NULL, 'T'},
+        {"stats", no_argument, NULL, 'X'},        {NULL, 0, NULL, 0}};
+    const char *write_path = NULL, *read_path = NULL, *signal_spec = NULL;
+    bool ports = false, print_stats = false;
+    struct agent_exit_stats stats;
     while ((c = getopt_long(argc, argv, "+tiu:w:e:", lo, NULL)) != -1) {
         switch (c) {
         case 't':
@@ -49,11 +59,31 @@ int main(int argc, char **argv)
         case 'P':
             poweroff = true;
             break;
+        case 'W':
+            write_path = optarg;
+            break;
+        case 'R':
+            read_path = optarg;
+            break;
+        case 'O':
+            ports = true;
+            break;
+        case 'S':
+            signal_spec = optarg;
+            break;
+        case 'T':
+            req.timeout_ms = strtoull(optarg, NULL, 10);
+            break;
+        case 'X':
+            print_stats = true;
+            req.stats = &stats;
+            break;
         default:
             return 125;
         }
     }
-    if (optind >= argc || (!poweroff && optind + 1 >= argc)) {
+    bool no_argv = poweroff || write_path || read_path || ports || signal_spec;
+    if (optind >= argc || (!no_argv && optind + 1 >= argc)) {
         fprintf(stderr, "usage: sm-agent-client SOCKET [-t] [-i] [-u U] [-w D] [-e K=V] ARGV...\n");
         return 125;
     }
@@ -64,10 +94,36 @@ int main(int argc, char **argv)
     sm_error_t err = NULL;
     struct agent_conn conn;
     int status = 125;
-    if (agent_connect_unix(argv[optind], &conn, &err) < 0 || agent_hello(&conn, 5000, &err) < 0)
+    if (agent_connect_unix(argv[optind], &conn, &err) < 0 || agent_hello(&conn, NULL, 5000, &err) < 0)
         goto fail;
     if (poweroff) {
         if (agent_poweroff(&conn, &err) < 0)
+            goto fail;
+        agent_close(&conn);
+        free(env);
+        return 0;
+    }
+    if (write_path || read_path || ports || signal_spec) {
+        int r;
+        if (write_path) {
+            r = agent_write_file(&conn, write_path, 0640, (unsigned)getuid(), (unsigned)getgid(), 0,
+                                 &err);
+        } else if (read_path) {
+            r = agent_read_file(&conn, read_path, 1, UINT64_MAX, NULL, &err);
+        } else if (ports) {
+            struct agent_port *list;
+            size_t n;
+            r = agent_ports(&conn, &list, &n, 5000, &err);
+            for (size_t i = 0; r == 0 && i < n; i++)
+                printf("%s %u\n", list[i].address, list[i].port);
+            if (r == 0)
+                free(list);
+        } else {
+            int sig = 0, pid = 0;
+            sscanf(signal_spec, "%d:%d", &sig, &pid);
+            r = agent_signal(&conn, pid, sig, 5000, &err);
+        }
+        if (r < 0)
             goto fail;
         agent_close(&conn);
         free(env);
@@ -79,6 +135,10 @@ int main(int argc, char **argv)
     signal(SIGINT, on_sig);
     if (agent_exec(&conn, &req, req.stdin_open ? 0 : -1, 1, 2, sigpipe_fds[0], &status, &err) < 0)
         goto fail;
+    if (print_stats)
+        fprintf(stderr, "rss_kib=%lld duration_ms=%lld timed_out=%s\n",
+                (long long)stats.peak_rss_kib, (long long)stats.duration_ms,
+                stats.timed_out ? "true" : "false");
     agent_close(&conn);
     free(env);
     return status;

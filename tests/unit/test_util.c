@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,10 +55,59 @@ static void test_files(void)
     CHECK(system(cmd) == 0);
 }
 
+/* A capped log: never past its limit, the newest bytes kept, a note where it was cut;
+ * pipes and files without O_APPEND are written as they are. */
+static void test_capped_log(void)
+{
+    char path[] = "/tmp/sm-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    fd = open(path, O_WRONLY | O_APPEND);
+    struct sm_capped_log log;
+    sm_capped_log_init(&log, fd, 1000);
+    char line[101];
+    memset(line, 'a', 100);
+    line[100] = '\n';
+    for (int i = 0; i < 25; i++) {
+        line[0] = (char)('A' + i);
+        CHECK(sm_capped_log_write(&log, line, sizeof(line)) == 0);
+        struct stat st;
+        CHECK(fstat(fd, &st) == 0 && st.st_size <= 1000);
+    }
+    char buf[2048];
+    int rfd = open(path, O_RDONLY);
+    ssize_t n = read(rfd, buf, sizeof(buf) - 1);
+    close(rfd);
+    CHECK(n > 0);
+    buf[n > 0 ? n : 0] = '\0';
+    CHECK(strstr(buf, "earlier output dropped") != NULL);
+    CHECK(n >= 101 && buf[n - 101] == 'Y'); /* the last line written is whole, at the end */
+    char huge[5000];
+    memset(huge, 'z', sizeof(huge));
+    huge[sizeof(huge) - 1] = '!';
+    CHECK(sm_capped_log_write(&log, huge, sizeof(huge)) == 0);
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && st.st_size <= 1000);
+    rfd = open(path, O_RDONLY);
+    n = read(rfd, buf, sizeof(buf));
+    close(rfd);
+    CHECK(n > 0 && buf[n - 1] == '!');
+    close(fd);
+    /* Without O_APPEND there is no safe truncation: no cap. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    sm_capped_log_init(&log, fd, 10);
+    CHECK(sm_capped_log_write(&log, huge, 100) == 0);
+    CHECK(fstat(fd, &st) == 0 && st.st_size == 100);
+    close(fd);
+    unlink(path);
+}
+
 int main(void)
 {
     test_error_chain();
     test_parse_size();
     test_files();
+    test_capped_log();
     return check_summary("util");
 }

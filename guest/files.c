@@ -1,0 +1,208 @@
+/* Agent sessions that are not a process: write a file, read a file, list listening TCP
+ * ports, signal a process by pid. Each answers EXIT {status: 0} or ERROR and ends. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/agent_proto.h"
+#include "guest.h"
+
+static void send_ok(int conn, int64_t size)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_int(0));
+    if (size >= 0)
+        json_object_object_add(o, "size", json_object_new_int64(size));
+    agent_write_json(conn, AGENT_EXIT, o);
+    json_object_put(o);
+}
+
+static void send_errno(int conn, const char *what, const char *path, int e)
+{
+    char msg[PATH_MAX + 128];
+    snprintf(msg, sizeof(msg), "%s %s: %s", what, path, strerror(e));
+    guest_send_error(conn, msg);
+}
+
+static bool valid_path(int conn, const char *path)
+{
+    if (path == NULL || path[0] != '/' || strlen(path) >= PATH_MAX) {
+        guest_send_error(conn, "path: an absolute path is required");
+        return false;
+    }
+    return true;
+}
+
+/* The file is written beside its destination and renamed over it once complete, so a
+ * reader in the guest never sees half of it and a broken transfer leaves nothing. */
+void guest_op_write_file(int conn, struct agent_decoder *dec, json_object *req)
+{
+    const char *path = agent_json_str(req, "path");
+    if (!valid_path(conn, path))
+        return;
+    int64_t mode = 0644, uid = 0, gid = 0;
+    agent_json_int(req, "mode", 0, 07777, &mode);
+    agent_json_int(req, "uid", 0, UINT32_MAX - 1, &uid);
+    agent_json_int(req, "gid", 0, UINT32_MAX - 1, &gid);
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof(tmp), "%s.sm-tmp-%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        send_errno(conn, "write", path, errno);
+        return;
+    }
+    int64_t total = 0;
+    for (;;) {
+        uint8_t type;
+        const uint8_t *payload;
+        size_t len;
+        if (guest_read_frame(conn, dec, &type, &payload, &len) < 0 || type != AGENT_STDIN) {
+            /* The host went away or broke the protocol: nothing is left behind. */
+            close(fd);
+            unlink(tmp);
+            if (dec->error[0])
+                guest_send_error(conn, dec->error);
+            return;
+        }
+        if (len == 0)
+            break;
+        for (size_t off = 0; off < len;) {
+            ssize_t w = write(fd, payload + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                int e = w < 0 ? errno : ENOSPC;
+                close(fd);
+                unlink(tmp);
+                send_errno(conn, "write", path, e);
+                return;
+            }
+            off += (size_t)w;
+        }
+        total += (int64_t)len;
+    }
+    if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0 || fchmod(fd, (mode_t)mode) < 0 || close(fd) < 0 ||
+        rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        send_errno(conn, "write", path, e);
+        return;
+    }
+    send_ok(conn, total);
+}
+
+void guest_op_read_file(int conn, json_object *req)
+{
+    const char *path = agent_json_str(req, "path");
+    if (!valid_path(conn, path))
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        send_errno(conn, "read", path, errno);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        send_errno(conn, "read", path, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
+        return;
+    }
+    static uint8_t buf[AGENT_DATA_CHUNK];
+    int64_t total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            send_errno(conn, "read", path, e);
+            return;
+        }
+        if (n == 0)
+            break;
+        if (agent_write_frame(conn, AGENT_STDOUT, buf, (size_t)n) < 0)
+            _exit(0); /* the host went away */
+        total += n;
+    }
+    close(fd);
+    send_ok(conn, total);
+}
+
+/* One /proc/net/tcp{,6} table: sockets in state 0A (LISTEN). The kernel prints each
+ * address as the 32-bit words of its network-order bytes, in host order. */
+static void add_listeners(json_object *list, const char *table, bool v6)
+{
+    FILE *f = fopen(table, "re");
+    if (f == NULL)
+        return; /* no IPv6 in this kernel, say */
+    char line[512];
+    if (fgets(line, sizeof(line), f) == NULL) { /* header */
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char local[64], state[8];
+        unsigned port;
+        if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*s %7s", local, &port, state) != 3 ||
+            strcmp(state, "0A") != 0)
+            continue;
+        uint32_t words[4] = {0};
+        int nwords = v6 ? 4 : 1;
+        if (strlen(local) != (size_t)nwords * 8)
+            continue;
+        for (int i = 0; i < nwords; i++) {
+            char w[9];
+            memcpy(w, local + 8 * i, 8);
+            w[8] = '\0';
+            words[i] = (uint32_t)strtoul(w, NULL, 16);
+        }
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(v6 ? AF_INET6 : AF_INET, words, text, sizeof(text)) == NULL)
+            continue;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "port", json_object_new_int((int)port));
+        json_object_object_add(o, "address", json_object_new_string(text));
+        json_object_array_add(list, o);
+    }
+    fclose(f);
+}
+
+void guest_op_ports(int conn)
+{
+    json_object *r = json_object_new_object();
+    json_object *tcp = json_object_new_array();
+    add_listeners(tcp, "/proc/net/tcp", false);
+    add_listeners(tcp, "/proc/net/tcp6", true);
+    json_object_object_add(r, "tcp", tcp);
+    agent_write_json(conn, AGENT_PORTS, r);
+    json_object_put(r);
+}
+
+void guest_op_signal(int conn, json_object *req)
+{
+    int64_t sig, pid;
+    /* pid 1 is this init: the host stops the VM by other means. */
+    if (!agent_json_int(req, "signal", 1, NSIG - 1, &sig) ||
+        !agent_json_int(req, "pid", 2, INT32_MAX, &pid)) {
+        guest_send_error(conn, "signal: needs a signal number and a pid > 1");
+        return;
+    }
+    if (kill((pid_t)pid, (int)sig) < 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "signal %lld to pid %lld: %s", (long long)sig, (long long)pid,
+                 strerror(errno));
+        guest_send_error(conn, msg);
+        return;
+    }
+    send_ok(conn, -1);
+}

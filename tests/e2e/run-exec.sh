@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# needs: kvm
+# timeout: 900
+# prepare: lib-run.sh run_fixture
+# A running VM driven from outside, against the real guest: files copied in and out
+# (3 MB by sha256; a missing file is an error that leaves nothing); 10 concurrent exec
+# with their own outputs and statuses; 100 MB of output intact (sha256); 127 and 128+n
+# from exec; -t through a real pseudo-terminal (script(1)), input typed through it;
+# listening TCP ports read inside the guest; kill -s; wait; stop with the image's
+# StopSignal (SIGUSR1 here) and with SIGTERM when the image names none.
+set -eu
+. "$(dirname "$0")/lib-run.sh"
+run_setup
+I=$RUN_IMAGE
+
+# The main process: a web server on 8080 in the background, signals noted in the log.
+sm run -d --name box "$I" sh -c 'httpd -p 0.0.0.0:8080 -h /tmp
+    trap "echo got-usr2" USR2; trap "echo got-term; exit 0" TERM
+    echo up; while :; do sleep 1; done'
+[ "$RC" = 0 ] || fail "run -d: exit $RC: $(cat "$ERR")"
+
+# ---- files ----
+head -c 3000000 /dev/urandom >"$WORK/blob"
+want=$(sha256sum <"$WORK/blob" | cut -d' ' -f1)
+sm cp "$WORK/blob" box:/tmp/blob
+[ "$RC" = 0 ] || fail "cp in: $RC $(cat "$ERR")"
+expect 0 "$want  /tmp/blob" -- exec box sha256sum /tmp/blob
+sm exec box stat -c %a /tmp/blob
+[ "$(cat "$OUT")" = "$(stat -c %a "$WORK/blob")" ] || fail "cp in: mode $(cat "$OUT")"
+sm cp box:/tmp/blob "$WORK/back"
+[ "$RC" = 0 ] && [ "$(sha256sum <"$WORK/back" | cut -d' ' -f1)" = "$want" ] || fail "cp out: $RC $(cat "$ERR")"
+sm cp box:/tmp/no-such-file "$WORK/missing"
+[ "$RC" = 125 ] && grep -q "No such file" "$ERR" || fail "cp of a missing file: $RC $(cat "$ERR")"
+ls "$WORK" | grep -q -e missing -e sm-tmp && fail "a failed cp left files: $(ls "$WORK")"
+echo "cp: 3 MB in and out intact, mode kept, a missing file refused"
+
+# ---- 10 concurrent exec ----
+pids=()
+for i in $(seq 10); do
+    (rc=0; timeout -s KILL 300 "$SUPERMACHINE" exec box sh -c "sleep 1; echo exec-$i; exit $i" \
+        >"$WORK/c$i" 2>&1 </dev/null || rc=$?; echo $rc >"$WORK/s$i") &
+    pids+=($!)
+done
+wait "${pids[@]}" || true
+for i in $(seq 10); do
+    [ "$(cat "$WORK/c$i")" = "exec-$i" ] && [ "$(cat "$WORK/s$i")" = "$i" ] ||
+        fail "concurrent exec $i: status $(cat "$WORK/s$i"), output $(head -c 300 "$WORK/c$i")"
+done
+echo "10 concurrent exec: each its own output and status"
+
+# ---- 100 MB of output ----
+gen='yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000'
+want=$(sh -c "$gen" | sha256sum | cut -d' ' -f1)
+t0=$(date +%s%N)
+got=$(timeout -s KILL 600 "$SUPERMACHINE" exec box sh -c "$gen" </dev/null | sha256sum | cut -d' ' -f1)
+t1=$(date +%s%N)
+[ "$got" = "$want" ] || fail "100 MB of output: sha256 $got, want $want"
+echo "100 MB of output intact in $(((t1 - t0) / 1000000)) ms"
+
+# ---- exit statuses of exec ----
+sm exec box no-such-command
+[ "$RC" = 127 ] && grep -q "executable file not found" "$ERR" || fail "exec 127: $RC $(cat "$ERR")"
+sm exec box sh -c 'kill -9 $$'
+[ "$RC" = 137 ] || fail "exec killed by SIGKILL: $RC, want 137"
+
+# ---- a real terminal ----
+if command -v script >/dev/null; then
+    out=$(timeout -s KILL 300 script -qec "$SUPERMACHINE exec -t box sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+    echo "$out" | grep -q '^/dev/pts/' || fail "-t: no terminal: $out"
+    echo "$out" | grep -qE '^[0-9]+ [0-9]+$' || fail "-t: no window size: $out"
+    out=$( (sleep 3; printf 'typed-line\r'; sleep 3) | timeout -s KILL 300 \
+        script -qec "$SUPERMACHINE exec -it box sh -c 'read x; echo got-\$x'" /dev/null | tr -d '\r')
+    echo "$out" | grep -q '^got-typed-line$' || fail "-it: typed input did not arrive: $out"
+    echo "-t: a terminal with a window size; -it: typed input reaches the process"
+fi
+
+# ---- listening ports, read inside the guest ----
+ok=0
+for t in $(seq 50); do
+    sm port box
+    grep -qx "0.0.0.0:8080" "$OUT" && { ok=1; break; }
+    sleep 0.2
+done
+[ $ok = 1 ] || fail "port: 8080 not listed: $(cat "$OUT") $(cat "$ERR")"
+echo "port: $(tr '\n' ' ' <"$OUT")"
+
+# ---- signals, stop, wait ----
+sm kill -s USR2 box
+[ "$RC" = 0 ] || fail "kill -s USR2: $RC $(cat "$ERR")"
+for t in $(seq 50); do sm logs box; grep -q got-usr2 "$OUT" && break; sleep 0.2; done
+grep -q got-usr2 "$OUT" || fail "kill -s USR2: the main process did not get it: $(cat "$OUT")"
+sm kill -s NOPE box
+[ "$RC" = 125 ] && grep -q "NOPE: not a signal" "$ERR" || fail "kill -s NOPE: $RC $(cat "$ERR")"
+sm stop box
+[ "$RC" = 0 ] || fail "stop box: $(cat "$ERR")"
+expect 0 "0" -- wait box
+sm logs box
+grep -q got-term "$OUT" || fail "stop: no SIGTERM for an image without StopSignal: $(cat "$OUT")"
+
+sm run -d --name sig "$RUN_IMAGE_STOPSIG" sh -c 'trap "echo got-usr1; exit 5" USR1
+    trap "echo got-term; exit 6" TERM; while :; do sleep 1; done'
+[ "$RC" = 0 ] || fail "run -d stopsig: $RC $(cat "$ERR")"
+sm stop sig
+[ "$RC" = 0 ] || fail "stop sig: $(cat "$ERR")"
+expect 0 "5" -- wait sig
+sm logs sig
+grep -q got-usr1 "$OUT" && ! grep -q got-term "$OUT" || fail "stop: StopSignal SIGUSR1 not used: $(cat "$OUT")"
+sm ps -a
+grep -q "Exited (5) .* sig$" "$OUT" || fail "ps after stop: $(cat "$OUT")"
+echo "kill -s USR2 reached the main process; stop used StopSignal (SIGUSR1) or SIGTERM; wait printed the codes"
+sm rm box sig
+[ "$RC" = 0 ] || fail "rm: $(cat "$ERR")"
+
+# ---- a detached run's log is capped, the newest output kept ----
+sm run -d --name chatty "$I" sh -c 'yes 0123456789abcdef | head -c 40000000; echo tail-marker'
+[ "$RC" = 0 ] || fail "run -d chatty: $RC $(cat "$ERR")"
+expect 0 "0" -- wait chatty
+size=$(stat -c %s "$SUPERMACHINE_HOME"/vms/*/output.log)
+[ "$size" -le $((16 << 20)) ] || fail "output.log grew to $size bytes"
+sm logs chatty
+grep -q "earlier output dropped" "$OUT" && tail -n 1 "$OUT" | grep -q 'tail-marker$' ||
+    fail "capped log: $(head -c 200 "$OUT") ... $(tail -c 100 "$OUT")"
+echo "40 MB of output: the log kept the newest $size bytes"
+sm rm chatty
