@@ -153,10 +153,8 @@ static void blk_notify(void *dev, struct virtio_mmio *t, unsigned q)
 {
     struct virtio_blk *b = dev;
     struct virtq_chain *c = &b->chain;
-    sm_error_t err = NULL;
-    int r;
     bool pushed = false;
-    while ((r = virtq_pop(&t->vq[q], c, &err)) == 1) {
+    while (virtio_mmio_pop(t, q, c) == 1) {
         uint32_t written = 0;
         uint8_t status = handle(b, c, &written);
         struct iovec *s = &c->write[c->nwrite ? c->nwrite - 1 : 0];
@@ -167,10 +165,6 @@ static void blk_notify(void *dev, struct virtio_mmio *t, unsigned q)
     }
     if (pushed)
         virtio_mmio_used(t, q);
-    if (r < 0) {
-        virtio_mmio_fail(t, sm_error_message(err));
-        sm_error_release(&err);
-    }
 }
 
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, sm_error_t *err)

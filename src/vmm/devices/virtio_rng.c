@@ -8,9 +8,7 @@
 static void rng_notify(void *dev, struct virtio_mmio *t, unsigned q)
 {
     struct virtq_chain c;
-    sm_error_t err = NULL;
-    int r;
-    while ((r = virtq_pop(&t->vq[q], &c, &err)) == 1) {
+    while (virtio_mmio_pop(t, q, &c) == 1) {
         uint32_t written = 0;
         for (unsigned i = 0; i < c.nwrite; i++) {
             ssize_t got = getrandom(c.write[i].iov_base, c.write[i].iov_len, 0);
@@ -19,10 +17,6 @@ static void rng_notify(void *dev, struct virtio_mmio *t, unsigned q)
         }
         virtq_push(&t->vq[q], c.head, written);
         virtio_mmio_used(t, q);
-    }
-    if (r < 0) {
-        virtio_mmio_fail(t, sm_error_message(err));
-        sm_error_release(&err);
     }
 }
 

@@ -671,19 +671,12 @@ static bool process_tx(struct virtio_vsock *v)
         return false;
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_TX];
     bool pushed = false, blocked = false;
-    sm_error_t err = NULL;
     for (;;) {
         if (v->rst_len == VSOCK_RST_RING) {
             blocked = true;
             break;
         }
-        int r = virtq_pop(vq, &v->chain, &err);
-        if (r < 0) {
-            virtio_mmio_fail(v->t, sm_error_message(err));
-            sm_error_release(&err);
-            break;
-        }
-        if (r == 0)
+        if (virtio_mmio_pop(v->t, VSOCK_QUEUE_TX, &v->chain) != 1)
             break;
         handle_tx(v, &v->chain);
         virtq_push(vq, v->chain.head, 0);
@@ -793,15 +786,9 @@ static uint32_t conn_fill(struct virtio_vsock *v, struct vsock_conn *c, struct v
 static int rx_pop(struct virtio_vsock *v, bool *pushed)
 {
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_RX];
-    sm_error_t err = NULL;
     for (;;) {
-        int r = virtq_pop(vq, &v->chain, &err);
-        if (r < 0) {
-            virtio_mmio_fail(v->t, sm_error_message(err));
-            sm_error_release(&err);
-            return -1;
-        }
-        if (r == 0 || v->chain.write_len >= sizeof(struct virtio_vsock_hdr))
+        int r = virtio_mmio_pop(v->t, VSOCK_QUEUE_RX, &v->chain);
+        if (r <= 0 || v->chain.write_len >= sizeof(struct virtio_vsock_hdr))
             return r;
         virtq_push(vq, v->chain.head, 0);
         *pushed = true;
@@ -865,16 +852,9 @@ static void process_event(struct virtio_vsock *v)
     if (!v->reset_event_pending || !queue_ready(v, VSOCK_QUEUE_EVENT))
         return;
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_EVENT];
-    sm_error_t err = NULL;
     for (;;) {
-        int r = virtq_pop(vq, &v->chain, &err);
-        if (r < 0) {
-            virtio_mmio_fail(v->t, sm_error_message(err));
-            sm_error_release(&err);
-            return;
-        }
-        if (r == 0)
-            return; /* sent when the guest gives an event buffer */
+        if (virtio_mmio_pop(v->t, VSOCK_QUEUE_EVENT, &v->chain) != 1)
+            return; /* empty: sent when the guest gives an event buffer; or failed */
         uint32_t id = htole32(VSOCK_EVENT_TRANSPORT_RESET);
         bool fits = v->chain.write_len >= sizeof(id);
         if (fits)

@@ -97,6 +97,17 @@ void virtio_mmio_fail(struct virtio_mmio *t, const char *why)
     }
 }
 
+int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_chain *c)
+{
+    sm_error_t err = NULL;
+    int r = virtq_pop(&t->vq[q], c, &err);
+    if (r < 0) {
+        virtio_mmio_fail(t, sm_error_message(err));
+        sm_error_release(&err);
+    }
+    return r;
+}
+
 void virtio_mmio_notified(void *opaque, uint32_t events)
 {
     struct virtio_mmio *t = opaque;

@@ -80,6 +80,9 @@ void virtio_mmio_config_changed(struct virtio_mmio *t);
 /* The guest broke the protocol (bad descriptor chain): mark NEEDS_RESET and stop using
  * the device until the driver resets it. */
 void virtio_mmio_fail(struct virtio_mmio *t, const char *why);
+/* The next descriptor chain of queue q (virtq_pop): 1 with *c filled, 0 when the queue is
+ * empty, -1 when the guest broke the protocol (the device has failed: virtio_mmio_fail). */
+int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_chain *c);
 bool virtio_mmio_active(struct virtio_mmio *t);
 
 #endif
