@@ -1,8 +1,9 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -110,6 +111,20 @@ int sm_capped_log_write(struct sm_capped_log *l, const void *buf, size_t len)
     return sm_write_all(l->fd, buf, len);
 }
 
+const char *sm_json_str(struct json_object *o, const char *key)
+{
+    json_object *v;
+    if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return NULL;
+}
+
+int64_t sm_json_int(struct json_object *o, const char *key)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
 int sm_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
@@ -172,8 +187,8 @@ int sm_read_file(const char *path, size_t max_size, char **out, size_t *len, sm_
     return 0;
 }
 
-int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len,
-                      mode_t mode, sm_error_t *err)
+int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len, mode_t mode,
+                      sm_error_t *err)
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)

@@ -37,8 +37,8 @@ int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                          sm_error_t *err);
 
 /* The same with a temporary path chosen by the caller (on the same filesystem). */
-int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len,
-                      mode_t mode, sm_error_t *err);
+int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len, mode_t mode,
+                      sm_error_t *err);
 
 /* rm -rf without a child process (nftw, depth first, never following symlinks). */
 int sm_remove_tree(const char *path, sm_error_t *err);
@@ -49,6 +49,13 @@ int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
 /* write(2)/read(2) loops that retry on EINTR and short counts. read_full returns the
  * number of bytes read (less than len only at end of file) or -1 with errno set. */
 int sm_write_all(int fd, const void *buf, size_t len);
+
+/* Members of a JSON object (json-c) from files and registries: the string value of key
+ * (NULL if o is NULL, lacks it, or it is not a string), and its integer value (0 if
+ * absent; json-c's conversion otherwise). */
+struct json_object;
+const char *sm_json_str(struct json_object *o, const char *key);
+int64_t sm_json_int(struct json_object *o, const char *key);
 
 /* A log file that never grows past `limit` bytes (0: unbounded): when a write would pass
  * it, the file is emptied, a line says so, and the newest output goes on from there. The

@@ -33,14 +33,6 @@ void oci_cred_clear(struct oci_cred *c)
     c->username = c->password = c->identity_token = NULL;
 }
 
-static const char *obj_string(json_object *o, const char *key)
-{
-    json_object *v;
-    if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return NULL;
-}
-
 /* The host part of a config key: "https://index.docker.io/v1/" -> "index.docker.io". */
 static void key_host(const char *key, char *out, size_t n)
 {
@@ -100,10 +92,10 @@ static int from_auths(json_object *root, const char *domain, struct oci_cred *ou
     {
         if (!key_matches(key, domain) || !json_object_is_type(entry, json_type_object))
             continue;
-        const char *token = obj_string(entry, "identitytoken");
-        const char *auth = obj_string(entry, "auth");
-        const char *user = obj_string(entry, "username");
-        const char *pass = obj_string(entry, "password");
+        const char *token = sm_json_str(entry, "identitytoken");
+        const char *auth = sm_json_str(entry, "auth");
+        const char *user = sm_json_str(entry, "username");
+        const char *pass = sm_json_str(entry, "password");
         if (auth && *auth) {
             if (decode_basic(auth, domain, out, err) < 0)
                 return -1;
@@ -189,8 +181,8 @@ static int run_helper(const char *helper, const char *domain, struct oci_cred *o
         json_object_put(o);
         return sm_error_set(err, 0, "credential helper %s: invalid JSON output", prog);
     }
-    const char *user = obj_string(o, "Username");
-    const char *secret = obj_string(o, "Secret");
+    const char *user = sm_json_str(o, "Username");
+    const char *secret = sm_json_str(o, "Secret");
     if (secret == NULL || *secret == '\0') {
         json_object_put(o);
         return 0;
@@ -231,7 +223,7 @@ int oci_auth_lookup_json(const char *json, size_t len, const char *domain, struc
         }
     }
     if (helper == NULL)
-        helper = obj_string(root, "credsStore");
+        helper = sm_json_str(root, "credsStore");
     if (helper && *helper) {
         r = run_helper(helper, domain, out, err);
         if (r != 0) {

@@ -69,14 +69,6 @@ bool oci_layer_media_type_known(const char *mt)
     return false;
 }
 
-static const char *get_string(json_object *o, const char *key)
-{
-    json_object *v;
-    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return NULL;
-}
-
 /* Platform fields end up in messages: accept only plain tokens. */
 static bool plain_token(const char *s, size_t max)
 {
@@ -112,7 +104,7 @@ int oci_document_kind(const char *json, size_t len, const char *content_type, en
     json_object *o = oci_json_parse(json, len, "manifest", err);
     if (o == NULL)
         return -1;
-    const char *mt = get_string(o, "mediaType");
+    const char *mt = sm_json_str(o, "mediaType");
     json_object *v;
     enum oci_kind k = oci_media_kind(ct);
     if (k == OCI_KIND_UNKNOWN && mt)
@@ -146,8 +138,8 @@ static int parse_descriptor(json_object *o, struct oci_descriptor *d, const char
     memset(d, 0, sizeof(*d));
     if (!json_object_is_type(o, json_type_object))
         return sm_error_set(err, 0, "%s: not an object", what);
-    const char *mt = get_string(o, "mediaType");
-    const char *digest = get_string(o, "digest");
+    const char *mt = sm_json_str(o, "mediaType");
+    const char *digest = sm_json_str(o, "digest");
     json_object *size;
     if (mt == NULL)
         return sm_error_set(err, 0, "%s: no mediaType", what);
@@ -164,17 +156,17 @@ static int parse_descriptor(json_object *o, struct oci_descriptor *d, const char
     json_object *ann, *plat;
     if (json_object_object_get_ex(o, "annotations", &ann) &&
         json_object_is_type(ann, json_type_object)) {
-        const char *name = get_string(ann, "io.containerd.image.name");
+        const char *name = sm_json_str(ann, "io.containerd.image.name");
         if (name == NULL)
-            name = get_string(ann, "org.opencontainers.image.ref.name");
+            name = sm_json_str(ann, "org.opencontainers.image.ref.name");
         if (name && strlen(name) < sizeof(d->ref_name))
             snprintf(d->ref_name, sizeof(d->ref_name), "%s", name);
     }
     if (json_object_object_get_ex(o, "platform", &plat) &&
         json_object_is_type(plat, json_type_object)) {
-        const char *os = get_string(plat, "os");
-        const char *arch = get_string(plat, "architecture");
-        const char *variant = get_string(plat, "variant");
+        const char *os = sm_json_str(plat, "os");
+        const char *arch = sm_json_str(plat, "architecture");
+        const char *variant = sm_json_str(plat, "variant");
         if (plain_token(os, sizeof(d->os)))
             snprintf(d->os, sizeof(d->os), "%s", os);
         if (plain_token(arch, sizeof(d->arch)))

@@ -325,14 +325,6 @@ void store_images_free(struct store_image *list, size_t n)
     free(list);
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return NULL;
-}
-
 static int index_read(struct oci_store *s, struct store_image **list, size_t *n, sm_error_t *err)
 {
     *list = NULL;
@@ -358,9 +350,9 @@ static int index_read(struct oci_store *s, struct store_image **list, size_t *n,
     size_t k = 0;
     for (size_t i = 0; i < count; i++) {
         json_object *e = json_object_array_get_idx(arr, i), *v;
-        const char *name = jstr(e, "name");
-        const char *man = jstr(e, "manifest");
-        const char *cfg = jstr(e, "config");
+        const char *name = sm_json_str(e, "name");
+        const char *man = sm_json_str(e, "manifest");
+        const char *cfg = sm_json_str(e, "config");
         if (!oci_digest_valid(man) || !oci_digest_valid(cfg))
             continue; /* skip damaged entries rather than lose the whole index */
         l[k].name = name ? xstrdup(name) : NULL;

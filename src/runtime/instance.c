@@ -47,22 +47,6 @@ void instance_release(struct instance *in)
     memset(in, 0, sizeof(*in));
 }
 
-static const char *json_str(json_object *o, const char *key)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static int64_t json_int(json_object *o, const char *key)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, key, &v))
-        return 0;
-    return json_object_get_int64(v);
-}
-
 static json_object *read_json(const char *path, sm_error_t *err)
 {
     char *text = NULL;
@@ -97,11 +81,11 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
         instance_release(in);
         return -1;
     }
-    in->name = xstrdup(json_str(cfg, "name") ? json_str(cfg, "name") : id);
-    in->image = xstrdup(json_str(cfg, "image") ? json_str(cfg, "image") : "");
-    in->digest = xstrdup(json_str(cfg, "digest") ? json_str(cfg, "digest") : "");
-    in->command = xstrdup(json_str(cfg, "command") ? json_str(cfg, "command") : "");
-    in->created = json_int(cfg, "created");
+    in->name = xstrdup(sm_json_str(cfg, "name") ? sm_json_str(cfg, "name") : id);
+    in->image = xstrdup(sm_json_str(cfg, "image") ? sm_json_str(cfg, "image") : "");
+    in->digest = xstrdup(sm_json_str(cfg, "digest") ? sm_json_str(cfg, "digest") : "");
+    in->command = xstrdup(sm_json_str(cfg, "command") ? sm_json_str(cfg, "command") : "");
+    in->created = sm_json_int(cfg, "created");
     json_object *ar;
     in->auto_remove =
         json_object_object_get_ex(cfg, "auto_remove", &ar) && json_object_get_boolean(ar);
@@ -112,10 +96,10 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     json_object *st = read_json(state_path, &ignored);
     sm_error_release(&ignored);
     if (st) {
-        in->status = xstrdup(json_str(st, "status") ? json_str(st, "status") : "created");
-        in->exit_code = (int)json_int(st, "exit_code");
-        in->finished = json_int(st, "finished");
-        in->vmm_pid = (pid_t)json_int(st, "vmm_pid");
+        in->status = xstrdup(sm_json_str(st, "status") ? sm_json_str(st, "status") : "created");
+        in->exit_code = (int)sm_json_int(st, "exit_code");
+        in->finished = sm_json_int(st, "finished");
+        in->vmm_pid = (pid_t)sm_json_int(st, "vmm_pid");
         json_object_put(st);
     } else {
         in->status = xstrdup("created");

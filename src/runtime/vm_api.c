@@ -62,12 +62,9 @@ static pid_t owner_of(struct instance *in)
     }
     json_object *o = json_tokener_parse(text);
     free(text);
-    json_object *v;
-    pid_t pid = 0;
-    if (o && json_object_object_get_ex(o, "owner_pid", &v))
-        pid = (pid_t)json_object_get_int(v);
+    int64_t pid = sm_json_int(o, "owner_pid");
     json_object_put(o);
-    return pid > 1 ? pid : 0;
+    return pid > 1 && pid <= INT32_MAX ? (pid_t)pid : 0;
 }
 
 static bool wait_stopped(struct instance *in, unsigned ms)

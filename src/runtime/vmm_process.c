@@ -37,20 +37,6 @@ struct vmm_config {
     pid_t owner;
 };
 
-static const char *cfg_str(json_object *o, const char *key)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static int64_t cfg_int(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *err)
 {
     char *text = NULL;
@@ -61,17 +47,17 @@ static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *e
     free(text);
     if (c->root == NULL || !json_object_is_type(c->root, json_type_object))
         return sm_error_set(err, 0, "%s: not a JSON object", path);
-    c->kernel = cfg_str(c->root, "kernel");
-    c->initrd = cfg_str(c->root, "initrd");
-    c->disk = cfg_str(c->root, "disk");
-    c->append = cfg_str(c->root, "append");
-    c->restore = cfg_str(c->root, "restore");
-    c->snapshot = cfg_str(c->root, "snapshot");
-    c->snapshot_when = cfg_str(c->root, "snapshot_when");
-    c->vsock = cfg_str(c->root, "vsock");
-    c->console_log = cfg_str(c->root, "console_log");
-    int64_t cpus = cfg_int(c->root, "cpus"), mem = cfg_int(c->root, "memory_mib"),
-            owner = cfg_int(c->root, "owner_pid");
+    c->kernel = sm_json_str(c->root, "kernel");
+    c->initrd = sm_json_str(c->root, "initrd");
+    c->disk = sm_json_str(c->root, "disk");
+    c->append = sm_json_str(c->root, "append");
+    c->restore = sm_json_str(c->root, "restore");
+    c->snapshot = sm_json_str(c->root, "snapshot");
+    c->snapshot_when = sm_json_str(c->root, "snapshot_when");
+    c->vsock = sm_json_str(c->root, "vsock");
+    c->console_log = sm_json_str(c->root, "console_log");
+    int64_t cpus = sm_json_int(c->root, "cpus"), mem = sm_json_int(c->root, "memory_mib"),
+            owner = sm_json_int(c->root, "owner_pid");
     if (cpus < 0 || cpus > VM_MAX_CPUS || mem < 0 || mem > VM_MAX_MEMORY_MIB || owner < 0 ||
         owner > INT_MAX)
         return sm_error_set(err, 0, "%s: value out of range", path);
