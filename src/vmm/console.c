@@ -8,7 +8,6 @@ void console_init(struct console *c, int out_fd, uint64_t limit)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
-    c->out_fd = out_fd;
     sm_capped_log_init(&c->log, out_fd, limit);
 }
 
@@ -26,7 +25,7 @@ int console_add_watch(struct console *c, const char *text, console_watch_fn fn, 
 
 static void flush_locked(struct console *c)
 {
-    if (c->out_len && c->out_fd >= 0) {
+    if (c->out_len && c->log.fd >= 0) {
         (void)sm_capped_log_write(&c->log, c->out, c->out_len);
         c->last_written = c->out[c->out_len - 1];
     }
@@ -79,7 +78,7 @@ void console_finish(struct console *c)
 {
     pthread_mutex_lock(&c->lock);
     flush_locked(c);
-    if (c->last_written && c->last_written != '\n' && c->out_fd >= 0) {
+    if (c->last_written && c->last_written != '\n' && c->log.fd >= 0) {
         (void)sm_capped_log_write(&c->log, "\n", 1);
         c->last_written = '\n';
     }

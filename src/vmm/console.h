@@ -29,8 +29,7 @@ struct console_watch {
 
 struct console {
     pthread_mutex_t lock;
-    int out_fd;
-    struct sm_capped_log log; /* out_fd, kept under the VM's console_limit */
+    struct sm_capped_log log; /* the output descriptor (-1: none), kept under a limit */
     uint8_t out[CONSOLE_OUT_BUF];
     size_t out_len;
     uint8_t last_written; /* last byte written to out_fd */
