@@ -104,11 +104,15 @@ static void on_started(void *arg, int pid)
         sm_write_file_atomic(path, text, (size_t)n, 0600, &ignored);
         sm_error_release(&ignored);
     }
-    int *ready = s->proc->ready_fd;
-    if (ready && *ready >= 0) {
-        sm_write_all(*ready, "ok\n", 3);
-        close(*ready);
-        *ready = -1;
+    run_signal_ready(s->proc->ready_fd);
+}
+
+void run_signal_ready(int *ready_fd)
+{
+    if (ready_fd && *ready_fd >= 0) {
+        sm_write_all(*ready_fd, "ok\n", 3);
+        close(*ready_fd);
+        *ready_fd = -1;
     }
 }
 
@@ -157,7 +161,7 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         .stats = proc->stats ? &stats : NULL,
     };
     int r = agent_exec(&c, &req, proc->in_fd, proc->out_fd, proc->tty ? proc->out_fd : proc->err_fd,
-                   forward ? signal_pipe[0] : -1, exit_status, err);
+                       forward ? signal_pipe[0] : -1, exit_status, err);
     if (proc->stats && r == 0)
         *proc->stats = (struct sm_process_stats){.peak_rss_kib = stats.peak_rss_kib,
                                                  .duration_ms = stats.duration_ms,

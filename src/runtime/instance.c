@@ -226,6 +226,18 @@ int instance_find(const char *name_or_id, struct instance *out, sm_error_t *err)
     return 0;
 }
 
+int instance_find_running(const char *name_or_id, const char *what, struct instance *out,
+                          sm_error_t *err)
+{
+    if (instance_find(name_or_id, out, err) < 0)
+        return sm_error_wrap(err, "%s", what);
+    if (!instance_running(out)) {
+        instance_release(out);
+        return sm_error_set(err, 0, "%s %s: the VM is not running", what, name_or_id);
+    }
+    return 0;
+}
+
 int instance_create(const char *name, const char *image, const char *digest, const char *command,
                     bool auto_remove, struct instance *out, sm_error_t *err)
 {

@@ -35,6 +35,9 @@ int instance_create(const char *name, const char *image, const char *digest, con
                     bool auto_remove, struct instance *out, sm_error_t *err);
 /* Finds an instance by name, full id or unique id prefix. */
 int instance_find(const char *name_or_id, struct instance *out, sm_error_t *err);
+/* The same, for an operation (`what`, as errors name it) that needs the VM running. */
+int instance_find_running(const char *name_or_id, const char *what, struct instance *out,
+                          sm_error_t *err);
 /* Every instance, newest first. */
 int instance_list(struct instance **out, size_t *n, sm_error_t *err);
 void instance_list_free(struct instance *list, size_t n);

@@ -146,12 +146,8 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
     struct run_process mp = *proc;
     mp.ready_fd = ready_fd;
     int r = run_attached(in, &mp, agent_timeout_ms(), exit_status, err);
-    if (r == 0 && ready_fd && *ready_fd >= 0) {
-        /* It could not start (127, say): it ran and ended; its log says why. */
-        sm_write_all(*ready_fd, "ok\n", 3);
-        close(*ready_fd);
-        *ready_fd = -1;
-    }
+    if (r == 0) /* still unsent if it could not start (127, say): its log says why */
+        run_signal_ready(ready_fd);
     if (r < 0) {
         /* Stopped from outside (`stop` ends the VMM after its grace period): the session
          * broke because the VM ended, and the VMM's status (137) is the answer. */

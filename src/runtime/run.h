@@ -48,13 +48,16 @@ struct run_process {
     const char *workdir, *user;
     bool tty, interactive;
     int in_fd, out_fd, err_fd;
-    bool main;                      /* the VM's main process: its pid is recorded */
-    bool forward_signals;           /* our signals go to the process (sm_run_options) */
-    uint64_t timeout_ms;            /* 0: none */
-    uint64_t output_limit;          /* 0: none; for output going to a log file */
-    int *ready_fd; /* optional: "ok\n" is written and the fd closed (-1) once it runs */
+    bool main;             /* the VM's main process: its pid is recorded */
+    bool forward_signals;  /* our signals go to the process (sm_run_options) */
+    uint64_t timeout_ms;   /* 0: none */
+    uint64_t output_limit; /* 0: none; for output going to a log file */
+    int *ready_fd;         /* optional: "ok\n" is written and the fd closed (-1) once it runs */
     struct sm_process_stats *stats; /* optional */
 };
+/* A detached run's caller waits on *ready_fd: "ok" goes out once, then it is closed
+ * and set to -1 (no-op when ready_fd is NULL or already -1). */
+void run_signal_ready(int *ready_fd);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
 /* Connects to the instance's agent (waiting for it to listen, up to timeout_ms), runs

@@ -168,12 +168,8 @@ int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exi
     if (o->argv == NULL || o->argv[0] == NULL)
         return sm_error_set(err, 0, "exec: no command given");
     struct instance in;
-    if (instance_find(name_or_id, &in, err) < 0)
-        return sm_error_wrap(err, "exec");
-    if (!instance_running(&in)) {
-        instance_release(&in);
-        return sm_error_set(err, 0, "exec %s: the VM is not running", name_or_id);
-    }
+    if (instance_find_running(name_or_id, "exec", &in, err) < 0)
+        return -1;
     /* The image's environment, then the caller's, as docker exec does. */
     struct sm_image_config *cfg = NULL;
     sm_error_t ignored = NULL;

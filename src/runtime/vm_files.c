@@ -53,12 +53,8 @@ int sm_parse_signal(const char *text, int *sig, sm_error_t *err)
 static int open_running(const char *name_or_id, const char *what, struct instance *in,
                         struct agent_conn *c, sm_error_t *err)
 {
-    if (instance_find(name_or_id, in, err) < 0)
-        return sm_error_wrap(err, "%s", what);
-    if (!instance_running(in)) {
-        instance_release(in);
-        return sm_error_set(err, 0, "%s %s: the VM is not running", what, name_or_id);
-    }
+    if (instance_find_running(name_or_id, what, in, err) < 0)
+        return -1;
     if (run_agent_open(in, AGENT_OPEN_TIMEOUT_MS, c, err) < 0) {
         instance_release(in);
         return sm_error_wrap(err, "%s", what);
@@ -175,8 +171,8 @@ int sm_vm_copy_out(const char *name_or_id, const char *guest_path, int out_fd, s
     return copy_out(name_or_id, guest_path, out_fd, UINT64_MAX, NULL, err);
 }
 
-int sm_vm_read_file(const char *name_or_id, const char *guest_path, size_t max_bytes,
-                    void **data, size_t *len, sm_error_t *err)
+int sm_vm_read_file(const char *name_or_id, const char *guest_path, size_t max_bytes, void **data,
+                    size_t *len, sm_error_t *err)
 {
     int fd = memfd_create("sm-read-file", MFD_CLOEXEC);
     if (fd < 0)
