@@ -700,9 +700,3 @@ int oci_flatten_layers_ex(const struct oci_layer_desc *layers, size_t n,
     *out = t;
     return 0;
 }
-
-int oci_flatten_layers(const struct oci_layer_desc *layers, size_t n, struct fs_tree **out,
-                       sm_error_t *err)
-{
-    return oci_flatten_layers_ex(layers, n, NULL, out, err);
-}

@@ -250,9 +250,12 @@ fail:
 
 char *runtime_find_helper(const char *name, sm_error_t *err)
 {
-    /* $SUPERMACHINE_VMM for supermachine-vmm, $SUPERMACHINE_INIT for sm-init. */
-    const char *env =
-        strcmp(name, "sm-init") == 0 ? getenv("SUPERMACHINE_INIT") : getenv("SUPERMACHINE_VMM");
+    /* $SUPERMACHINE_VMM for supermachine-vmm, $SUPERMACHINE_INIT for sm-init,
+     * $SUPERMACHINE_IO for the I/O plugin (oci/io_plugin.h). */
+    const char *var = strcmp(name, "sm-init") == 0              ? "SUPERMACHINE_INIT"
+                      : strcmp(name, "supermachine-io.so") == 0 ? "SUPERMACHINE_IO"
+                                                                : "SUPERMACHINE_VMM";
+    const char *env = getenv(var);
     if (env && *env)
         return xstrdup(env);
     /* In the build tree the helpers sit beside the library (sm-init under guest/), and
@@ -282,8 +285,8 @@ char *runtime_find_helper(const char *name, sm_error_t *err)
     if (access(p, X_OK) == 0)
         return p;
     free(p);
-    sm_error_set(err, ENOENT, "%s not found (set $SUPERMACHINE_%s or install it in %s)", name,
-                 strcmp(name, "sm-init") == 0 ? "INIT" : "VMM", SM_LIBEXECDIR);
+    sm_error_set(err, ENOENT, "%s not found (set $%s or install it in %s)", name, var,
+                 SM_LIBEXECDIR);
     return NULL;
 }
 

@@ -26,8 +26,9 @@ int vmm_process_main(int argc, char **argv);
  * guest runs (or with the VMM's own error). *pid_out: the VMM's pid (our child). */
 int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err);
 
-/* Where supermachine-vmm and sm-init are: $SUPERMACHINE_VMM / $SUPERMACHINE_INIT, else
- * next to the running program (build tree), else the installed libexec directory. */
+/* Where supermachine-vmm, sm-init and supermachine-io.so are: $SUPERMACHINE_VMM /
+ * $SUPERMACHINE_INIT / $SUPERMACHINE_IO, else next to this library or the running program
+ * (build tree), else the installed libexec directory. */
 char *runtime_find_helper(const char *name, sm_error_t *err);
 
 #endif

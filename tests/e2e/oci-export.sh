@@ -33,7 +33,7 @@ U=$WORK/unpriv
 mkdir -p "$U/home" "$U/bin"
 cp "$SUPERMACHINE" "$U/bin/supermachine"
 LIBDIR=$(dirname "$(ldd "$SUPERMACHINE" | awk '/libsupermachine/ {print $3}')")
-cp "$LIBDIR"/libsupermachine.so* "$U/bin/" 2>/dev/null || true
+cp "$LIBDIR"/libsupermachine.so "$LIBDIR/supermachine-io.so" "$U/bin/"
 chown -R 65534:65534 "$U"
 chmod 755 "$WORK"
 as_nobody() {

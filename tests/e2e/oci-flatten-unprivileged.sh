@@ -13,7 +13,7 @@ mkdir "$WORK/out" && chown 65534:65534 "$WORK/out"
 # Reach the build tree even if it lives under a private home: run a copy of the tool.
 cp "$SM_FLATTEN" "$WORK/sm-flatten"
 LIBDIR=$(dirname "$(ldd "$SM_FLATTEN" | awk '/libsupermachine/ {print $3}')")
-cp "$LIBDIR"/libsupermachine.so* "$WORK/" 2>/dev/null || true
+cp "$LIBDIR"/libsupermachine.so "$LIBDIR/supermachine-io.so" "$WORK/"
 chmod -R a+rX "$WORK"
 timeout 300 env TMPDIR="$WORK/out" LD_LIBRARY_PATH="$WORK" \
     setpriv --reuid=65534 --regid=65534 --clear-groups \
