@@ -8,13 +8,22 @@
 
 void cmd_exec_usage(FILE *out)
 {
-    fprintf(out, "Usage: supermachine exec [OPTIONS] VM COMMAND [ARG...]\n\n"
-                 "Runs a command in a running VM; the exit status is the command's.\n\n"
-                 "  -i, --interactive      keep stdin open\n"
-                 "  -t, --tty              give the command a terminal\n"
-                 "  -e, --env K=V          set an environment variable\n"
-                 "  -w, --workdir DIR      working directory\n"
-                 "  -u, --user USER[:GROUP]  user to run as\n");
+    fprintf(out,
+            "Usage: supermachine exec [OPTIONS] VM COMMAND [ARG...]\n\n"
+            "Runs a command in a running VM; the exit status is the command's.\n\n"
+            "  -i, --interactive      keep stdin open\n"
+            "  -t, --tty              give the command a terminal\n"
+            "  -e, --env K=V          set an environment variable (K alone: take it from here)\n"
+            "  -w, --workdir DIR      working directory\n"
+            "  -u, --user USER[:GROUP]  user to run as\n");
+}
+
+static void free_env(const char **env, char **owned, size_t nowned)
+{
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
+    free(env);
 }
 
 int cmd_exec(int argc, char **argv)
@@ -27,7 +36,8 @@ int cmd_exec(int argc, char **argv)
     struct sm_exec_options o = {
         .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
     const char **env = calloc(argc + 1, sizeof(char *));
-    size_t nenv = 0;
+    char **owned = calloc(argc + 1, sizeof(char *)); /* the "K=V" made for bare names */
+    size_t nenv = 0, nowned = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+ite:w:u:", longopts, NULL)) != -1) {
@@ -40,8 +50,16 @@ int cmd_exec(int argc, char **argv)
             o.tty = 1;
             break;
         case 'e':
-            if (strchr(optarg, '='))
+            if (strchr(optarg, '=')) {
                 env[nenv++] = optarg;
+            } else if (getenv(optarg)) {
+                /* As docker: a bare name passes this environment's value through; one
+                 * that is not set here is left out. */
+                char *kv = NULL;
+                if (asprintf(&kv, "%s=%s", optarg, getenv(optarg)) < 0)
+                    abort();
+                env[nenv++] = owned[nowned++] = kv;
+            }
             break;
         case 'w':
             o.workdir = optarg;
@@ -50,16 +68,16 @@ int cmd_exec(int argc, char **argv)
             o.user = optarg;
             break;
         default:
-            free(env);
+            free_env(env, owned, nowned);
             return cli_usage_error("exec: see 'supermachine exec --help'");
         }
     }
     if (argc - optind < 2) {
-        free(env);
+        free_env(env, owned, nowned);
         return cli_usage_error("exec: want a VM and a command; see 'supermachine exec --help'");
     }
     if (o.tty && o.interactive && !isatty(0)) {
-        free(env);
+        free_env(env, owned, nowned);
         return cli_usage_error("exec: -t: the input device is not a TTY");
     }
     o.env = env;
@@ -68,6 +86,6 @@ int cmd_exec(int argc, char **argv)
     sm_error_t err = NULL;
     if (sm_vm_exec(argv[optind], &o, &status, &err) < 0)
         status = cli_fail(&err);
-    free(env);
+    free_env(env, owned, nowned);
     return status;
 }

@@ -57,6 +57,11 @@ t1=$(date +%s%N)
 [ "$got" = "$want" ] || fail "100 MB of output: sha256 $got, want $want"
 echo "100 MB of output intact in $(((t1 - t0) / 1000000)) ms"
 
+# ---- environment: K=V, and a bare K passes this side's value (unset: left out) ----
+SM_PASSED="from the host" expect 0 "from the host|1|unset" -- exec -e SM_PASSED -e x=1 -e SM_UNSET_HERE \
+    box sh -c 'echo "$SM_PASSED|$x|${SM_UNSET_HERE-unset}"'
+echo "exec -e: K=V, and K alone passed from here"
+
 # ---- exit statuses of exec ----
 sm exec box no-such-command
 [ "$RC" = 127 ] && grep -q "executable file not found" "$ERR" || fail "exec 127: $RC $(cat "$ERR")"
