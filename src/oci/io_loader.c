@@ -18,14 +18,14 @@ static void io_load(void)
     sm_error_t err = NULL;
     char *path = runtime_find_helper(SM_IO_PLUGIN_FILE, &err);
     if (path == NULL) {
-        snprintf(io_failure, sizeof(io_failure), "%s", sm_error_message(err));
+        snprintf(io_failure, sizeof(io_failure), "I/O plugin: %s", sm_error_message(err));
         sm_error_release(&err);
         return;
     }
     /* Never closed: its code stays in use for the life of the process. */
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
-        snprintf(io_failure, sizeof(io_failure), "load %s: %s", path, dlerror());
+        snprintf(io_failure, sizeof(io_failure), "I/O plugin: %s", dlerror()); /* names path */
         free(path);
         return;
     }
@@ -105,8 +105,9 @@ int fs_tree_export_tar(const struct fs_tree *t, int fd, sm_error_t *err)
 
 int sm_image_load(const char *path, char ***names_out, sm_error_t *err)
 {
+    /* A public entry point: say what failed, as the plugin's own errors do. */
     const struct sm_io_plugin_ops *p = io(err);
-    return p ? p->image_load(path, names_out, err) : -1;
+    return p ? p->image_load(path, names_out, err) : sm_error_wrap(err, "load %s", path);
 }
 
 int initramfs_build(const char *out_path, const char *init_binary, const char *modules_dir,
