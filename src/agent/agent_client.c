@@ -97,7 +97,7 @@ int agent_connect_while(const char *uds_path, uint32_t port, int timeout_ms, boo
             break;
         if (now_ms() >= deadline)
             return sm_error_set(err, 0, "the guest's agent did not answer within %d s",
-                                timeout_ms / 1000);
+                                (timeout_ms + 999) / 1000);
         if (alive && !alive(arg))
             return sm_error_set(err, 0, "the VM stopped before its agent answered");
         /* Restores answer in milliseconds, cold boots in seconds: back off gently. */

@@ -16,6 +16,12 @@ struct agent_conn {
     struct agent_decoder dec;
 };
 
+/* How long callers wait for the agent of a VM that is already running (exec, cp, kill,
+ * port). It answers in milliseconds; a loaded host (20 VMs on 2 cores, or the emulated
+ * test host) was seen to need more than 5 s. A VM that stops ends the wait at once
+ * (agent_connect_while), so only a hung guest waits this long. */
+#define AGENT_RUNNING_TIMEOUT_MS 30000
+
 /* Connects to port `port` of the guest behind the hybrid vsock socket at uds_path
  * (Firecracker's CONNECT/OK handshake), retrying until the guest listens or timeout_ms
  * pass (the VM may still be booting). */
@@ -49,7 +55,7 @@ struct agent_exec_request {
     bool tty;
     bool stdin_open;
     unsigned rows, cols;
-    uint64_t timeout_ms; /* 0: none; else the guest kills the process (status 137) */
+    uint64_t timeout_ms;   /* 0: none; else the guest kills the process (status 137) */
     uint64_t output_limit; /* out/err files (O_APPEND) kept under this (sm_capped_log) */
     /* Optional: called with the guest pid once the process runs. */
     void (*on_started)(void *arg, int pid);
@@ -83,8 +89,8 @@ int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int 
 
 /* Low level: the next frame, waiting until the deadline (agent_now_ms() based). */
 int64_t agent_now_ms(void);
-int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type,
-                     const uint8_t **payload, size_t *len, sm_error_t *err);
+int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type, const uint8_t **payload,
+                     size_t *len, sm_error_t *err);
 
 /* Asks the guest to power off (no answer comes: the VM ends). */
 int agent_poweroff(struct agent_conn *c, sm_error_t *err);

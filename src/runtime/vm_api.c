@@ -200,7 +200,7 @@ int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exi
         .timeout_ms = o->timeout_ms,
         .stats = o->stats,
     };
-    int r = run_attached(&in, &proc, 5000, exit_status, err);
+    int r = run_attached(&in, &proc, AGENT_RUNNING_TIMEOUT_MS, exit_status, err);
     sm_strv_free(env);
     if (cfg)
         sm_image_config_free(cfg);

@@ -12,7 +12,7 @@
 #include "runtime/instance.h"
 #include "runtime/run.h"
 
-#define AGENT_OPEN_TIMEOUT_MS 5000
+#define AGENT_OPEN_TIMEOUT_MS AGENT_RUNNING_TIMEOUT_MS
 
 int sm_parse_signal(const char *text, int *sig, sm_error_t *err)
 {
