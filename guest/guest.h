@@ -46,6 +46,11 @@ void guest_op_signal(int conn, struct json_object *req);
  * hostname are not ours to set. */
 bool guest_on_host(void);
 
+/* Brings up lo, and eth0 with the given addresses ("10.0.2.15/24", "fd00::15/64") and
+ * default gateways when ip is not NULL (net.c). Problems are logged, never fatal: the
+ * workload may not need the network. */
+void guest_net_setup(const char *ip, const char *gw, const char *ip6, const char *gw6);
+
 /* Powers the guest off (sync first). */
 void guest_poweroff(void) __attribute__((noreturn));
 

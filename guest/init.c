@@ -4,9 +4,10 @@
  *   3. the image: EROFS on sm.root (default /dev/vda) read-only, under an overlay whose
  *      upper layer is a tmpfs (guest memory: in snapshots, nothing on the host's disk)
  *   4. into it: /proc /sys /dev /dev/pts /dev/shm /run, /etc/hosts, /etc/resolv.conf
- *   5. the agent's vsock listener, then "supermachine: init ready" on the console: the
+ *   5. lo, and eth0 from sm.ip/sm.gw/sm.ip6/sm.gw6 when the VM has a network (net.c)
+ *   6. the agent's vsock listener, then "supermachine: init ready" on the console: the
  *      host may snapshot here, so nothing after may rely on time or entropy from before
- *   6. the agent in a child; PID 1 reaps orphans and powers off if the agent dies. */
+ *   7. the agent in a child; PID 1 reaps orphans and powers off if the agent dies. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -171,7 +172,34 @@ static void setup_root(void)
              "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t%s\n", hostname);
     write_if_absent("/etc/hosts", hosts);
     write_if_absent("/etc/hostname", hostname);
-    write_if_absent("/etc/resolv.conf", "");
+    const char *dns = param("sm.dns", NULL);
+    if (dns) {
+        /* As docker: with a network the VM's own resolver replaces the image's file. */
+        char text[128];
+        snprintf(text, sizeof(text), "nameserver %s\n", dns);
+        unlink("/etc/resolv.conf");
+        write_if_absent("/etc/resolv.conf", text);
+    } else {
+        write_if_absent("/etc/resolv.conf", "");
+    }
+}
+
+/* param() returns a static buffer: a copy per value, or NULL. */
+static char *param_dup(const char *key)
+{
+    const char *v = param(key, NULL);
+    return v ? strdup(v) : NULL;
+}
+
+static void setup_network(void)
+{
+    char *ip = param_dup("sm.ip"), *gw = param_dup("sm.gw"), *ip6 = param_dup("sm.ip6"),
+         *gw6 = param_dup("sm.gw6");
+    guest_net_setup(ip, gw, ip6, gw6);
+    free(ip);
+    free(gw);
+    free(ip6);
+    free(gw6);
 }
 
 static int agent_listen(void)
@@ -241,6 +269,7 @@ int main(int argc, char **argv)
     umount2("/proc", MNT_DETACH);
     umount2("/sys", MNT_DETACH);
     setup_root();
+    setup_network();
     int listen_fd = agent_listen();
     dprintf(1, "%s\n", INIT_READY_LINE);
     pid_t agent = fork();

@@ -193,6 +193,24 @@ struct sm_run_options {
      * This installs process-wide signal handlers for the duration: leave it 0 in a
      * program that runs VMs from several threads. */
     int forward_signals;
+    /* Network (docs/networking.md). NULL or "user": a user-mode network (libslirp in the
+     * VM's own process): the guest is 10.0.2.15/24 (and fd00::15/64), its gateway
+     * 10.0.2.2, its DNS 10.0.2.3 forwarding to this host's resolvers. "none": loopback
+     * only. */
+    const char *network;
+    /* Ports to publish, docker's -p: "[IP:][HOSTPORT:]GUESTPORT[/tcp|/udp]" (HOSTPORT
+     * absent or 0: any free port; IP absent: every interface, 0.0.0.0). A host port in
+     * use fails the run (125). */
+    const char *const *publish;
+    /* Let the guest reach this host's loopback (at the gateway, 10.0.2.2 and fd00::2)
+     * and link-local addresses (cloud metadata services); closed by default. */
+    int allow_host_loopback;
+    /* Egress rules, "CIDR[:PORT[-PORT]][/tcp|/udp]" (an IPv6 CIDR in brackets when a port
+     * follows). A new outbound connection, datagram or ping is refused if a deny rule
+     * matches, or if allow rules exist and none matches. DNS to 10.0.2.3 is always
+     * allowed; the host (10.0.2.2) needs allow_host_loopback first, then the rules. */
+    const char *const *egress_allow;
+    const char *const *egress_deny;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
@@ -266,6 +284,27 @@ struct sm_port {
     char address[46]; /* "0.0.0.0", "::", "127.0.0.1", ... */
 };
 int sm_vm_ports(const char *name_or_id, struct sm_port **ports, size_t *n, sm_error_t *err);
+
+/* Ports published on the host for a running VM (by its run's publish, or sm_vm_publish). */
+struct sm_published_port {
+    char proto[4];         /* "tcp" or "udp" */
+    char host_address[46]; /* "0.0.0.0", "127.0.0.1", "::" */
+    uint16_t host_port;
+    uint16_t guest_port;
+};
+int sm_vm_published_ports(const char *name_or_id, struct sm_published_port **ports, size_t *n,
+                          sm_error_t *err);
+/* Publishes a port of a running VM (spec as in sm_run_options.publish); *bound_out
+ * (optional, malloc'd): the mapping as bound, "0.0.0.0:8080:80/tcp". */
+int sm_vm_publish(const char *name_or_id, const char *spec, char **bound_out, sm_error_t *err);
+/* Stops publishing: spec names the mapping as published (its host port may be left out
+ * or 0 when only one mapping has that address, guest port and protocol). */
+int sm_vm_unpublish(const char *name_or_id, const char *spec, sm_error_t *err);
+/* A TCP connection from this program to a port the guest listens on, without publishing
+ * anything on the host (it goes through a Unix socket private to the VM). Returns the
+ * connected socket (the caller closes it), or -1. If nothing listens there, the
+ * connection is accepted and then closed by the guest's reset: a read returns 0. */
+int sm_vm_connect(const char *name_or_id, uint16_t guest_port, sm_error_t *err);
 
 /* "TERM", "SIGTERM", "15", "RTMIN+3" -> the signal number. */
 int sm_parse_signal(const char *text, int *sig, sm_error_t *err);

@@ -27,11 +27,35 @@ void cmd_run_usage(FILE *out)
             "      --cpus N           virtual CPUs (a fraction rounds up; default 1)\n"
             "  -i, --interactive      keep stdin open\n"
             "  -t, --tty              give the command a terminal\n"
-            "      --network none     no network (the only mode so far)\n"
-            "      --no-snapshot      boot from scratch: neither use nor bake a snapshot\n");
+            "      --no-snapshot      boot from scratch: neither use nor bake a snapshot\n\n"
+            "Network (docs/networking.md): by default the VM has a user-mode network of its\n"
+            "own: it is 10.0.2.15, its gateway 10.0.2.2, its DNS 10.0.2.3 (this host's\n"
+            "resolvers); it reaches the outside but not this host's loopback nor\n"
+            "link-local addresses (cloud metadata).\n"
+            "  -p, --publish [IP:][HOSTPORT:]GUESTPORT[/tcp|/udp]\n"
+            "                         publish a guest port on the host (IP: 0.0.0.0 unless\n"
+            "                         given; HOSTPORT: any free one unless given)\n"
+            "      --network MODE     user (the default) or none (loopback only)\n"
+            "      --allow-host-loopback\n"
+            "                         let the guest reach this host's loopback at 10.0.2.2\n"
+            "                         (and fd00::2), and link-local addresses\n"
+            "      --egress-allow RULE  if given, only these destinations: CIDR[:PORT[-PORT]]\n"
+            "                         [/tcp|/udp], e.g. 10.0.0.0/8, 0.0.0.0/0:443/tcp,\n"
+            "                         [2001:db8::/32]:53 (repeatable)\n"
+            "      --egress-deny RULE   refuse these destinations (repeatable; wins over allow)\n");
 }
 
-enum { OPT_RM = 256, OPT_NAME, OPT_ENTRYPOINT, OPT_CPUS, OPT_NETWORK, OPT_NO_SNAPSHOT };
+enum {
+    OPT_RM = 256,
+    OPT_NAME,
+    OPT_ENTRYPOINT,
+    OPT_CPUS,
+    OPT_NETWORK,
+    OPT_NO_SNAPSHOT,
+    OPT_ALLOW_HOST_LOOPBACK,
+    OPT_EGRESS_ALLOW,
+    OPT_EGRESS_DENY,
+};
 
 static void push(const char ***v, size_t *n, const char *s)
 {
@@ -58,15 +82,20 @@ int cmd_run(int argc, char **argv)
         {"tty", no_argument, NULL, 't'},
         {"network", required_argument, NULL, OPT_NETWORK},
         {"no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT},
+        {"publish", required_argument, NULL, 'p'},
+        {"allow-host-loopback", no_argument, NULL, OPT_ALLOW_HOST_LOOPBACK},
+        {"egress-allow", required_argument, NULL, OPT_EGRESS_ALLOW},
+        {"egress-deny", required_argument, NULL, OPT_EGRESS_DENY},
         {NULL, 0, NULL, 0},
     };
     struct sm_run_options o = {
         .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
     const char **env = NULL, *entry[2] = {NULL, NULL};
-    size_t nenv = 0;
+    const char **publish = NULL, **allow = NULL, **deny = NULL;
+    size_t nenv = 0, npublish = 0, nallow = 0, ndeny = 0;
     int c, status = 125;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+de:w:u:m:it", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+de:w:u:m:itp:", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o.detach = 1;
@@ -121,9 +150,19 @@ int cmd_run(int argc, char **argv)
             o.tty = 1;
             break;
         case OPT_NETWORK:
-            if (strcmp(optarg, "none") != 0)
-                return cli_usage_error("run: --network %s: only 'none' is supported so far",
-                                       optarg);
+            o.network = optarg; /* checked by the library */
+            break;
+        case 'p':
+            push(&publish, &npublish, optarg);
+            break;
+        case OPT_ALLOW_HOST_LOOPBACK:
+            o.allow_host_loopback = 1;
+            break;
+        case OPT_EGRESS_ALLOW:
+            push(&allow, &nallow, optarg);
+            break;
+        case OPT_EGRESS_DENY:
+            push(&deny, &ndeny, optarg);
             break;
         case OPT_NO_SNAPSHOT:
             o.no_snapshot = 1;
@@ -138,6 +177,9 @@ int cmd_run(int argc, char **argv)
     if (optind < argc)
         o.cmd = (const char *const *)&argv[optind];
     o.env = env;
+    o.publish = publish;
+    o.egress_allow = allow;
+    o.egress_deny = deny;
     if (o.tty && !isatty(0) && o.interactive)
         return cli_usage_error("run: -t: the input device is not a TTY");
     if (o.detach && (o.interactive || o.tty)) {
@@ -154,5 +196,8 @@ int cmd_run(int argc, char **argv)
         printf("%s\n", id);
     free(id);
     free(env);
+    free(publish);
+    free(allow);
+    free(deny);
     return status;
 }

@@ -78,6 +78,9 @@ int sm_lock_file(const char *path, bool exclusive, sm_error_t *err);
 
 /* Monotonic time in nanoseconds. */
 uint64_t sm_now_ns(void);
+/* Raises this process's soft limit on open descriptors to at least `want` (as far as the
+ * hard limit allows): a VMM process holds a descriptor per connection of its guest. */
+void sm_raise_fd_limit(uint64_t want);
 
 /* sm_parse_size is public (supermachine.h). */
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "net/net_policy.h"
 #include "runtime/run.h"
 #include "runtime/vmm_process.h"
 
@@ -31,6 +32,14 @@ static void add_str(json_object *o, const char *key, const char *value)
         json_object_object_add(o, key, json_object_new_string(value));
 }
 
+static void add_strv(json_object *o, const char *key, char *const *v)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_object_array_add(a, json_object_new_string(v[i]));
+    json_object_object_add(o, key, a);
+}
+
 int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t owner,
                          sm_error_t *err)
 {
@@ -43,7 +52,10 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
         add_str(o, "kernel", p->kernel);
         add_str(o, "initrd", p->initramfs);
         /* sm-init's parameters (docs/protocol.md); quiet keeps the console for errors. */
-        add_str(o, "append", "quiet sm.root=/dev/vda");
+        add_str(o, "append",
+                p->network ? "quiet sm.root=/dev/vda sm.ip=" NET_GUEST_IP4 "/24 sm.gw=" NET_HOST_IP4
+                             " sm.dns=" NET_DNS_IP4 " sm.ip6=" NET_GUEST_IP6 "/64 sm.gw6=" NET_HOST_IP6
+                           : "quiet sm.root=/dev/vda");
         json_object_object_add(o, "cpus", json_object_new_int((int)p->cpus));
         json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
         if (p->snapshot) {
@@ -56,6 +68,14 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
      * paths are short (docs/run.md). */
     add_str(o, "vsock", "vsock.sock");
     add_str(o, "console_log", console);
+    add_str(o, "network", p->network ? "user" : "none");
+    if (p->network) {
+        json_object_object_add(o, "allow_host_loopback",
+                               json_object_new_boolean(p->allow_host_loopback));
+        add_strv(o, "publish", p->publish);
+        add_strv(o, "egress_allow", p->egress_allow);
+        add_strv(o, "egress_deny", p->egress_deny);
+    }
     json_object_object_add(o, "owner_pid", json_object_new_int(owner));
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
     cleanup_free char *path = instance_path(in, "vmm.json");
@@ -124,8 +144,9 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
     pid_t vmm;
     if (run_write_vmm_config(in, p, owner, err) < 0)
         return -1;
-    if (vmm_spawn(in, &vmm, err) < 0) {
-        if (!p->restore)
+    int spawned = vmm_spawn(in, &vmm, err);
+    if (spawned < 0) {
+        if (!p->restore || spawned != -2)
             return -1;
         /* A snapshot this host cannot use: drop it and boot, baking a new one. */
         fprintf(stderr, "supermachine: snapshot %s unusable (%s); booting instead\n", p->snapshot,

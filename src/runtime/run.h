@@ -27,6 +27,10 @@ struct run_plan {
     bool restore;    /* it exists: restore it rather than boot */
     unsigned cpus;
     uint64_t memory_mib;
+    /* The network (docs/networking.md): checked here, carried out by the VMM. */
+    bool network;
+    bool allow_host_loopback;
+    char **publish, **egress_allow, **egress_deny; /* NULL-terminated, never NULL */
     /* The main process. */
     char **argv, **env;
     char *workdir, *user;

@@ -12,6 +12,7 @@
 
 #include "agent/initramfs.h"
 #include "common/util.h"
+#include "net/net_policy.h"
 #include "runtime/run.h"
 #include "runtime/vmm_process.h"
 #include "vmm/vm.h"
@@ -21,7 +22,7 @@
 
 /* The modules sm-init loads, in this order (initramfs_build adds their dependencies):
  * the virtio-mmio bus our devices sit on, the root disk and its filesystems, the vsock
- * transport the agent listens on, and the entropy source. */
+ * transport the agent listens on, the entropy source and the network device. */
 static const char *const guest_modules[] = {
     /* libcrc32c (erofs needs it) asks the crypto API for "crc32c", which a kernel
      * without modprobe in reach cannot load on demand: the generic one goes first. */
@@ -34,6 +35,9 @@ static const char *const guest_modules[] = {
     "vmw_vsock_virtio_transport_common",
     "vmw_vsock_virtio_transport",
     "virtio_rng",
+    "failover",
+    "net_failover",
+    "virtio_net",
     NULL,
 };
 
@@ -51,6 +55,9 @@ void run_plan_release(struct run_plan *p)
     sm_strv_free(p->env);
     free(p->workdir);
     free(p->user);
+    sm_strv_free(p->publish);
+    sm_strv_free(p->egress_allow);
+    sm_strv_free(p->egress_deny);
     memset(p, 0, sizeof(*p));
 }
 
@@ -178,9 +185,12 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
     char initramfs_sha[65];
     /* The initramfs file name is its key: hashing the name is enough. */
     sm_sha256_hex(p->initramfs, strlen(p->initramfs), initramfs_sha);
+    /* With a network the guest has one more device and its addresses (every VM of the
+     * network has the same: each has a network of its own). */
     cleanup_free char *material =
-        xasprintf("%s\n%s\n%s\n%s\n%u\n%llu\n", RUN_CACHE_FORMAT, p->image->manifest_digest,
-                  p->kernel_sha256, initramfs_sha, p->cpus, (unsigned long long)p->memory_mib);
+        xasprintf("%s\n%s\n%s\n%s\n%u\n%llu\n%s\n", RUN_CACHE_FORMAT,
+                  p->image->manifest_digest, p->kernel_sha256, initramfs_sha, p->cpus,
+                  (unsigned long long)p->memory_mib, p->network ? "net=user" : "net=none");
     char key[65];
     sm_sha256_hex(material, strlen(material), key);
     cleanup_free char *dir = store_dir("snapshots", err);
@@ -207,6 +217,40 @@ static int resolve_image(const struct sm_run_options *o, struct run_plan *p, sm_
     return sm_image_config(o->image, &p->image, err);
 }
 
+static char **strv_copy(const char *const *v)
+{
+    char **out = xcalloc(strv_len(v) + 1, sizeof(char *));
+    for (size_t i = 0; v && v[i]; i++)
+        out[i] = xstrdup(v[i]);
+    return out;
+}
+
+/* The network options, checked before anything starts: bad input is the user's error. */
+static int check_network(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
+{
+    const char *mode = o->network ? o->network : "user";
+    if (strcmp(mode, "user") != 0 && strcmp(mode, "none") != 0)
+        return sm_error_set(err, 0, "--network %s: want user (the default) or none", mode);
+    p->network = strcmp(mode, "user") == 0;
+    p->allow_host_loopback = o->allow_host_loopback != 0;
+    if (!p->network && (strv_len(o->publish) || strv_len(o->egress_allow) ||
+                        strv_len(o->egress_deny) || o->allow_host_loopback))
+        return sm_error_set(err, 0, "--network none: no ports to publish, no egress rules, "
+                                    "no host loopback");
+    for (size_t i = 0; i < strv_len(o->publish); i++) {
+        struct net_publish pub;
+        if (net_publish_parse(o->publish[i], &pub, err) < 0)
+            return -1;
+    }
+    cleanup_free struct net_policy *policy = xcalloc(1, sizeof(*policy)); /* for its parser */
+    if (net_policy_add_rules(policy, o->egress_allow, o->egress_deny, err) < 0)
+        return -1;
+    p->publish = strv_copy(o->publish);
+    p->egress_allow = strv_copy(o->egress_allow);
+    p->egress_deny = strv_copy(o->egress_deny);
+    return 0;
+}
+
 int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
 {
     memset(p, 0, sizeof(*p));
@@ -220,6 +264,8 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
     if (p->memory_mib < 64 || p->memory_mib > VM_MAX_MEMORY_MIB)
         return sm_error_set(err, 0, "--memory %llu MiB: want 64 MiB to %d MiB",
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
+    if (check_network(o, p, err) < 0)
+        goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;
     p->env = compose_env(o, p->image);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "net/net_backend.h"
 #include "runtime/run.h"
 #include "vmm/vm.h"
 
@@ -26,16 +27,52 @@
 #define SM_LIBEXECDIR "/usr/local/libexec/supermachine"
 #endif
 
-#define VMM_CONFIG_MAX (64 * 1024)
+#define VMM_CONFIG_MAX (256 * 1024)
+/* What the VMM writes on its ready pipe before the error when the snapshot to restore is
+ * the problem (vmm_spawn returns -2 then). */
+#define VMM_SNAPSHOT_UNUSABLE "snapshot-unusable "
 
 struct vmm_config {
     json_object *root;
     const char *kernel, *initrd, *disk, *append, *restore, *snapshot, *snapshot_when, *vsock,
-        *console_log;
+        *console_log, *network;
     unsigned cpus;
     uint64_t memory_mib;
     pid_t owner;
+    bool allow_host_loopback;
+    const char **publish, **egress_allow, **egress_deny; /* NULL-terminated, into root */
 };
+
+/* A string array member as a NULL-terminated array (strings owned by the JSON). */
+static int json_strv(json_object *root, const char *key, const char ***out, sm_error_t *err)
+{
+    json_object *a;
+    *out = NULL;
+    if (!json_object_object_get_ex(root, key, &a))
+        return 0;
+    if (!json_object_is_type(a, json_type_array))
+        return sm_error_set(err, 0, "%s: not an array", key);
+    size_t n = json_object_array_length(a);
+    const char **v = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(a, i);
+        if (!json_object_is_type(e, json_type_string)) {
+            free(v);
+            return sm_error_set(err, 0, "%s: not an array of strings", key);
+        }
+        v[i] = json_object_get_string(e);
+    }
+    *out = v;
+    return 0;
+}
+
+static void vmm_config_release(struct vmm_config *c)
+{
+    free(c->publish);
+    free(c->egress_allow);
+    free(c->egress_deny);
+    json_object_put(c->root);
+}
 
 static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *err)
 {
@@ -56,6 +93,16 @@ static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *e
     c->snapshot_when = sm_json_str(c->root, "snapshot_when");
     c->vsock = sm_json_str(c->root, "vsock");
     c->console_log = sm_json_str(c->root, "console_log");
+    c->network = sm_json_str(c->root, "network");
+    json_object *b;
+    c->allow_host_loopback = json_object_object_get_ex(c->root, "allow_host_loopback", &b) &&
+                             json_object_get_boolean(b);
+    if (json_strv(c->root, "publish", &c->publish, err) < 0 ||
+        json_strv(c->root, "egress_allow", &c->egress_allow, err) < 0 ||
+        json_strv(c->root, "egress_deny", &c->egress_deny, err) < 0)
+        return sm_error_wrap(err, "%s", path);
+    if (c->network && strcmp(c->network, "user") != 0 && strcmp(c->network, "none") != 0)
+        return sm_error_set(err, 0, "%s: network %s: want user or none", path, c->network);
     int64_t cpus = sm_json_int(c->root, "cpus"), mem = sm_json_int(c->root, "memory_mib"),
             owner = sm_json_int(c->root, "owner_pid");
     if (cpus < 0 || cpus > VM_MAX_CPUS || mem < 0 || mem > VM_MAX_MEMORY_MIB || owner < 0 ||
@@ -116,7 +163,7 @@ static int exit_code_for(enum vm_exit_reason r)
     }
 }
 
-int vmm_process_main(int argc, char **argv)
+int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net_ops)
 {
     if (argc != 3) {
         fprintf(stderr, "usage: supermachine-vmm CONFIG READY_FD\n"
@@ -131,6 +178,8 @@ int vmm_process_main(int argc, char **argv)
     struct vmm_config c = {0};
     struct instance in = {0};
     char msg[1024];
+    void *net = NULL;
+    bool snapshot_unusable = false;
     /* Declared before the first goto: cleanup attributes run on every way out. */
     cleanup_free char *cfg_copy = NULL, *lock_path = NULL, *main_exit = NULL;
     if (vmm_config_load(argv[1], &c, &err) < 0)
@@ -193,10 +242,31 @@ int vmm_process_main(int argc, char **argv)
         .snapshot_continue = true,
         .vsock_uds = c.vsock,
     };
+    if (c.network && strcmp(c.network, "user") == 0) {
+        /* Host ports are taken before the guest exists: a port in use is the user's error,
+         * reported as such, whether the VM boots or restores. */
+        struct net_backend_config nc = {
+            .allow_host_loopback = c.allow_host_loopback,
+            .publish = c.publish,
+            .egress_allow = c.egress_allow,
+            .egress_deny = c.egress_deny,
+        };
+        if (net_ops == NULL) {
+            sm_error_set(&err, 0, "this VMM has no network backend");
+            goto fail;
+        }
+        if (net_ops->create(&nc, &net, &err) < 0)
+            goto fail;
+        vc.net = net_ops->device(net);
+    }
     struct vm *vm = NULL;
     int created =
         c.restore ? vm_create_from_snapshot(&vc, c.restore, &vm, &err) : vm_create(&vc, &vm, &err);
-    if (created < 0)
+    if (created < 0) {
+        snapshot_unusable = c.restore != NULL;
+        goto fail;
+    }
+    if (net && net_ops->start(net, &err) < 0)
         goto fail;
     if (instance_set_state(&in, "running", 0, getpid(), &err) < 0)
         goto fail;
@@ -205,7 +275,11 @@ int vmm_process_main(int argc, char **argv)
 
     struct vm_result res = {0};
     int r = vm_run(vm, &res, &err);
+    if (net)
+        net_ops->stop(net); /* its thread drives the VM's device: before vm_destroy */
     vm_destroy(vm);
+    if (net)
+        net_ops->destroy(net);
     int code = r < 0 ? 125 : exit_code_for(res.reason);
     /* The main process's own status, recorded by whoever ran it through the agent. */
     main_exit = instance_path(&in, "main-exit");
@@ -229,16 +303,21 @@ int vmm_process_main(int argc, char **argv)
     instance_set_state(&in, "exited", code, 0, &ignored);
     sm_error_release(&ignored);
     sm_error_release(&err);
-    json_object_put(c.root);
+    vmm_config_release(&c);
     instance_release(&in);
     return code;
 
 fail:
-    snprintf(msg, sizeof(msg), "%s\n", sm_error_message(err));
+    if (net) {
+        net_ops->stop(net); /* the VM, if any, is never destroyed: we exit */
+        net_ops->destroy(net);
+    }
+    snprintf(msg, sizeof(msg), "%s%s\n", snapshot_unusable ? VMM_SNAPSHOT_UNUSABLE : "",
+             sm_error_message(err));
     report_ready((int)ready_fd, msg);
     fprintf(stderr, "supermachine-vmm: %s", msg);
     sm_error_release(&err);
-    json_object_put(c.root);
+    vmm_config_release(&c);
     if (in.dir) {
         sm_error_t state_err = NULL;
         instance_set_state(&in, "exited", 125, 0, &state_err);
@@ -349,6 +428,10 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     buf[strcspn(buf, "\n")] = '\0';
+    bool unusable = strncmp(buf, VMM_SNAPSHOT_UNUSABLE, strlen(VMM_SNAPSHOT_UNUSABLE)) == 0;
+    if (unusable)
+        memmove(buf, buf + strlen(VMM_SNAPSHOT_UNUSABLE),
+                strlen(buf) - strlen(VMM_SNAPSHOT_UNUSABLE) + 1);
     if (got == 0) {
         char *text = NULL;
         size_t len;
@@ -362,5 +445,6 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
         free(text);
         sm_error_release(&ignored);
     }
-    return sm_error_set(err, 0, "%s", buf);
+    sm_error_set(err, 0, "%s", buf);
+    return unusable ? -2 : -1;
 }

@@ -8,6 +8,10 @@
  *   snapshot, snapshot_when                          bake a snapshot on a console line and
  *                                                    let the guest run on
  *   vsock                                            hybrid vsock Unix socket path
+ *   network                                          "user" (libslirp, docs/networking.md)
+ *                                                    or "none" / absent: no network device
+ *   publish, egress_allow, egress_deny               string arrays: -p specs, egress rules
+ *   allow_host_loopback                              boolean
  *   console_log                                      the guest console goes here (appended)
  *   owner_pid                                        stop the guest when this process ends
  *                                                    (0: detached, runs until stopped) */
@@ -19,11 +23,15 @@
 #include "common/error.h"
 #include "runtime/instance.h"
 
-/* main() of supermachine-vmm. */
-int vmm_process_main(int argc, char **argv);
+struct net_backend_ops;
+/* main() of supermachine-vmm; net: the network backend linked into it (net/net_backend.h),
+ * NULL if it has none. */
+int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net);
 
 /* Starts the VMM process for an instance whose vmm.json is written; returns once the
- * guest runs (or with the VMM's own error). *pid_out: the VMM's pid (our child). */
+ * guest runs (or with the VMM's own error). *pid_out: the VMM's pid (our child). Returns
+ * -2 (not -1) when the VMM refused the snapshot it was to restore (made on another host,
+ * damaged): booting instead may help, unlike other errors (a port in use, say). */
 int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err);
 
 /* Where supermachine-vmm, sm-init and supermachine-io.so are: $SUPERMACHINE_VMM /

@@ -29,6 +29,7 @@ enum snap_device {
     SNAP_DEV_SERIAL = 1,
     SNAP_DEV_PLATFORM = 2,
     SNAP_DEV_VSOCK = 3,   /* struct virtio_vsock_state; present iff the VM had vsock */
+    SNAP_DEV_NET = 4,     /* struct virtio_net_state; present iff the VM had virtio-net */
     SNAP_DEV_VIRTIO = 16, /* + the device's slot: its virtio-mmio transport state */
 };
 

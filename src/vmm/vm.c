@@ -280,7 +280,8 @@ int vm_add_virtio(struct vm *vm, const struct virtio_ops *ops, void *dev, sm_err
     if (t->irq_fd < 0 || t->notify_fd < 0)
         return sm_error_set(err, errno, "virtio %s: eventfd", ops->name);
     if (bus_register(&vm->mmio, t->base, X86_VIRTIO_MMIO_SIZE, virtio_mmio_access, t, err) < 0 ||
-        ioloop_add(&vm->io, t->notify_fd, EPOLLIN, virtio_mmio_notified, t, err) < 0)
+        (!ops->own_notify &&
+         ioloop_add(&vm->io, t->notify_fd, EPOLLIN, virtio_mmio_notified, t, err) < 0))
         return sm_error_wrap(err, "virtio %s", ops->name);
     vm->nvirtio++;
     return 0;
@@ -342,6 +343,13 @@ int vm_add_devices(struct vm *vm, sm_error_t *err)
             vm_add_virtio(vm, &virtio_vsock_ops, vm->vsock, err) < 0 ||
             virtio_vsock_attach(vm->vsock, &vm->virtio[vm->nvirtio - 1], &vm->io, err) < 0)
             return -1;
+    }
+    if (vm->cfg.net) {
+        vm->net = virtio_net_create(vm->cfg.net->mac, vm->cfg.net->mtu);
+        if (vm_add_virtio(vm, &virtio_net_ops, vm->net, err) < 0)
+            return -1;
+        virtio_net_bind(vm->net, &vm->virtio[vm->nvirtio - 1]);
+        vm->cfg.net->attach(vm->cfg.net->opaque, vm->net);
     }
     return 0;
 }
@@ -636,6 +644,7 @@ void vm_destroy(struct vm *vm)
         free(vm->disk);
     }
     virtio_vsock_destroy(vm->vsock); /* after the device thread stopped */
+    virtio_net_destroy(vm->net);     /* after its backend's thread stopped */
     for (unsigned i = 0; i < vm->nvirtio; i++) {
         if (vm->virtio[i].irq_fd >= 0)
             close(vm->virtio[i].irq_fd);

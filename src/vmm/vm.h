@@ -8,6 +8,8 @@
 
 #include "common/error.h"
 
+struct virtio_net_backend;
+
 #define VM_MAX_CPUS       64
 #define VM_MIN_MEMORY_MIB 32
 #define VM_MAX_MEMORY_MIB (1024 * 1024)
@@ -29,6 +31,11 @@ struct vm_config {
      * here, removed at the end; on restore too, at the path given then. */
     const char *vsock_uds;
     uint64_t vsock_cid; /* the guest's CID; 0: 3 (a restore keeps the snapshot's) */
+    /* NULL, or the backend of a virtio-net device (devices/virtio_devices.h): the device
+     * is added after the others and handed to the backend, whose own thread drives it.
+     * That thread must stop before vm_destroy. A restore needs it iff the snapshot has
+     * the device. */
+    const struct virtio_net_backend *net;
     /* Snapshot on a trigger: when this text appears on the console, pause, save the
      * snapshot into snapshot_dir and stop (VM_EXIT_SNAPSHOT). */
     const char *snapshot_dir;

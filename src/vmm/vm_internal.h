@@ -44,6 +44,7 @@ struct vm {
     unsigned nvirtio;
     struct virtio_blk *disk;
     struct virtio_vsock *vsock;
+    struct virtio_net *net;
     int wake_fd;
 
     pthread_mutex_t lock;

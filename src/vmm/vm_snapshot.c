@@ -171,6 +171,8 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
      * touch guest memory or its queues until the memory file is written. */
     if (vm->vsock)
         virtio_vsock_freeze(vm->vsock, true);
+    if (vm->net)
+        virtio_net_freeze(vm->net, true);
     if (fingerprint(vm, cfg.host_fingerprint, err) < 0)
         goto fail;
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -206,6 +208,11 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
         virtio_vsock_save(vm->vsock, &vss);
         snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_VSOCK, &vss, sizeof(vss));
     }
+    if (vm->net) {
+        struct virtio_net_state ns;
+        virtio_net_save(vm->net, &ns);
+        snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_NET, &ns, sizeof(ns));
+    }
     /* The config goes last so that every other section was gathered without error. */
     snap_writer_add(&w, SNAP_SEC_CONFIG, 0, &cfg, sizeof(cfg));
     meta = snap_writer_finish(&w, &meta_len);
@@ -220,10 +227,14 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
     }
     if (vm->vsock)
         virtio_vsock_freeze(vm->vsock, false);
+    if (vm->net)
+        virtio_net_freeze(vm->net, false);
     return 0;
 fail:
     if (vm->vsock)
         virtio_vsock_freeze(vm->vsock, false);
+    if (vm->net)
+        virtio_net_freeze(vm->net, false);
     free(w.buf);
     remove_tree(tmp);
     return sm_error_wrap(err, "save snapshot %s", dir);
@@ -355,6 +366,12 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
                      snap_vsock ? "with a vsock socket path" : "without one");
         goto fail;
     }
+    bool snap_net = snap_find(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_NET) != NULL;
+    if ((vm->net != NULL) != snap_net) {
+        sm_error_set(err, 0, "snapshot was made %s a network device; restore it %s",
+                     snap_net ? "with" : "without", snap_net ? "with a network" : "without one");
+        goto fail;
+    }
     if (vm->nvirtio != sc.nvirtio || (vm->disk != NULL) != (sc.has_disk != 0)) {
         sm_error_set(err, 0, "snapshot was made %s a disk; restore it the same way",
                      sc.has_disk ? "with" : "without");
@@ -450,6 +467,15 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
             goto fail;
         memcpy(&vss, p, sizeof(vss));
         if (virtio_vsock_restore(vm->vsock, &vss, err) < 0)
+            goto fail;
+    }
+    if (vm->net) {
+        struct virtio_net_state ns;
+        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_NET, sizeof(ns), "network device",
+                         err)) == NULL)
+            goto fail;
+        memcpy(&ns, p, sizeof(ns));
+        if (virtio_net_restore(vm->net, &ns, err) < 0)
             goto fail;
     }
     *out = vm;

@@ -15,7 +15,8 @@ fail() {
     echo "FAIL: $*" >&2
     # The guests' own account of what happened.
     local f
-    for f in "${WORK:-/nonexistent}"/store/vms/*/console.log "${WORK:-/nonexistent}"/store/vms/*/output.log; do
+    for f in "${WORK:-/nonexistent}"/store/vms/*/console.log "${WORK:-/nonexistent}"/store/vms/*/output.log \
+        "${WORK:-/nonexistent}"/store/vms/*/vmm.log; do
         [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" | cut -c1-300 >&2; }
     done
     exit 1

@@ -82,7 +82,7 @@ fi
 # ---- listening ports, read inside the guest ----
 ok=0
 for t in $(seq 50); do
-    sm port box
+    sm port --listening box
     grep -qx "0.0.0.0:8080" "$OUT" && { ok=1; break; }
     sleep 0.2
 done

@@ -94,4 +94,56 @@ int virtio_vsock_parse_connect(const char *line, size_t len, uint32_t *port);
 /* "<uds_path>_<port>" into out; -1 if it does not fit. */
 int virtio_vsock_port_path(char *out, size_t size, const char *uds_path, uint32_t port);
 
+/* virtio-net: Ethernet frames between the guest and a backend (the user-mode network of
+ * src/net/) whose own thread drives the device through the calls below; the device holds
+ * no thread of its own. Frames for a guest without free rx buffers wait in a bounded
+ * queue (VIRTIO_NET_PENDING_*), beyond which they are dropped (TCP sends them again). */
+#define VIRTIO_NET_PENDING_FRAMES 1024
+#define VIRTIO_NET_PENDING_BYTES  (4u << 20)
+
+struct virtio_net;
+/* What the VM needs from a network backend (vm_config.net). */
+struct virtio_net_backend {
+    uint8_t mac[6];
+    uint16_t mtu;
+    void *opaque;
+    /* The device exists and is registered (vm_add_devices): the backend keeps it and
+     * drives it from its thread once started. */
+    void (*attach)(void *opaque, struct virtio_net *dev);
+};
+
+/* The device's snapshot state besides its transport: what the guest driver was told. */
+struct virtio_net_state {
+    uint8_t mac[6];
+    uint16_t mtu;
+    uint32_t reserved;
+};
+
+extern const struct virtio_ops virtio_net_ops;
+struct virtio_net *virtio_net_create(const uint8_t mac[6], uint16_t mtu);
+/* Connects the device to its transport (registered with vm_add_virtio). */
+void virtio_net_bind(struct virtio_net *n, struct virtio_mmio *t);
+void virtio_net_destroy(struct virtio_net *n);
+/* The eventfd the guest's queue notifications arrive on: the backend's loop polls it and
+ * reads it, then calls virtio_net_tx and virtio_net_flush. */
+int virtio_net_kick_fd(const struct virtio_net *n);
+/* Takes up to `budget` frames the guest sent, calling fn for each (outside the device's
+ * lock: fn may call virtio_net_rx). The frame is valid during the call only. Returns how
+ * many were taken: `budget` means more may be waiting. */
+typedef void (*virtio_net_frame_fn)(void *opaque, const uint8_t *frame, size_t len);
+unsigned virtio_net_tx(struct virtio_net *n, virtio_net_frame_fn fn, void *opaque,
+                       unsigned budget);
+/* A frame for the guest: into its rx buffers now, or queued until it gives some. */
+void virtio_net_rx(struct virtio_net *n, const uint8_t *frame, size_t len);
+/* Moves queued frames into buffers the guest gave since, and interrupts the guest for
+ * everything used since the last flush. Returns the bytes still queued. */
+size_t virtio_net_flush(struct virtio_net *n);
+/* Frozen (while a snapshot is written) the device leaves guest memory alone: frames for
+ * the guest are queued, its own wait. */
+void virtio_net_freeze(struct virtio_net *n, bool frozen);
+void virtio_net_save(const struct virtio_net *n, struct virtio_net_state *s);
+int virtio_net_restore(struct virtio_net *n, const struct virtio_net_state *s, sm_error_t *err);
+/* Counters (frames dropped on the way in and out), for the backend's log. */
+void virtio_net_stats(struct virtio_net *n, uint64_t *rx_dropped, uint64_t *tx_dropped);
+
 #endif

@@ -29,7 +29,6 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -1011,20 +1010,6 @@ static int check_cid(uint64_t cid, sm_error_t *err)
     return 0;
 }
 
-/* Hundreds of connections need as many descriptors; the default soft limit (often 1024)
- * would cut that short. One VM per VMM process, so the process's limit is ours to raise. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    rlim_t want = VSOCK_MAX_CONNS + 256;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-        return;
-    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
-        want = rl.rlim_max;
-    rl.rlim_cur = want;
-    setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* A socket file at path from an earlier, dead VMM is removed; a live one is an error. */
 static int remove_stale(const char *path, const struct sockaddr_un *sa, sm_error_t *err)
 {
@@ -1068,7 +1053,9 @@ int virtio_vsock_create(struct virtio_vsock **out, const char *uds_path, uint64_
     v->uds_path = xstrdup(uds_path);
     v->listen_fd = v->epoll_fd = v->kick_fd = -1;
     v->next_port = VSOCK_PORT_FIRST;
-    raise_fd_limit();
+    /* Hundreds of connections need as many descriptors; the default soft limit (often
+     * 1024) would cut that short. */
+    sm_raise_fd_limit(VSOCK_MAX_CONNS + 256);
     v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -32,6 +32,9 @@ struct virtio_ops {
     unsigned nqueues;
     uint16_t queue_max;
     uint32_t config_len;
+    /* The device's own thread reads notify_fd (virtio-net: its backend's loop); otherwise
+     * the VM's device loop does and calls notify. */
+    bool own_notify;
     /* Config space access (offset/len already checked against config_len). */
     void (*config_read)(void *dev, uint32_t off, uint8_t *data, uint32_t len);
     void (*config_write)(void *dev, uint32_t off, const uint8_t *data, uint32_t len);

@@ -94,6 +94,11 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c, sm_error_t *err)
     struct virtq_state *s = &vq->s;
     if (!s->ready || s->size == 0)
         return 0;
+    /* With EVENT_IDX, our avail_event store (the last pop) must be visible before this
+     * load, or a guest adding a buffer meanwhile may skip its notification while we miss
+     * the buffer (store-load order is not kept on x86 without a fence). */
+    if (s->event_idx)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
     uint16_t avail_idx = load16(vq, s->avail_gpa + 2);
     if (avail_idx == s->last_avail_idx)
         return 0;
@@ -139,6 +144,22 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c, sm_error_t *err)
             __atomic_store_n(ev, s->last_avail_idx, __ATOMIC_RELEASE);
     }
     return 1;
+}
+
+bool virtq_unpop(struct virtq *vq, uint16_t n)
+{
+    struct virtq_state *s = &vq->s;
+    s->last_avail_idx = (uint16_t)(s->last_avail_idx - n);
+    uint16_t seen = load16(vq, s->avail_gpa + 2);
+    if (s->event_idx) {
+        /* Notify at the next addition, beyond what is there now (not at last_avail_idx:
+         * the guest notifies only when it crosses avail_event). */
+        uint16_t *ev = vm_mem_ptr(vq->mem, s->used_gpa + 4 + 8ull * s->size, 2);
+        if (ev)
+            __atomic_store_n(ev, seen, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    }
+    return load16(vq, s->avail_gpa + 2) != seen;
 }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)

@@ -53,6 +53,10 @@ int virtq_validate(const struct virtq *vq, sm_error_t *err);
 /* Takes the next available chain: 1 if one was taken, 0 if none, -1 if the guest gave a
  * malformed chain (loop, out-of-range index or address, oversized). */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain, sm_error_t *err);
+/* Gives back the last n chains taken and not pushed (a frame that did not fit in what the
+ * guest offered), and asks the guest to notify at its next addition. Returns true if the
+ * guest added buffers meanwhile (the caller may try again at once). */
+bool virtq_unpop(struct virtq *vq, uint16_t n);
 /* Returns a chain to the guest with the number of bytes written into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 /* Whether the guest wants an interrupt for what was pushed since the last one
