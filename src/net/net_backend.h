@@ -31,6 +31,8 @@ struct net_backend_config {
     bool allow_host_loopback;
     const char *const *publish; /* NULL-terminated -p specs */
     const char *const *egress_allow, *const *egress_deny;
+    /* NULL, or run first thing on the network's thread (the VMM confines it there). */
+    void (*on_thread_start)(void);
 };
 
 struct net_backend_ops {

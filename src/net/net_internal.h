@@ -83,6 +83,7 @@ struct net_slirp {
     uint8_t udp_published[65536 / 8]; /* guest UDP ports published (bitmap) */
     struct net_udp_peer udp_peers[NET_UDP_PEERS];
     int pcap_fd; /* $SUPERMACHINE_NET_PCAP, or -1 */
+    void (*on_thread_start)(void);
 };
 
 /* net_forward.c */

@@ -368,6 +368,8 @@ static void *net_thread(void *arg)
 {
     struct net_slirp *s = arg;
     pthread_setname_np(pthread_self(), "net");
+    if (s->on_thread_start)
+        s->on_thread_start();
     int kick_fd = virtio_net_kick_fd(s->dev);
     bool more_tx = true;
     for (;;) {
@@ -426,6 +428,7 @@ static int slirp_create(const struct net_backend_config *cfg, void **out, sm_err
     s->backend.opaque = s;
     s->backend.attach = attach;
     s->policy.allow_host_loopback = cfg->allow_host_loopback;
+    s->on_thread_start = cfg->on_thread_start;
     if (net_policy_add_rules(&s->policy, cfg->egress_allow, cfg->egress_deny, err) < 0)
         goto fail;
     sm_raise_fd_limit(NET_MAX_SOCKETS + 1024); /* a descriptor per host socket */

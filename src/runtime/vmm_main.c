@@ -1,10 +1,51 @@
 /* supermachine-vmm: the per-VM process (src/runtime/vmm_process.c). */
+#include "confine/confine.h"
 #include "net/net_backend.h"
 #include "runtime/vmm_process.h"
 
+static void confine_main(void)
+{
+    confine_thread(CONFINE_MAIN);
+}
+
+static void confine_vcpu(void)
+{
+    confine_thread(CONFINE_VCPU);
+}
+
+static void confine_devices(void)
+{
+    confine_thread(CONFINE_DEVICES);
+}
+
+static void confine_net(void)
+{
+    confine_thread(CONFINE_NET);
+}
+
 int main(int argc, char **argv)
 {
-    /* The network backend lives in this executable only: libslirp and GLib load in VMM
-     * processes, never in the library's other users. */
-    return vmm_process_main(argc, argv, &net_slirp_ops);
+    /* The network backend and the confinement live in this executable only: libslirp,
+     * GLib, libseccomp and libcap-ng load in VMM processes, never in the library's other
+     * users. */
+    static const struct vmm_extensions ext = {
+        .net = &net_slirp_ops,
+        .confine_process = confine_process,
+        .confine_main_thread = confine_main,
+        .confine_vcpu_thread = confine_vcpu,
+        .confine_devices_thread = confine_devices,
+        .confine_net_thread = confine_net,
+    };
+    return vmm_process_main(argc, argv, &ext);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+/* LeakSanitizer's check at exit traces the process (a clone without CLONE_THREAD, then
+ * ptrace), which the seccomp filter forbids: off by default in the VMM ($ASAN_OPTIONS
+ * still decides). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "detect_leaks=0";
+}
+#endif

@@ -95,8 +95,8 @@ static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *e
     c->console_log = sm_json_str(c->root, "console_log");
     c->network = sm_json_str(c->root, "network");
     json_object *b;
-    c->allow_host_loopback = json_object_object_get_ex(c->root, "allow_host_loopback", &b) &&
-                             json_object_get_boolean(b);
+    c->allow_host_loopback =
+        json_object_object_get_ex(c->root, "allow_host_loopback", &b) && json_object_get_boolean(b);
     if (json_strv(c->root, "publish", &c->publish, err) < 0 ||
         json_strv(c->root, "egress_allow", &c->egress_allow, err) < 0 ||
         json_strv(c->root, "egress_deny", &c->egress_deny, err) < 0)
@@ -163,8 +163,9 @@ static int exit_code_for(enum vm_exit_reason r)
     }
 }
 
-int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net_ops)
+int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
 {
+    const struct net_backend_ops *net_ops = ext->net;
     if (argc != 3) {
         fprintf(stderr, "usage: supermachine-vmm CONFIG READY_FD\n"
                         "(started by libsupermachine for each VM; not meant to be run by hand)\n");
@@ -211,6 +212,11 @@ int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net_op
     sigaction(SIGINT, &sa, NULL);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* Before the first thread, so that every thread inherits the filter. */
+    if (ext->confine_process && ext->confine_process(&err) < 0) {
+        sm_error_wrap(&err, "confine the VMM");
+        goto fail;
+    }
     if (c.owner > 0) {
         int pidfd = pidfd_open(c.owner, 0);
         if (pidfd < 0) {
@@ -241,6 +247,8 @@ int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net_op
         .snapshot_on_console = c.snapshot ? c.snapshot_when + 8 : NULL,
         .snapshot_continue = true,
         .vsock_uds = c.vsock,
+        .on_vcpu_thread = ext->confine_vcpu_thread,
+        .on_devices_thread = ext->confine_devices_thread,
     };
     if (c.network && strcmp(c.network, "user") == 0) {
         /* Host ports are taken before the guest exists: a port in use is the user's error,
@@ -250,6 +258,7 @@ int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net_op
             .publish = c.publish,
             .egress_allow = c.egress_allow,
             .egress_deny = c.egress_deny,
+            .on_thread_start = ext->confine_net_thread,
         };
         if (net_ops == NULL) {
             sm_error_set(&err, 0, "this VMM has no network backend");
@@ -273,6 +282,8 @@ int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net_op
     report_ready((int)ready_fd, "ok\n");
     ready_fd = -1;
 
+    if (ext->confine_main_thread)
+        ext->confine_main_thread();
     struct vm_result res = {0};
     int r = vm_run(vm, &res, &err);
     if (net)

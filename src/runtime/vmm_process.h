@@ -24,9 +24,19 @@
 #include "runtime/instance.h"
 
 struct net_backend_ops;
-/* main() of supermachine-vmm; net: the network backend linked into it (net/net_backend.h),
- * NULL if it has none. */
-int vmm_process_main(int argc, char **argv, const struct net_backend_ops *net);
+/* What supermachine-vmm links in beside the library (each NULL if it has none): the
+ * network backend (net/net_backend.h) and the confinement (confine/confine.h): the
+ * process is confined before it makes any thread, each thread to its role as it starts. */
+struct vmm_extensions {
+    const struct net_backend_ops *net;
+    int (*confine_process)(sm_error_t *err);
+    void (*confine_main_thread)(void);
+    void (*confine_vcpu_thread)(void);
+    void (*confine_devices_thread)(void);
+    void (*confine_net_thread)(void);
+};
+/* main() of supermachine-vmm. */
+int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext);
 
 /* Starts the VMM process for an instance whose vmm.json is written; returns once the
  * guest runs (or with the VMM's own error). *pid_out: the VMM's pid (our child). Returns

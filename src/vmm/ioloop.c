@@ -44,6 +44,8 @@ static void *ioloop_thread(void *arg)
 {
     struct ioloop *l = arg;
     pthread_setname_np(pthread_self(), "devices");
+    if (l->on_thread_start)
+        l->on_thread_start();
     for (;;) {
         struct epoll_event evs[16];
         int n = epoll_wait(l->epoll_fd, evs, 16, -1);

@@ -27,6 +27,8 @@ struct ioloop {
     pthread_mutex_t lock;
     struct ioloop_handler handlers[IOLOOP_MAX_HANDLERS];
     unsigned n;
+    /* NULL, or run first thing on the loop's thread (the VMM confines it there). */
+    void (*on_thread_start)(void);
 };
 
 int ioloop_init(struct ioloop *l, sm_error_t *err);

@@ -195,6 +195,8 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, kick_signal());
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    if (vm->cfg.on_vcpu_thread)
+        vm->cfg.on_vcpu_thread();
 
     for (;;) {
         pthread_mutex_lock(&vm->lock);
@@ -520,6 +522,7 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
     pthread_mutex_lock(&vm->lock);
     vm->state = VM_RUNNING;
     pthread_mutex_unlock(&vm->lock);
+    vm->io.on_thread_start = vm->cfg.on_devices_thread;
     if (ioloop_start(&vm->io, err) < 0) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;

@@ -43,6 +43,10 @@ struct vm_config {
     /* After saving, resume the guest instead of stopping: the first run of an image
      * bakes its snapshot without paying for a restore. */
     bool snapshot_continue;
+    /* NULL, or run first thing on each vCPU thread and on the device loop's thread: the
+     * VMM process confines each thread to its role there (src/confine). */
+    void (*on_vcpu_thread)(void);
+    void (*on_devices_thread)(void);
 };
 
 enum vm_exit_reason {

@@ -1,0 +1,174 @@
+/* The VMM's confinement (src/confine) against the real kernel: in a child process per
+ * case, the process-wide filter and then a role's, a call the role makes (it lives on)
+ * and one it may not (the child ends with 128+SIGSYS and one line naming the call). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "confine/confine.h"
+
+enum action {
+    DO_NOTHING,
+    DO_FORK,          /* a new process: no role may */
+    DO_EXEC,          /* no role may */
+    DO_SOCKET_INET,   /* the network's only */
+    DO_SOCKET_NETLNK, /* nobody's */
+    DO_OPEN,          /* not a vCPU's */
+    DO_IOCTL_TTY,     /* a vCPU's ioctls are KVM's only */
+    DO_PRCTL_CAPS,    /* prctl beyond thread names */
+};
+
+/* Runs action in a child confined to role (role < 0: the process-wide filter only);
+ * returns its wait status and the first bytes of what it wrote on stderr. */
+static int run_confined(int role, enum action action, char *log, size_t size)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        sm_error_t err = NULL;
+        if (confine_process(&err) < 0) {
+            fprintf(stderr, "confine_process: %s\n", sm_error_message(err));
+            _exit(100);
+        }
+        if (role >= 0)
+            confine_thread((enum confine_role)role);
+        long r = 0;
+        switch (action) {
+        case DO_NOTHING:
+            r = getpid() > 0 ? 0 : -1;
+            break;
+        case DO_FORK:
+            r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); /* fork() */
+            if (r == 0)
+                _exit(0);
+            break;
+        case DO_EXEC: {
+            char *argv[] = {"/bin/true", NULL};
+            r = execve("/bin/true", argv, NULL);
+            break;
+        }
+        case DO_SOCKET_INET:
+            r = socket(AF_INET, SOCK_STREAM, 0);
+            break;
+        case DO_SOCKET_NETLNK:
+            r = socket(AF_NETLINK, SOCK_RAW, 0);
+            break;
+        case DO_OPEN:
+            r = open("/dev/null", O_RDONLY);
+            break;
+        case DO_IOCTL_TTY: {
+            int n;
+            r = ioctl(STDERR_FILENO, FIONREAD, &n);
+            break;
+        }
+        case DO_PRCTL_CAPS:
+            r = prctl(PR_CAPBSET_READ, 0, 0, 0, 0);
+            break;
+        }
+        (void)r;
+        _exit(0); /* lived on (the call may have failed: the filter let it through) */
+    }
+    close(p[1]);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    ssize_t n = read(p[0], log, size - 1);
+    log[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    return status;
+}
+
+static bool lives(int role, enum action a)
+{
+    char log[512];
+    int st = run_confined(role, a, log, sizeof(log));
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        fprintf(stderr, "  role %d action %d: status 0x%x: %s\n", role, a, st, log);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool killed(int role, enum action a)
+{
+    char log[512];
+    int st = run_confined(role, a, log, sizeof(log));
+    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGSYS &&
+              strstr(log, "supermachine-vmm: seccomp: the thread '") &&
+              strstr(log, "made system call");
+    if (!ok)
+        fprintf(stderr, "  role %d action %d: status 0x%x, log '%s'\n", role, a, st, log);
+    return ok;
+}
+
+int main(void)
+{
+    const int ANY = -1, MAIN = CONFINE_MAIN, VCPU = CONFINE_VCPU, DEV = CONFINE_DEVICES,
+              NET = CONFINE_NET;
+    /* The process-wide filter: setting up works; new processes, execve and netlink never. */
+    CHECK(lives(ANY, DO_NOTHING));
+    CHECK(lives(ANY, DO_OPEN));
+    CHECK(lives(ANY, DO_SOCKET_INET));
+    CHECK(killed(ANY, DO_FORK));
+    CHECK(killed(ANY, DO_EXEC));
+    CHECK(killed(ANY, DO_SOCKET_NETLNK));
+    CHECK(killed(ANY, DO_PRCTL_CAPS));
+    /* Each role: what it does, and not what it does not. */
+    CHECK(lives(MAIN, DO_OPEN));
+    CHECK(killed(MAIN, DO_SOCKET_INET));
+    CHECK(killed(MAIN, DO_FORK));
+    CHECK(lives(VCPU, DO_NOTHING));
+    CHECK(killed(VCPU, DO_OPEN));
+    CHECK(killed(VCPU, DO_IOCTL_TTY));
+    CHECK(killed(VCPU, DO_SOCKET_INET));
+    CHECK(lives(DEV, DO_IOCTL_TTY));
+    CHECK(killed(DEV, DO_SOCKET_INET));
+    CHECK(killed(DEV, DO_EXEC));
+    CHECK(lives(NET, DO_SOCKET_INET));
+    CHECK(lives(NET, DO_OPEN));
+    CHECK(killed(NET, DO_SOCKET_NETLNK));
+    CHECK(killed(NET, DO_FORK));
+    CHECK(killed(NET, DO_EXEC));
+
+    /* What confine_process leaves: no_new_privs, no capabilities, no core dumps. */
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sm_error_t err = NULL;
+        char ok = 0;
+        if (confine_process(&err) == 0) {
+            struct rlimit core;
+            getrlimit(RLIMIT_CORE, &core);
+            FILE *f = fopen("/proc/self/status", "r");
+            char line[256];
+            bool nnp = false, caps = true;
+            while (f && fgets(line, sizeof(line), f)) {
+                nnp |= strcmp(line, "NoNewPrivs:\t1\n") == 0;
+                if (strncmp(line, "CapEff:", 7) == 0 || strncmp(line, "CapPrm:", 7) == 0)
+                    caps &= strcmp(line + 7, "\t0000000000000000\n") == 0;
+            }
+            ok = nnp && caps && core.rlim_cur == 0 && core.rlim_max == 0;
+        }
+        ssize_t w = write(p[1], &ok, 1);
+        (void)w;
+        _exit(0);
+    }
+    char ok = 0;
+    CHECK(read(p[0], &ok, 1) == 1 && ok == 1);
+    waitpid(pid, NULL, 0);
+
+    printf("%d checks, %d failed\n", check_count, check_failures);
+    return check_failures;
+}
