@@ -86,6 +86,9 @@ struct agent_port {
 /* The guest's listening TCP sockets, as its kernel lists them. */
 int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int timeout_ms,
                 sm_error_t *err);
+/* The guest's PORTS answer (hostile JSON) into a malloc'd list: entries that are not a port
+ * and a plain address are dropped. Pure: what agent_ports and the fuzz target run. */
+int agent_ports_parse(json_object *j, struct agent_port **ports, size_t *n, sm_error_t *err);
 
 /* Low level: the next frame, waiting until the deadline (agent_now_ms() based). */
 int64_t agent_now_ms(void);

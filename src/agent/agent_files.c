@@ -147,23 +147,12 @@ int agent_read_file(struct agent_conn *c, const char *path, int out_fd, uint64_t
     }
 }
 
-int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int timeout_ms,
-                sm_error_t *err)
+int agent_ports_parse(json_object *j, struct agent_port **ports, size_t *n, sm_error_t *err)
 {
-    json_object *o = json_object_new_object();
-    int w = agent_write_json(c->fd, AGENT_PORTS, o);
-    json_object_put(o);
-    if (w < 0)
-        return sm_error_set(err, errno, "agent: send ports");
-    json_object *j = read_answer(c, AGENT_PORTS, timeout_ms, err);
-    if (j == NULL)
-        return -1;
     json_object *tcp;
     if (!json_object_object_get_ex(j, "tcp", &tcp) || !json_object_is_type(tcp, json_type_array) ||
-        json_object_array_length(tcp) > PORTS_MAX) {
-        json_object_put(j);
+        json_object_array_length(tcp) > PORTS_MAX)
         return sm_error_set(err, 0, "agent: a malformed ports answer");
-    }
     size_t count = json_object_array_length(tcp);
     struct agent_port *list = xcalloc(count ? count : 1, sizeof(*list));
     size_t k = 0;
@@ -180,8 +169,23 @@ int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int 
         memcpy(list[k].address, addr, strlen(addr) + 1);
         k++;
     }
-    json_object_put(j);
     *ports = list;
     *n = k;
     return 0;
+}
+
+int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int timeout_ms,
+                sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    int w = agent_write_json(c->fd, AGENT_PORTS, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send ports");
+    json_object *j = read_answer(c, AGENT_PORTS, timeout_ms, err);
+    if (j == NULL)
+        return -1;
+    int r = agent_ports_parse(j, ports, n, err);
+    json_object_put(j);
+    return r;
 }

@@ -517,22 +517,11 @@ static char *str_from_json(json_object *s)
     return xstrdup(json_object_get_string(s));
 }
 
-int sm_image_config(const char *user_ref, struct sm_image_config **out, sm_error_t *err)
+int oci_config_parse(const char *json, size_t len, struct sm_image_config *c, sm_error_t *err)
 {
-    struct oci_store s;
-    struct store_image img;
-    cleanup_free char *config = NULL;
-    size_t len = 0;
-    if (open_image(user_ref, &s, &img, &config, &len, err) < 0)
-        return sm_error_wrap(err, "image %s", user_ref);
-    free(img.name);
-    store_close(&s);
-    json_object *root = oci_json_parse(config, len, "image config", err);
+    json_object *root = oci_json_parse(json, len, "image config", err);
     if (root == NULL)
-        return sm_error_wrap(err, "image %s", user_ref);
-    struct sm_image_config *c = xcalloc(1, sizeof(*c));
-    c->id = xstrdup(img.config);
-    c->manifest_digest = xstrdup(img.manifest);
+        return -1;
     json_object *cfg = get_member(root, "config");
     if (cfg && json_object_is_type(cfg, json_type_object)) {
         c->entrypoint = strv_from_json(get_member(cfg, "Entrypoint"));
@@ -554,6 +543,26 @@ int sm_image_config(const char *user_ref, struct sm_image_config **out, sm_error
         }
     }
     json_object_put(root);
+    return 0;
+}
+
+int sm_image_config(const char *user_ref, struct sm_image_config **out, sm_error_t *err)
+{
+    struct oci_store s;
+    struct store_image img;
+    cleanup_free char *config = NULL;
+    size_t len = 0;
+    if (open_image(user_ref, &s, &img, &config, &len, err) < 0)
+        return sm_error_wrap(err, "image %s", user_ref);
+    free(img.name);
+    store_close(&s);
+    struct sm_image_config *c = xcalloc(1, sizeof(*c));
+    if (oci_config_parse(config, len, c, err) < 0) {
+        sm_image_config_free(c);
+        return sm_error_wrap(err, "image %s", user_ref);
+    }
+    c->id = xstrdup(img.config);
+    c->manifest_digest = xstrdup(img.manifest);
     *out = c;
     return 0;
 }

@@ -184,10 +184,10 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *opaque)
 
 /* A one-line, printable rendering of the registry's error body:
  * {"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}. */
-static void describe_error(const struct req *q, char *out, size_t n)
+void oci_registry_error_message(const char *body, long status, char *out, size_t n)
 {
     out[0] = '\0';
-    json_object *o = json_tokener_parse(q->errbody);
+    json_object *o = json_tokener_parse(body);
     json_object *errs, *e0, *v;
     if (o && json_object_object_get_ex(o, "errors", &errs) &&
         json_object_is_type(errs, json_type_array) && json_object_array_length(errs) > 0 &&
@@ -202,7 +202,7 @@ static void describe_error(const struct req *q, char *out, size_t n)
     }
     json_object_put(o);
     if (out[0] == '\0') {
-        switch (q->status) {
+        switch (status) {
         case 401:
             snprintf(out, n, "unauthorized: authentication required");
             break;
@@ -216,13 +216,13 @@ static void describe_error(const struct req *q, char *out, size_t n)
             snprintf(out, n, "too many requests");
             break;
         default:
-            snprintf(out, n, "HTTP status %ld", q->status);
+            snprintf(out, n, "HTTP status %ld", status);
         }
     }
-    if ((q->status == 401 || q->status == 403) && strncasecmp(out, "unauthorized", 12) != 0 &&
+    if ((status == 401 || status == 403) && strncasecmp(out, "unauthorized", 12) != 0 &&
         strncasecmp(out, "denied", 6) != 0) {
         char tmp[512];
-        snprintf(tmp, sizeof(tmp), "%s: %s", q->status == 401 ? "unauthorized" : "denied", out);
+        snprintf(tmp, sizeof(tmp), "%s: %s", status == 401 ? "unauthorized" : "denied", out);
         snprintf(out, n, "%s", tmp);
     }
     for (char *p = out; *p; p++)
@@ -233,7 +233,7 @@ static void describe_error(const struct req *q, char *out, size_t n)
 /* ---- authentication ---- */
 
 /* Parses `Bearer realm="...",service="...",scope="..."` into its parameters. */
-static void challenge_param(const char *c, const char *key, char *out, size_t n)
+void oci_registry_challenge_param(const char *c, const char *key, char *out, size_t n)
 {
     out[0] = '\0';
     size_t klen = strlen(key);
@@ -321,13 +321,35 @@ static int curl_failure(struct req *q, CURLcode rc, const char *errbuf, sm_error
     return sm_error_set(err, 0, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 }
 
+int oci_registry_parse_token(const char *body, size_t len, char **token_out, sm_error_t *err)
+{
+    json_object *o = oci_json_parse(body, len, "token response", err);
+    if (o == NULL)
+        return -1;
+    json_object *v;
+    const char *token = NULL;
+    if ((json_object_object_get_ex(o, "token", &v) ||
+         json_object_object_get_ex(o, "access_token", &v)) &&
+        json_object_is_type(v, json_type_string))
+        token = json_object_get_string(v);
+    /* It goes into a header line: printable, no spaces, bounded. */
+    bool ok = token && *token && strlen(token) < 64 * 1024;
+    for (const char *p = token; ok && *p; p++)
+        if (!isgraph((unsigned char)*p))
+            ok = false;
+    if (ok)
+        *token_out = xstrdup(token);
+    json_object_put(o);
+    return ok ? 0 : sm_error_set(err, 0, "token response: no usable token");
+}
+
 /* Fetches a bearer token for the challenge. Called with r->lock held. */
 static int fetch_token(struct oci_registry *r, const char *challenge, sm_error_t *err)
 {
     char realm[1024], service[256], scope[512];
-    challenge_param(challenge, "realm", realm, sizeof(realm));
-    challenge_param(challenge, "service", service, sizeof(service));
-    challenge_param(challenge, "scope", scope, sizeof(scope));
+    oci_registry_challenge_param(challenge, "realm", realm, sizeof(realm));
+    oci_registry_challenge_param(challenge, "service", service, sizeof(service));
+    oci_registry_challenge_param(challenge, "scope", scope, sizeof(scope));
     if (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0)
         return sm_error_set(err, 0, "unsupported authentication challenge (no http(s) realm)");
     if (scope[0] == '\0')
@@ -370,6 +392,7 @@ static int fetch_token(struct oci_registry *r, const char *challenge, sm_error_t
     curl_easy_cleanup(q.curl);
     curl_slist_free_all(headers);
     int ret = -1;
+    cleanup_free char *token = NULL;
     if (rc != CURLE_OK) {
         curl_failure(&q, rc, errbuf, err);
         sm_error_wrap(err, "token from %s", realm);
@@ -377,7 +400,7 @@ static int fetch_token(struct oci_registry *r, const char *challenge, sm_error_t
     }
     if (q.status < 200 || q.status > 299) {
         char why[512];
-        describe_error(&q, why, sizeof(why));
+        oci_registry_error_message(q.errbody, q.status, why, sizeof(why));
         if (q.status == 401 || q.status == 403)
             sm_error_set(err, 0, "unauthorized: %s (token server %s)",
                          r->cred.username || r->cred.identity_token ? "bad credentials"
@@ -387,28 +410,11 @@ static int fetch_token(struct oci_registry *r, const char *challenge, sm_error_t
             sm_error_set(err, 0, "token from %s: %s", realm, why);
         goto out;
     }
-    json_object *o = oci_json_parse(q.buf ? q.buf : "", q.len, "token response", err);
-    if (o == NULL)
+    if (oci_registry_parse_token(q.buf ? q.buf : "", q.len, &token, err) < 0)
         goto out;
-    json_object *v;
-    const char *token = NULL;
-    if ((json_object_object_get_ex(o, "token", &v) ||
-         json_object_object_get_ex(o, "access_token", &v)) &&
-        json_object_is_type(v, json_type_string))
-        token = json_object_get_string(v);
-    bool ok = token && *token && strlen(token) < 64 * 1024;
-    for (const char *p = token; ok && *p; p++)
-        if (!isgraph((unsigned char)*p))
-            ok = false;
-    if (!ok) {
-        json_object_put(o);
-        sm_error_set(err, 0, "token response: no usable token");
-        goto out;
-    }
     free(r->auth);
     r->auth = xasprintf("Authorization: Bearer %s", token);
     r->gen++;
-    json_object_put(o);
     ret = 0;
 out:
     free(q.buf);
@@ -493,7 +499,7 @@ static int request(struct oci_registry *r, struct req *q, sm_error_t *err)
         if (q->status >= 200 && q->status <= 299)
             return 0;
         char why[512];
-        describe_error(q, why, sizeof(why));
+        oci_registry_error_message(q->errbody, q->status, why, sizeof(why));
         return sm_error_set(err, 0, "%s", why);
     }
 }

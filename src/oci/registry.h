@@ -37,4 +37,16 @@ typedef void (*oci_progress_fn)(void *opaque, uint64_t done, uint64_t total);
 int oci_registry_fetch_blob(struct oci_registry *r, struct oci_store *s, const char *digest,
                             int64_t size, oci_progress_fn progress, void *opaque, sm_error_t *err);
 
+/* Pure parsers of what a registry sends (hostile input), used by the client above and by
+ * the fuzz targets. */
+/* One parameter of a `Bearer realm="...",service="...",scope="..."` challenge into out
+ * ("" when absent; truncated to n - 1 bytes). */
+void oci_registry_challenge_param(const char *challenge, const char *key, char *out, size_t n);
+/* The token of a token server's JSON answer ("token" or "access_token"): printable, no
+ * spaces, under 64 KiB. *token is malloc'd. */
+int oci_registry_parse_token(const char *body, size_t len, char **token, sm_error_t *err);
+/* A one-line, printable message for a failed request: the first error of the registry's
+ * JSON error body (NUL-terminated), else one for the HTTP status. */
+void oci_registry_error_message(const char *body, long status, char *out, size_t n);
+
 #endif

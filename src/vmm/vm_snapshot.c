@@ -449,15 +449,9 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
             NULL)
             goto fail;
         memcpy(&vs, p, sizeof(vs));
-        struct virtio_mmio *t = &vm->virtio[i];
-        t->s = vs;
-        for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
-            t->vq[q].s = vs.queues[q];
-            /* Rings from a file are re-checked like rings a driver sets up. */
-            if (t->vq[q].s.ready && virtq_validate(&t->vq[q], err) < 0) {
-                sm_error_wrap(err, "%s queue %u", what, q);
-                goto fail;
-            }
+        if (virtio_mmio_restore(&vm->virtio[i], &vs, err) < 0) {
+            sm_error_wrap(err, "%s", what);
+            goto fail;
         }
     }
     if (vm->vsock) {

@@ -124,6 +124,18 @@ void virtio_mmio_notified(void *opaque, uint32_t events)
     pthread_mutex_unlock(&t->lock);
 }
 
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s, sm_error_t *err)
+{
+    t->s = *s;
+    for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+        t->vq[q].s = s->queues[q];
+        /* Rings from a file are re-checked like rings a driver sets up. */
+        if (t->vq[q].s.ready && virtq_validate(&t->vq[q], err) < 0)
+            return sm_error_wrap(err, "queue %u", q);
+    }
+    return 0;
+}
+
 static void reset_locked(struct virtio_mmio *t)
 {
     memset(&t->s, 0, sizeof(t->s));

@@ -87,5 +87,8 @@ void virtio_mmio_fail(struct virtio_mmio *t, const char *why);
  * empty, -1 when the guest broke the protocol (the device has failed: virtio_mmio_fail). */
 int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_chain *c);
 bool virtio_mmio_active(struct virtio_mmio *t);
+/* Takes a transport state from a snapshot file (untrusted): every ready queue's rings are
+ * validated as when a driver sets them up. */
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s, sm_error_t *err);
 
 #endif
