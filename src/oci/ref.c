@@ -50,6 +50,8 @@ static bool component_valid(const char *s, size_t n)
 
 static bool path_valid(const char *p)
 {
+    if (*p == '\0')
+        return false; /* no repository name at all (":tag", "host:5000/") */
     while (*p) {
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);

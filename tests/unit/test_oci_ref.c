@@ -71,6 +71,13 @@ static void test_refs(void)
     check_bad("host:99999999/x");
     check_bad("x/");
     check_bad("x:tag\nEvil");
+    /* No repository name at all (found by fuzz/fuzz_oci_ref.c: ":0" parsed as
+     * docker.io/library/ and printed as a reference that did not parse again). */
+    check_bad(":0");
+    check_bad(":latest");
+    check_bad("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    check_bad("localhost:5000/");
+    check_bad("example.com/:tag");
 
     struct oci_ref r;
     sm_error_t err = NULL;
