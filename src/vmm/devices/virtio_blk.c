@@ -154,7 +154,13 @@ static void blk_notify(void *dev, struct virtio_mmio *t, unsigned q)
     struct virtio_blk *b = dev;
     struct virtq_chain *c = &b->chain;
     bool pushed = false;
-    while (virtio_mmio_pop(t, q, c) == 1) {
+    /* A ring's worth per call, then the notification comes back through the device loop:
+     * a guest can make the ring refill itself (its avail index inside a buffer we write,
+     * or under the used ring), which would otherwise keep this loop, and the transport
+     * lock, forever. */
+    unsigned budget = t->vq[q].s.size;
+    while (budget > 0 && virtio_mmio_pop(t, q, c) == 1) {
+        budget--;
         uint32_t written = 0;
         uint8_t status = handle(b, c, &written);
         struct iovec *s = &c->write[c->nwrite ? c->nwrite - 1 : 0];
@@ -165,6 +171,8 @@ static void blk_notify(void *dev, struct virtio_mmio *t, unsigned q)
     }
     if (pushed)
         virtio_mmio_used(t, q);
+    if (budget == 0)
+        virtio_mmio_renotify(t);
 }
 
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, sm_error_t *err)

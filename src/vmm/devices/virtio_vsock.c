@@ -498,6 +498,8 @@ refuse:
     rst_push(v, le64toh(h->dst_cid), local, peer);
 }
 
+static void kick(struct virtio_vsock *v);
+
 /* ---- guest -> host (tx queue) --------------------------------------------------------- */
 
 /* iovecs for [off, off+len) of a chain's buffers (readable or writable ones). */
@@ -670,9 +672,14 @@ static bool process_tx(struct virtio_vsock *v)
         return false;
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_TX];
     bool pushed = false, blocked = false;
-    for (;;) {
+    /* A ring's worth per call (the kick brings us back): see virtio_blk.c's notify. */
+    for (unsigned budget = vq->s.size;; budget--) {
         if (v->rst_len == VSOCK_RST_RING) {
             blocked = true;
+            break;
+        }
+        if (budget == 0) {
+            kick(v);
             break;
         }
         if (virtio_mmio_pop(v->t, VSOCK_QUEUE_TX, &v->chain) != 1)
@@ -782,10 +789,18 @@ static uint32_t conn_fill(struct virtio_vsock *v, struct vsock_conn *c, struct v
 }
 
 /* Takes the next rx buffer big enough for a header; smaller ones go back unused. */
-static int rx_pop(struct virtio_vsock *v, bool *pushed)
+/* The next rx buffer big enough for a header (smaller ones go back unused); 0 also when
+ * this call's budget of buffers is spent (the kick brings us back: a guest can make its
+ * ring refill itself, see virtio_blk.c's notify). */
+static int rx_pop(struct virtio_vsock *v, bool *pushed, unsigned *budget)
 {
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_RX];
     for (;;) {
+        if (*budget == 0) {
+            kick(v);
+            return 0;
+        }
+        (*budget)--;
         int r = virtio_mmio_pop(v->t, VSOCK_QUEUE_RX, &v->chain);
         if (r <= 0 || v->chain.write_len >= sizeof(struct virtio_vsock_hdr))
             return r;
@@ -800,9 +815,10 @@ static void process_rx(struct virtio_vsock *v)
         return;
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_RX];
     bool pushed = false;
+    unsigned budget = vq->s.size;
     for (;;) {
         if (v->rst_len) {
-            if (rx_pop(v, &pushed) <= 0)
+            if (rx_pop(v, &pushed, &budget) <= 0)
                 break;
             struct vsock_rst *r = &v->rst[v->rst_head];
             struct virtio_vsock_hdr h = {
@@ -827,7 +843,7 @@ static void process_rx(struct virtio_vsock *v)
             conn_dequeue(v, c); /* an event or a credit update queues it again */
             continue;
         }
-        if (rx_pop(v, &pushed) <= 0)
+        if (rx_pop(v, &pushed, &budget) <= 0)
             break; /* no buffers: the guest's next rx notification resumes here */
         bool done;
         uint32_t n = conn_fill(v, c, &v->chain, &done);
@@ -851,7 +867,11 @@ static void process_event(struct virtio_vsock *v)
     if (!v->reset_event_pending || !queue_ready(v, VSOCK_QUEUE_EVENT))
         return;
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_EVENT];
-    for (;;) {
+    for (unsigned budget = vq->s.size;; budget--) {
+        if (budget == 0) {
+            kick(v); /* a ring's worth per call, as for tx */
+            return;
+        }
         if (virtio_mmio_pop(v->t, VSOCK_QUEUE_EVENT, &v->chain) != 1)
             return; /* empty: sent when the guest gives an event buffer; or failed */
         uint32_t id = htole32(VSOCK_EVENT_TRANSPORT_RESET);

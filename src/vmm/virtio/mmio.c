@@ -80,6 +80,13 @@ void virtio_mmio_used(struct virtio_mmio *t, unsigned q)
         raise_irq(t, INT_USED);
 }
 
+void virtio_mmio_renotify(struct virtio_mmio *t)
+{
+    uint64_t one = 1;
+    ssize_t w = write(t->notify_fd, &one, sizeof(one));
+    (void)w;
+}
+
 void virtio_mmio_config_changed(struct virtio_mmio *t)
 {
     __atomic_add_fetch(&t->s.config_generation, 1, __ATOMIC_SEQ_CST);
@@ -301,9 +308,7 @@ void virtio_mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
     memcpy(&v, data, 4);
     if (off == REG_QUEUE_NOTIFY) {
         /* Reached only without an ioeventfd: let the device thread do the work. */
-        uint64_t one = 1;
-        ssize_t w = write(t->notify_fd, &one, sizeof(one));
-        (void)w;
+        virtio_mmio_renotify(t);
         return;
     }
     bool reset = false;

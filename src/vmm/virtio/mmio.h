@@ -78,6 +78,10 @@ void virtio_mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 void virtio_mmio_notified(void *opaque, uint32_t events);
 /* After pushing used buffers on a queue: interrupt the guest if it wants one. */
 void virtio_mmio_used(struct virtio_mmio *t, unsigned queue);
+/* Has the device's notify run again from the device loop, as if the guest had notified:
+ * a device that stops after a bounded amount of work resumes there, with the transport
+ * lock released in between. */
+void virtio_mmio_renotify(struct virtio_mmio *t);
 /* Config changed on the device side: bump the generation and interrupt. */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
 /* The guest broke the protocol (bad descriptor chain): mark NEEDS_RESET and stop using
