@@ -2,13 +2,24 @@
  * its sha256 trailer, which is computed here so that the fuzzer gets past the checksum to
  * the sections. Each virtio transport section is then restored as vm_create_from_snapshot
  * does (virtio_mmio_restore: rings re-validated) into a small guest memory, and its queues
- * are used. */
+ * are used; the serial port's section is restored (serial_restore) and its registers read. */
 #include <openssl/evp.h>
 #include <stdlib.h>
 
 #include "fuzz_input.h"
+#include "vmm/devices/serial.h"
 #include "vmm/devices/virtio_devices.h"
 #include "vmm/snapshot.h"
+
+static void uart_irq(void *opaque, bool level)
+{
+    (void)opaque, (void)level;
+}
+
+static void uart_output(void *opaque, const uint8_t *buf, size_t len)
+{
+    (void)opaque, (void)buf, (void)len;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,6 +42,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* a section past the end of the file */
             if (snap_find(secs, n, secs[i].type, secs[i].index) == NULL)
                 abort();
+            if (secs[i].type == SNAP_SEC_DEVICE && secs[i].index == SNAP_DEV_SERIAL &&
+                secs[i].len == sizeof(struct serial_state)) {
+                static const struct serial_ops ops = {.irq = uart_irq, .output = uart_output};
+                struct serial_state ss;
+                struct serial uart;
+                memcpy(&ss, secs[i].data, sizeof(ss));
+                serial_init(&uart, &ops, NULL);
+                serial_restore(&uart, &ss);
+                for (uint64_t reg = 0; reg < 8; reg++) {
+                    uint8_t v;
+                    serial_io(&uart, reg, &v, 1, false);
+                }
+            }
             if (secs[i].type != SNAP_SEC_DEVICE || secs[i].index < SNAP_DEV_VIRTIO ||
                 secs[i].len != sizeof(struct virtio_mmio_state))
                 continue;

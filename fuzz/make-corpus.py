@@ -294,5 +294,6 @@ mmio = struct.pack("<IIIIQIII4x", 15, 1, 1, 0, (1 << 32) | (1 << 29), 0, 0, 1)
 mmio += virtq_state(8, True, 0x1000, 0x2000, 0x3000) + virtq_state(8, True, 0x20000, 0x20100, 0x20200) + virtq_state(0, False, 0, 0, 0) * 2
 assert len(cfg) == 224 and len(mmio) == 200
 put("snapshot", "meta", snap([(1, 0, cfg), (6, 0, struct.pack("<QQ", 123456789, 1700000000000000000)),
-                              (7, 1, bytes(1)), (7, 16, mmio), (7, 17, mmio), (7, 3, struct.pack("<QII", 3, 1 << 30, 0))]))
+                              (7, 1, struct.pack("<8B?16sBB", 0x0f, 3, 0x0b, 0, 0, 1, 0, 0xc7, True, b"hello, console..", 0, 5)),
+                              (7, 2, bytes(1)), (7, 16, mmio), (7, 17, mmio), (7, 3, struct.pack("<QII", 3, 1 << 30, 0))]))
 put("snapshot", "empty", snap([]))

@@ -389,3 +389,11 @@ int sm_remove_tree(const char *path, sm_error_t *err)
         return sm_error_set(err, errno, "remove %s", path);
     return 0;
 }
+
+void sm_bool_sanitize(bool *b)
+{
+    uint8_t v;
+    memcpy(&v, b, 1);
+    v = v != 0;
+    memcpy(b, &v, 1);
+}

@@ -27,6 +27,10 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Makes a bool that came from a file (a struct read whole) 0 or 1 through its byte: any
+ * other byte there makes every later load of it undefined. */
+void sm_bool_sanitize(bool *b);
+
 /* Reads a whole file; fails if it is larger than max_size. The buffer gets a trailing NUL
  * (not counted in *len) so text can be used directly. */
 int sm_read_file(const char *path, size_t max_size, char **out, size_t *len, sm_error_t *err);

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "common/util.h"
+
 /* Register offsets and bits (the 16550 data sheet's names). */
 enum {
     UART_RX = 0,
@@ -238,7 +240,8 @@ void serial_restore(struct serial *dev, const struct serial_state *in)
 {
     pthread_mutex_lock(&dev->lock);
     dev->s = *in;
-    /* Clamp what came from a file: indices must stay inside the FIFO. */
+    /* Clamp what came from a file: indices must stay inside the FIFO, the bool 0 or 1. */
+    sm_bool_sanitize(&dev->s.thr_interrupt);
     dev->s.rx_head %= SERIAL_FIFO_SIZE;
     if (dev->s.rx_count > SERIAL_FIFO_SIZE)
         dev->s.rx_count = SERIAL_FIFO_SIZE;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "vmm/memory.h"
 
 enum {
@@ -135,7 +136,12 @@ int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s
 {
     t->s = *s;
     for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
-        t->vq[q].s = s->queues[q];
+        /* The file's bools may hold any byte (found by fuzz/fuzz_snapshot.c). */
+        struct virtq_state *qs = &t->s.queues[q];
+        sm_bool_sanitize(&qs->ready);
+        sm_bool_sanitize(&qs->event_idx);
+        sm_bool_sanitize(&qs->signalled_valid);
+        t->vq[q].s = *qs;
         /* Rings from a file are re-checked like rings a driver sets up. */
         if (t->vq[q].s.ready && virtq_validate(&t->vq[q], err) < 0)
             return sm_error_wrap(err, "queue %u", q);
