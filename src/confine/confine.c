@@ -46,7 +46,11 @@ static const char *const calls_main[] = {
     "rt_sigaction", "wait4", "sched_setaffinity", "copy_file_range", "sendfile", "splice",
     "getuid", "geteuid", "getgid", "getegid", "uname", "sysinfo", "shutdown",
     "sendmsg", "recvmsg", "sendto", "recvfrom", "getsockname", "getpeername", "setsockopt",
-    "getsockopt", "statfs", "fstatfs", NULL};
+    "getsockopt", "statfs", "fstatfs",
+    /* saving a snapshot: which pages are resident, a failed save cleaned up */
+    "mincore", "rmdir", "msync",
+    /* the vCPU and device threads it starts load their own filter on top */
+    "seccomp", NULL};
 
 /* A vCPU: KVM_RUN and the other KVM ioctls (restricted by type below), eventfds and the
  * console's descriptor (plain reads and writes). */

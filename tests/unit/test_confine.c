@@ -3,6 +3,7 @@
  * and one it may not (the child ends with 128+SIGSYS and one line naming the call). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -26,7 +27,15 @@ enum action {
     DO_OPEN,          /* not a vCPU's */
     DO_IOCTL_TTY,     /* a vCPU's ioctls are KVM's only */
     DO_PRCTL_CAPS,    /* prctl beyond thread names */
+    DO_VCPU_THREAD,   /* the main thread starts a thread that narrows to a vCPU's role */
 };
+
+static void *vcpu_thread(void *arg)
+{
+    (void)arg;
+    confine_thread(CONFINE_VCPU);
+    return NULL;
+}
 
 /* Runs action in a child confined to role (role < 0: the process-wide filter only);
  * returns its wait status and the first bytes of what it wrote on stderr. */
@@ -78,6 +87,11 @@ static int run_confined(int role, enum action action, char *log, size_t size)
         case DO_PRCTL_CAPS:
             r = prctl(PR_CAPBSET_READ, 0, 0, 0, 0);
             break;
+        case DO_VCPU_THREAD: {
+            pthread_t t;
+            r = pthread_create(&t, NULL, vcpu_thread, NULL) == 0 ? pthread_join(t, NULL) : -1;
+            break;
+        }
         }
         (void)r;
         _exit(0); /* lived on (the call may have failed: the filter let it through) */
@@ -128,6 +142,7 @@ int main(void)
     CHECK(lives(MAIN, DO_OPEN));
     CHECK(killed(MAIN, DO_SOCKET_INET));
     CHECK(killed(MAIN, DO_FORK));
+    CHECK(lives(MAIN, DO_VCPU_THREAD)); /* as vm_run starts its threads */
     CHECK(lives(VCPU, DO_NOTHING));
     CHECK(killed(VCPU, DO_OPEN));
     CHECK(killed(VCPU, DO_IOCTL_TTY));
