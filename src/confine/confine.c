@@ -48,9 +48,7 @@ static const char *const calls_main[] = {
     "sendmsg", "recvmsg", "sendto", "recvfrom", "getsockname", "getpeername", "setsockopt",
     "getsockopt", "statfs", "fstatfs",
     /* saving a snapshot: which pages are resident, a failed save cleaned up */
-    "mincore", "rmdir", "msync",
-    /* the vCPU and device threads it starts load their own filter on top */
-    "seccomp", NULL};
+    "mincore", "rmdir", "msync", NULL};
 
 /* A vCPU: KVM_RUN and the other KVM ioctls (restricted by type below), eventfds and the
  * console's descriptor (plain reads and writes). */
@@ -84,7 +82,6 @@ static const char *const calls_setup[] = {
     "seccomp", NULL};
 /* clang-format on */
 
-/* ioctl numbers carry their type in bits 8-15: KVM's is 0xAE. */
 #define KVM_IOCTL_TYPE 0xAE
 
 static bool seccomp_off(void)
@@ -106,100 +103,88 @@ static int allow_list(scmp_filter_ctx ctx, const char *const *names)
     return 0;
 }
 
-/* Calls allowed only with some arguments. */
-static int add_socket(scmp_filter_ctx ctx, bool inet)
-{
-    int r =
-        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-    if (r == 0 && inet)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                             SCMP_A0(SCMP_CMP_EQ, AF_INET));
-    if (r == 0 && inet)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                             SCMP_A0(SCMP_CMP_EQ, AF_INET6));
-    return r;
-}
+/* Calls allowed only with some arguments: one rule each, ORed by the filter. */
+struct arg_rule {
+    int nr;
+    uint32_t action; /* SCMP_ACT_ALLOW, or an errno answer */
+    bool masked;     /* the argument ANDed with mask must equal value */
+    unsigned arg;
+    uint64_t mask, value;
+};
 
-static int add_ioctl_kvm(scmp_filter_ctx ctx)
-{
-    return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, KVM_IOCTL_TYPE << 8));
-}
+#define ALLOW_EQ(name, argn, v)                                                                    \
+    {                                                                                              \
+        SCMP_SYS(name), SCMP_ACT_ALLOW, false, argn, 0, (uint64_t)(v)                              \
+    }
+#define ALLOW_MASKED(name, argn, m, v)                                                             \
+    {                                                                                              \
+        SCMP_SYS(name), SCMP_ACT_ALLOW, true, argn, (m), (uint64_t)(v)                             \
+    }
+#define RULES_END                                                                                  \
+    {                                                                                              \
+        0, 0, false, 0, 0, 0                                                                       \
+    }
 
-static int add_ioctl_sockets(scmp_filter_ctx ctx)
-{
-    int r =
-        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
-    return r ? r
-             : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                SCMP_A1(SCMP_CMP_EQ, FIONBIO));
-}
+/* Every role: naming its own thread. */
+static const struct arg_rule rules_common[] = {ALLOW_EQ(prctl, 0, PR_SET_NAME),
+                                               ALLOW_EQ(prctl, 0, PR_GET_NAME), RULES_END};
+/* ioctl numbers carry their type in bits 8-15: KVM's is 0xAE. */
+#define ALLOW_KVM_IOCTLS    ALLOW_MASKED(ioctl, 1, 0xff00, KVM_IOCTL_TYPE << 8)
+#define ALLOW_SOCKET_IOCTLS ALLOW_EQ(ioctl, 1, FIONREAD), ALLOW_EQ(ioctl, 1, FIONBIO)
+static const struct arg_rule rules_main[] = {ALLOW_KVM_IOCTLS, ALLOW_SOCKET_IOCTLS,
+                                             ALLOW_EQ(ioctl, 1, TCGETS), /* isatty(), from stdio */
+                                             ALLOW_EQ(socket, 0, AF_UNIX), RULES_END};
+/* Setting up: threads, never processes (clone with CLONE_THREAD). clone3 passes its
+ * flags in memory, which a filter cannot read: it fails with ENOSYS, and glibc falls
+ * back to clone. */
+static const struct arg_rule rules_setup[] = {
+    ALLOW_MASKED(clone, 0, CLONE_THREAD, CLONE_THREAD),
+    {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), false, 0, 0, 0},
+    RULES_END};
+static const struct arg_rule rules_vcpu[] = {ALLOW_KVM_IOCTLS, RULES_END};
+static const struct arg_rule rules_devices[] = {ALLOW_KVM_IOCTLS, ALLOW_SOCKET_IOCTLS,
+                                                ALLOW_EQ(socket, 0, AF_UNIX), RULES_END};
+static const struct arg_rule rules_net[] = {ALLOW_SOCKET_IOCTLS, ALLOW_EQ(socket, 0, AF_UNIX),
+                                            ALLOW_EQ(socket, 0, AF_INET),
+                                            ALLOW_EQ(socket, 0, AF_INET6), RULES_END};
 
-static int add_threads(scmp_filter_ctx ctx)
-{
-    /* Threads, never processes: clone with CLONE_THREAD. clone3 passes its flags in
-     * memory, which a filter cannot read: it fails with ENOSYS, and glibc falls back to
-     * clone. */
-    int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                             SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-    return r ? r : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-}
+static const struct {
+    const char *const *calls;
+    const struct arg_rule *rules;
+} roles[] = {
+    [CONFINE_MAIN] = {calls_main, rules_main},
+    [CONFINE_VCPU] = {calls_vcpu, rules_vcpu},
+    [CONFINE_DEVICES] = {calls_devices, rules_devices},
+    [CONFINE_NET] = {calls_net, rules_net},
+};
 
-static int add_prctl_names(scmp_filter_ctx ctx)
+static int add_rules(scmp_filter_ctx ctx, const struct arg_rule *rules)
 {
-    int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                             SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-    return r ? r
-             : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                                SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+    for (size_t i = 0; rules[i].nr; i++) {
+        const struct arg_rule *a = &rules[i];
+        struct scmp_arg_cmp cmp = {
+            .arg = a->arg,
+            .op = a->masked ? SCMP_CMP_MASKED_EQ : SCMP_CMP_EQ,
+            .datum_a = a->masked ? a->mask : a->value,
+            .datum_b = a->masked ? a->value : 0,
+        };
+        int r = a->action == SCMP_ACT_ALLOW ? seccomp_rule_add_array(ctx, a->action, a->nr, 1, &cmp)
+                                            : seccomp_rule_add(ctx, a->action, a->nr, 0);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 static int add_role(scmp_filter_ctx ctx, enum confine_role role)
 {
     int r = allow_list(ctx, calls_common);
     if (r == 0)
-        r = add_prctl_names(ctx);
-    switch (role) {
-    case CONFINE_MAIN:
-        if (r == 0)
-            r = allow_list(ctx, calls_main);
-        if (r == 0)
-            r = add_ioctl_kvm(ctx);
-        if (r == 0)
-            r = add_ioctl_sockets(ctx);
-        if (r == 0) /* isatty(), from stdio */
-            r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                 SCMP_A1(SCMP_CMP_EQ, TCGETS));
-        if (r == 0)
-            r = add_threads(ctx);
-        if (r == 0)
-            r = add_socket(ctx, false);
-        break;
-    case CONFINE_VCPU:
-        if (r == 0)
-            r = allow_list(ctx, calls_vcpu);
-        if (r == 0)
-            r = add_ioctl_kvm(ctx);
-        break;
-    case CONFINE_DEVICES:
-        if (r == 0)
-            r = allow_list(ctx, calls_devices);
-        if (r == 0)
-            r = add_ioctl_kvm(ctx);
-        if (r == 0)
-            r = add_ioctl_sockets(ctx);
-        if (r == 0)
-            r = add_socket(ctx, false);
-        break;
-    case CONFINE_NET:
-        if (r == 0)
-            r = allow_list(ctx, calls_net);
-        if (r == 0)
-            r = add_ioctl_sockets(ctx);
-        if (r == 0)
-            r = add_socket(ctx, true);
-        break;
-    }
+        r = add_rules(ctx, rules_common);
+    if (r == 0)
+        r = allow_list(ctx, roles[role].calls);
+    if (r == 0)
+        r = add_rules(ctx, roles[role].rules);
     return r;
 }
 
@@ -242,13 +227,13 @@ static int load(bool process_wide, enum confine_role role, sm_error_t *err)
     int r;
     if (process_wide) {
         r = allow_list(ctx, calls_setup);
+        if (r == 0)
+            r = add_rules(ctx, rules_setup);
         for (int i = CONFINE_MAIN; r == 0 && i <= CONFINE_NET; i++)
             r = add_role(ctx, (enum confine_role)i);
-        /* Setting up also takes any ioctl (terminal, KVM) and sockets of the network. */
+        /* Setting up also takes any ioctl (terminals, KVM) and sets signal handlers. */
         if (r == 0)
             r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 0);
-        if (r == 0)
-            r = add_socket(ctx, true);
         if (r == 0)
             r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 0);
     } else {

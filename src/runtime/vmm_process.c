@@ -249,6 +249,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         .vsock_uds = c.vsock,
         .on_vcpu_thread = ext->confine_vcpu_thread,
         .on_devices_thread = ext->confine_devices_thread,
+        .on_main_loop = ext->confine_main_thread,
     };
     if (c.network && strcmp(c.network, "user") == 0) {
         /* Host ports are taken before the guest exists: a port in use is the user's error,
@@ -282,8 +283,6 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     report_ready((int)ready_fd, "ok\n");
     ready_fd = -1;
 
-    if (ext->confine_main_thread)
-        ext->confine_main_thread();
     struct vm_result res = {0};
     int r = vm_run(vm, &res, &err);
     if (net)

@@ -535,6 +535,8 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
         }
         vm->vcpus[i].started = true;
     }
+    if (vm->cfg.on_main_loop)
+        vm->cfg.on_main_loop();
 
     bool input_open = vm->cfg.console_in_fd >= 0;
     bool escape = false;

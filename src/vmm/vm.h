@@ -20,12 +20,12 @@ struct vm_config {
     const char *cmdline;     /* appended to the VMM's own console/platform options */
     unsigned ncpus;
     uint64_t memory_mib;
-    int console_in_fd;     /* -1: no input */
-    int console_out_fd;    /* -1: discard */
+    int console_in_fd;      /* -1: no input */
+    int console_out_fd;     /* -1: discard */
     uint64_t console_limit; /* a regular O_APPEND file never grows past this (0: no cap) */
-    bool console_raw;      /* console_in_fd is a terminal put in raw mode: Ctrl-A x quits */
-    int stop_fd;           /* -1, or a descriptor that becomes readable to stop the VM */
-    const char *disk_path; /* NULL, or a disk image the guest sees as a virtio-blk disk */
+    bool console_raw;       /* console_in_fd is a terminal put in raw mode: Ctrl-A x quits */
+    int stop_fd;            /* -1, or a descriptor that becomes readable to stop the VM */
+    const char *disk_path;  /* NULL, or a disk image the guest sees as a virtio-blk disk */
     bool disk_writable;
     /* NULL, or the host Unix socket of a virtio-vsock device (docs/vsock.md): created
      * here, removed at the end; on restore too, at the path given then. */
@@ -47,6 +47,10 @@ struct vm_config {
      * VMM process confines each thread to its role there (src/confine). */
     void (*on_vcpu_thread)(void);
     void (*on_devices_thread)(void);
+    /* NULL, or run on vm_run's own thread once the vCPU and device threads run, before
+     * its console loop: the main thread is confined there, after starting them (a thread
+     * inherits its creator's filters, so narrowing first would narrow them too). */
+    void (*on_main_loop)(void);
 };
 
 enum vm_exit_reason {
