@@ -17,10 +17,15 @@
  *                                          to be malformed (cut and lying headers,
  *                                          overlapping fragments, long IPv6 header
  *                                          chains), and storms of TCP SYNs, UDP
- *                                          datagrams and pings to all sorts of places */
+ *                                          datagrams and pings to all sorts of places
+ *   sm-netprobe console-flood SECONDS      writes to the serial console as fast as it can
+ *   sm-netprobe vsock-storm N PORT         N vsock connections to the host (CID 2) on
+ *                                          PORT, opened without waiting, kept open */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_packet.h>
+#include <linux/vm_sockets.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
@@ -38,7 +43,8 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: sm-netprobe udp-serve PORT | udp-ask HOST PORT MESSAGE | "
-                    "tcp-serve PORT | tcp-sink PORT | tcp-source PORT | hostile IFACE SECONDS\n");
+                    "tcp-serve PORT | tcp-sink PORT | tcp-source PORT | hostile IFACE SECONDS | "
+                    "console-flood SECONDS | vsock-storm N PORT\n");
     return 2;
 }
 
@@ -444,6 +450,57 @@ static int hostile(const char *iface, const char *seconds)
     return 0;
 }
 
+/* ---- floods of the VMM's other ends: the console and vsock ---- */
+
+static int console_flood(const char *seconds)
+{
+    int fd = open("/dev/ttyS0", O_WRONLY | O_NOCTTY);
+    if (fd < 0)
+        fd = open("/dev/console", O_WRONLY | O_NOCTTY);
+    if (fd < 0) {
+        perror("sm-netprobe: console");
+        return 1;
+    }
+    static char line[4096];
+    memset(line, 'F', sizeof(line) - 1);
+    line[sizeof(line) - 1] = '\n';
+    unsigned long long bytes = 0;
+    time_t end = time(NULL) + atoi(seconds);
+    while (time(NULL) < end) {
+        ssize_t w = write(fd, line, sizeof(line));
+        if (w > 0)
+            bytes += (unsigned long long)w;
+    }
+    printf("wrote %llu bytes to the console\n", bytes);
+    return 0;
+}
+
+static int vsock_storm(const char *count, const char *port)
+{
+    int n = atoi(count), opened = 0, refused = 0;
+    static int fds[65536];
+    struct sockaddr_vm sa = {
+        .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = (unsigned)atoi(port)};
+    for (int i = 0; i < n && i < 65536; i++) {
+        int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            refused++;
+            continue;
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+            refused++;
+            close(fd);
+            continue;
+        }
+        fds[opened++] = fd;
+    }
+    sleep(2); /* let the host answer them all */
+    printf("vsock: %d connections started, %d refused at once\n", opened, refused);
+    for (int i = 0; i < opened; i++)
+        close(fds[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "udp-serve") == 0)
@@ -458,5 +515,9 @@ int main(int argc, char **argv)
         return tcp_stream(argv[2], false);
     if (argc == 4 && strcmp(argv[1], "hostile") == 0)
         return hostile(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "console-flood") == 0)
+        return console_flood(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "vsock-storm") == 0)
+        return vsock_storm(argv[2], argv[3]);
     return usage();
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# needs: kvm
+# timeout: 900
+# prepare: lib-run.sh run_fixture
+# A guest that floods its VMM (docs/security.md, "Bounded resources"): the serial console
+# as fast as it can write and thousands of vsock connections to the host at once. The
+# console log stays capped, the VMM's own memory (all it maps but the guest's RAM) grows by
+# less than 64 MiB, the VM still answers, and `stop` ends it within 5 s mid-flood.
+set -eu
+. "$(dirname "$0")/lib-run.sh"
+run_setup
+I=$RUN_IMAGE
+probe=$(dirname "$SUPERMACHINE")/tests/tools/sm-netprobe
+
+# The VMM's own resident memory in KiB: every mapping's but the guest RAM's (one mapping
+# of exactly the VM's memory size).
+vmm_own_kib() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+pid, ram_kib = sys.argv[1], int(sys.argv[2]) * 1024
+total = size = 0
+for line in open(f"/proc/{pid}/smaps"):
+    f = line.split()
+    if f[0] == "Size:":
+        size = int(f[1])
+    elif f[0] == "Rss:" and size != ram_kib:
+        total += int(f[1])
+print(total)
+PY
+}
+
+expect 0 "baked" -- run --rm "$I" echo baked
+sm run -d --name h -m 512m "$I" sleep 600
+[ "$RC" = 0 ] || fail "run -d: $(cat "$ERR")"
+id=$(cat "$OUT")
+pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["vmm_pid"])' \
+    "$SUPERMACHINE_HOME/vms/$id/state.json")
+sm cp "$probe" h:/bin/sm-netprobe
+[ "$RC" = 0 ] || fail "cp sm-netprobe: $(cat "$ERR")"
+before=$(vmm_own_kib "$pid" 512)
+
+# Both floods at once: the console in the background, vsock storms in the foreground.
+sm exec h sh -c 'sm-netprobe console-flood 40 >/dev/null 2>&1 &'
+[ "$RC" = 0 ] || fail "console flood: $(cat "$ERR")"
+for port in 5000 5001 5002; do
+    sm exec h sm-netprobe vsock-storm 2000 "$port"
+    [ "$RC" = 0 ] || fail "vsock storm: $RC $(cat "$OUT" "$ERR")"
+    echo "$(cat "$OUT")"
+done
+expect 0 "still here" -- exec h echo still here
+after=$(vmm_own_kib "$pid" 512)
+echo "the VMM's own memory: $((before / 1024)) MiB before the floods, $((after / 1024)) MiB after"
+[ $((after - before)) -lt $((64 * 1024)) ] || fail "the VMM grew by $(((after - before) / 1024)) MiB"
+console=$SUPERMACHINE_HOME/vms/$id/console.log
+size=$(stat -c %s "$console")
+echo "console log: $((size / 1048576)) MiB (capped at 16 MiB)"
+[ "$size" -le $((16 * 1048576 + 65536)) ] || fail "the console log grew to $size bytes"
+
+# stop, mid-flood, within 5 s.
+sm exec h sh -c 'sm-netprobe console-flood 60 >/dev/null 2>&1 &'
+t0=$(date +%s%N)
+sm stop -t 1 h
+t1=$(date +%s%N)
+[ "$RC" = 0 ] || fail "stop: $(cat "$ERR")"
+ms=$(((t1 - t0) / 1000000))
+echo "stop during a console flood: $ms ms"
+[ "$ms" -lt 5000 ] || fail "stop took $ms ms"
+[ ! -d "/proc/$pid" ] || grep -q "^State:.*Z" "/proc/$pid/status" ||
+    fail "the VMM $pid is still there after stop"
+grep "seccomp" "$SUPERMACHINE_HOME/vms/$id/vmm.log" && fail "the filter refused a call"
+sm rm h
+echo ok
