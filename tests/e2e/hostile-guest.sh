@@ -30,24 +30,24 @@ PY
 }
 
 expect 0 "baked" -- run --rm "$I" echo baked
-sm run -d --name h -m 512m "$I" sleep 600
+sm run -d --name hg -m 512m "$I" sleep 600
 [ "$RC" = 0 ] || fail "run -d: $(cat "$ERR")"
 id=$(cat "$OUT")
 pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["vmm_pid"])' \
     "$SUPERMACHINE_HOME/vms/$id/state.json")
-sm cp "$probe" h:/bin/sm-netprobe
+sm cp "$probe" hg:/bin/sm-netprobe
 [ "$RC" = 0 ] || fail "cp sm-netprobe: $(cat "$ERR")"
 before=$(vmm_own_kib "$pid" 512)
 
 # Both floods at once: the console in the background, vsock storms in the foreground.
-sm exec h sh -c 'sm-netprobe console-flood 40 >/dev/null 2>&1 &'
+sm exec hg sh -c 'sm-netprobe console-flood 40 >/dev/null 2>&1 &'
 [ "$RC" = 0 ] || fail "console flood: $(cat "$ERR")"
 for port in 5000 5001 5002; do
-    sm exec h sm-netprobe vsock-storm 2000 "$port"
+    sm exec hg sm-netprobe vsock-storm 2000 "$port"
     [ "$RC" = 0 ] || fail "vsock storm: $RC $(cat "$OUT" "$ERR")"
     echo "$(cat "$OUT")"
 done
-expect 0 "still here" -- exec h echo still here
+expect 0 "still here" -- exec hg echo still here
 after=$(vmm_own_kib "$pid" 512)
 echo "the VMM's own memory: $((before / 1024)) MiB before the floods, $((after / 1024)) MiB after"
 [ $((after - before)) -lt $((64 * 1024)) ] || fail "the VMM grew by $(((after - before) / 1024)) MiB"
@@ -57,9 +57,9 @@ echo "console log: $((size / 1048576)) MiB (capped at 16 MiB)"
 [ "$size" -le $((16 * 1048576 + 65536)) ] || fail "the console log grew to $size bytes"
 
 # stop, mid-flood, within 5 s.
-sm exec h sh -c 'sm-netprobe console-flood 60 >/dev/null 2>&1 &'
+sm exec hg sh -c 'sm-netprobe console-flood 60 >/dev/null 2>&1 &'
 t0=$(date +%s%N)
-sm stop -t 1 h
+sm stop -t 1 hg
 t1=$(date +%s%N)
 [ "$RC" = 0 ] || fail "stop: $(cat "$ERR")"
 ms=$(((t1 - t0) / 1000000))
@@ -68,5 +68,5 @@ echo "stop during a console flood: $ms ms"
 [ ! -d "/proc/$pid" ] || grep -q "^State:.*Z" "/proc/$pid/status" ||
     fail "the VMM $pid is still there after stop"
 grep "seccomp" "$SUPERMACHINE_HOME/vms/$id/vmm.log" && fail "the filter refused a call"
-sm rm h
+sm rm hg
 echo ok
