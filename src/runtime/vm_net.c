@@ -80,20 +80,28 @@ static int control(const struct instance *in, const char *request, char *reply, 
     return sm_error_set(err, 0, "the VM's network gave no answer");
 }
 
-int sm_vm_publish(const char *name_or_id, const char *spec, char **bound_out, sm_error_t *err)
+/* "publish SPEC" or "unpublish SPEC" to a running VM's network (SPEC checked here first,
+ * so that a bad one is the caller's error, not the VMM's); its answer into reply. */
+static int publish_request(const char *name_or_id, const char *verb, const char *spec, char *reply,
+                           size_t size, sm_error_t *err)
 {
     struct net_publish p;
     if (net_publish_parse(spec, &p, err) < 0)
         return -1;
     struct instance in;
-    if (instance_find_running(name_or_id, "publish", &in, err) < 0)
+    if (instance_find_running(name_or_id, verb, &in, err) < 0)
         return -1;
-    cleanup_free char *req = xasprintf("publish %s", spec);
-    char reply[NET_CONTROL_LINE];
-    int r = control(&in, req, reply, sizeof(reply), err);
+    cleanup_free char *req = xasprintf("%s %s", verb, spec);
+    int r = control(&in, req, reply, size, err);
     instance_release(&in);
-    if (r < 0)
-        return sm_error_wrap(err, "%s", name_or_id);
+    return r < 0 ? sm_error_wrap(err, "%s", name_or_id) : 0;
+}
+
+int sm_vm_publish(const char *name_or_id, const char *spec, char **bound_out, sm_error_t *err)
+{
+    char reply[NET_CONTROL_LINE];
+    if (publish_request(name_or_id, "publish", spec, reply, sizeof(reply), err) < 0)
+        return -1;
     if (bound_out)
         *bound_out = xstrdup(reply);
     return 0;
@@ -101,17 +109,8 @@ int sm_vm_publish(const char *name_or_id, const char *spec, char **bound_out, sm
 
 int sm_vm_unpublish(const char *name_or_id, const char *spec, sm_error_t *err)
 {
-    struct net_publish p;
-    if (net_publish_parse(spec, &p, err) < 0)
-        return -1;
-    struct instance in;
-    if (instance_find_running(name_or_id, "unpublish", &in, err) < 0)
-        return -1;
-    cleanup_free char *req = xasprintf("unpublish %s", spec);
     char reply[NET_CONTROL_LINE];
-    int r = control(&in, req, reply, sizeof(reply), err);
-    instance_release(&in);
-    return r < 0 ? sm_error_wrap(err, "%s", name_or_id) : 0;
+    return publish_request(name_or_id, "unpublish", spec, reply, sizeof(reply), err);
 }
 
 int sm_vm_connect(const char *name_or_id, uint16_t guest_port, sm_error_t *err)
