@@ -112,8 +112,12 @@ static void name_port(const struct net_publish *p, char *out, size_t size)
 static void update_udp_policy(struct net_slirp *s, uint16_t port)
 {
     bool on = false;
-    for (unsigned i = 0; i < s->nfwd; i++)
-        on |= s->fwd[i].p.proto == NET_PROTO_UDP && s->fwd[i].p.guest_port == port;
+    s->any_udp_published = false;
+    for (unsigned i = 0; i < s->nfwd; i++) {
+        bool udp = s->fwd[i].p.proto == NET_PROTO_UDP;
+        on |= udp && s->fwd[i].p.guest_port == port;
+        s->any_udp_published |= udp;
+    }
     if (on)
         s->udp_published[port / 8] |= (uint8_t)(1u << (port % 8));
     else

@@ -81,6 +81,7 @@ struct net_slirp {
     uint8_t rst[NET_RST_MAX];
     struct net_synack synacks[NET_SYNACKS];
     uint8_t udp_published[65536 / 8]; /* guest UDP ports published (bitmap) */
+    bool any_udp_published;           /* some bit of it set: frames to note peers of */
     struct net_udp_peer udp_peers[NET_UDP_PEERS];
     int pcap_fd; /* $SUPERMACHINE_NET_PCAP, or -1 */
     void (*on_thread_start)(void);

@@ -237,8 +237,9 @@ static bool udp_published(const struct net_slirp *s, uint16_t port)
 
 static void udp_peer_note(struct net_slirp *s, const uint8_t *f, size_t len)
 {
-    /* Cheap before parsing: only IP frames carrying UDP matter. */
-    if (len < NET_ETH_HLEN + 20)
+    /* Every frame to the guest passes here: parse none unless a UDP port is published,
+     * and only IP frames carrying UDP matter then. */
+    if (!s->any_udp_published || len < NET_ETH_HLEN + 20)
         return;
     struct net_frame_info in;
     net_frame_parse(f, len, &in);
