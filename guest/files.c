@@ -140,7 +140,7 @@ void guest_op_read_file(int conn, json_object *req)
 
 /* One /proc/net/tcp{,6} table: sockets in state 0A (LISTEN). The kernel prints each
  * address as the 32-bit words of its network-order bytes, in host order. */
-static void add_listeners(json_object *list, const char *table, bool v6)
+static void table_listeners(const char *table, bool v6, guest_listener_fn fn, void *arg)
 {
     FILE *f = fopen(table, "re");
     if (f == NULL)
@@ -169,20 +169,30 @@ static void add_listeners(json_object *list, const char *table, bool v6)
         char text[INET6_ADDRSTRLEN];
         if (inet_ntop(v6 ? AF_INET6 : AF_INET, words, text, sizeof(text)) == NULL)
             continue;
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "port", json_object_new_int((int)port));
-        json_object_object_add(o, "address", json_object_new_string(text));
-        json_object_array_add(list, o);
+        fn(arg, port, text);
     }
     fclose(f);
+}
+
+void guest_listeners(guest_listener_fn fn, void *arg)
+{
+    table_listeners("/proc/net/tcp", false, fn, arg);
+    table_listeners("/proc/net/tcp6", true, fn, arg);
+}
+
+static void add_listener(void *arg, unsigned port, const char *address)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "port", json_object_new_int((int)port));
+    json_object_object_add(o, "address", json_object_new_string(address));
+    json_object_array_add(arg, o);
 }
 
 void guest_op_ports(int conn)
 {
     json_object *r = json_object_new_object();
     json_object *tcp = json_object_new_array();
-    add_listeners(tcp, "/proc/net/tcp", false);
-    add_listeners(tcp, "/proc/net/tcp6", true);
+    guest_listeners(add_listener, tcp);
     json_object_object_add(r, "tcp", tcp);
     agent_write_json(conn, AGENT_PORTS, r);
     json_object_put(r);

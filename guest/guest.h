@@ -42,6 +42,22 @@ void guest_op_read_file(int conn, struct json_object *req);
 void guest_op_ports(int conn);
 void guest_op_signal(int conn, struct json_object *req);
 
+/* The guest's listening TCP sockets (/proc/net/tcp and tcp6), one call each. */
+typedef void (*guest_listener_fn)(void *arg, unsigned port, const char *address);
+void guest_listeners(guest_listener_fn fn, void *arg);
+
+/* Kept processes (keep.c): a cgroup to freeze them in, and a Unix socket (abstract) on
+ * which a later session hands over its host connection. keep_prepare returns that
+ * socket's listening descriptor (-1 with why filled). */
+int keep_prepare(bool freezable, char *why, size_t whylen);
+int keep_join_cgroup(void); /* in the child, before exec */
+int keep_freeze(bool frozen);
+int64_t keep_cpu_usage_us(void); /* the cgroup's CPU time, -1 if unknown */
+bool keep_port_listening(unsigned port);
+void keep_print_marker(const char *marker); /* a line on /dev/console */
+int keep_accept(int listen_fd);              /* the handed-over connection, or -1 */
+void keep_attach_session(int conn) __attribute__((noreturn));
+
 /* sm-init --listen: the agent runs on a host for tests, where the host's clock and
  * hostname are not ours to set. */
 bool guest_on_host(void);

@@ -154,6 +154,9 @@ static void setup_root(void)
         fatal("switch to the image's root");
     mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount_or_die("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    /* cgroup2, as a container has it: kept processes are frozen through it (keep.c). */
+    if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        guest_log("mount cgroup2 on /sys/fs/cgroup: %s", strerror(errno));
     mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
     mount_or_die("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                  "newinstance,ptmxmode=0666,mode=0620");

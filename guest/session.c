@@ -1,7 +1,9 @@
 /* One agent session: a host connection that sets the clock, runs one process attached to
  * the connection (pipes or a pseudo-terminal) and reports its exit status after all of
- * its output, or does one thing of files.c, or powers the guest off. Runs in its own process (forked per connection),
- * so a session that misbehaves ends alone. */
+ * its output, or does one thing of files.c, or powers the guest off. Runs in its own
+ * process (forked per connection), so a session that misbehaves ends alone. A kept
+ * process's session outlives its connection and takes over the next one that attaches
+ * (keep.c); with a snapshot_on trigger it freezes the process when the trigger fires. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -24,6 +26,10 @@
 #include "guest.h"
 
 #define STDIN_PENDING_MAX (1u << 20) /* host input held for a slow reader, at most */
+#define HELD_OUTPUT_MAX   (1u << 20) /* a detached kept process's output, then it waits */
+#define TRIGGER_TICK_MS   20         /* how often listen/idle/after triggers are checked */
+#define IDLE_SAMPLE_NS    100000000u /* idle: CPU use sampled every 100 ms, */
+#define IDLE_BUSY_PERMIL  20         /* busy above 2% of a CPU within a sample */
 #define ARGV_MAX          4096
 
 struct session {
@@ -38,10 +44,22 @@ struct session {
     bool stdin_eof; /* the host said its input ended */
     uint8_t *pending;
     size_t pending_len;
-    uint64_t started_ns;  /* CLOCK_MONOTONIC at fork */
-    uint64_t timeout_ns;  /* 0: none; else the process is killed this long after start */
+    uint64_t started_ns; /* CLOCK_MONOTONIC at fork */
+    uint64_t timeout_ns; /* 0: none; else the process is killed this long after start */
     bool timed_out;
-    long peak_rss_kib;    /* from the exit's rusage */
+    long peak_rss_kib; /* from the exit's rusage */
+    /* A kept process (EXEC keep: true). */
+    bool keep;
+    int keep_fd;   /* listening for sessions that attach, -1 if not kept */
+    uint8_t *held; /* output frames kept while no host is attached */
+    size_t held_len;
+    bool has_trigger, fired, frozen, output_seen;
+    struct agent_trigger trigger;
+    char marker[160];                  /* the console line that has the VMM take the snapshot */
+    char tail[AGENT_TRIGGER_TEXT_MAX]; /* the end of the output, for console:TEXT */
+    size_t tail_len;
+    uint64_t quiet_since_ns, last_sample_ns;
+    int64_t last_usage_us;
 };
 
 static uint64_t mono_ns(void)
@@ -80,8 +98,8 @@ static void send_exit_stats(const struct session *s, int status)
     json_object_put(o);
 }
 
-int guest_read_frame(int conn, struct agent_decoder *dec, uint8_t *type,
-                     const uint8_t **payload, size_t *len)
+int guest_read_frame(int conn, struct agent_decoder *dec, uint8_t *type, const uint8_t **payload,
+                     size_t *len)
 {
     for (;;) {
         int r = agent_decoder_next(dec, type, payload, len);
@@ -130,8 +148,9 @@ static void replace_in_file(const char *path, const char *old, const char *new)
 static void apply_hostname(const char *name)
 {
     size_t len = name ? strlen(name) : 0;
-    if (len == 0 || len > 63 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
+    if (len == 0 || len > 63 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
         return;
     char cur[65] = "";
     if (gethostname(cur, sizeof(cur) - 1) == 0 && strcmp(cur, name) == 0)
@@ -240,7 +259,7 @@ static void exec_search(char **argv, char **env)
 /* In the child: become the process asked for, or report errno on errpipe and exit. */
 static void exec_child(char **argv, char **env, const char *cwd, const struct guest_user *u,
                        bool tty, int slave, const int in[2], const int out[2], const int err[2],
-                       int errpipe)
+                       int errpipe, bool freezable)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -258,7 +277,10 @@ static void exec_child(char **argv, char **env, const char *cwd, const struct gu
         dup2(out[1], 1);
         dup2(err[1], 2);
     }
-    int stage = 0;
+    int stage = -1;
+    if (freezable && keep_join_cgroup() < 0)
+        goto fail;
+    stage = 0;
     if (chdir(cwd) < 0) {
         /* As docker: a working directory the image lacks is created. */
         mkdir_p(cwd);
@@ -283,6 +305,39 @@ static void pipe_or_die(int p[2])
         _exit(1);
 }
 
+/* EXEC's keep, snapshot_on and marker. */
+static int keep_options(struct session *s, json_object *req, char *why, size_t whylen)
+{
+    json_object *v;
+    s->keep = json_object_object_get_ex(req, "keep", &v) && json_object_get_boolean(v);
+    const char *on = agent_json_str(req, "snapshot_on");
+    if (on) {
+        const char *marker = agent_json_str(req, "marker");
+        size_t mlen = marker ? strlen(marker) : 0;
+        if (!s->keep || mlen < 16 || mlen >= sizeof(s->marker) || strpbrk(marker, "\r\n")) {
+            snprintf(why, whylen,
+                     "exec: snapshot_on needs keep and a marker of 16 to %zu "
+                     "characters on one line",
+                     sizeof(s->marker) - 1);
+            return -1;
+        }
+        char reason[160];
+        if (agent_trigger_parse(on, &s->trigger, reason, sizeof(reason)) < 0) {
+            snprintf(why, whylen, "exec: snapshot_on %s: %s", on, reason);
+            return -1;
+        }
+        if (guest_on_host()) {
+            snprintf(why, whylen, "exec: snapshot_on: only in a VM");
+            return -1;
+        }
+        memcpy(s->marker, marker, mlen + 1);
+        s->has_trigger = true;
+    }
+    if (s->keep && (s->keep_fd = keep_prepare(s->has_trigger, why, whylen)) < 0)
+        return -1;
+    return 0;
+}
+
 /* Starts the process of an EXEC request. 0: running; -1: it could not start (the host
  * has been told why, with the exit status docker would give). */
 static int start_process(struct session *s, json_object *req)
@@ -299,14 +354,17 @@ static int start_process(struct session *s, json_object *req)
     s->timeout_ns = (uint64_t)timeout_ms * 1000000u;
     agent_json_int(req, "rows", 1, 65535, &rows);
     agent_json_int(req, "cols", 1, 65535, &cols);
-    if (argv == NULL || argv[0] == NULL || env == NULL) {
-        guest_send_error(s->conn, "exec: argv (non-empty) and env must be arrays of strings");
+    char why[512];
+    if (argv == NULL || argv[0] == NULL || env == NULL ||
+        keep_options(s, req, why, sizeof(why)) < 0) {
+        guest_send_error(s->conn, argv == NULL || argv[0] == NULL || env == NULL
+                                      ? "exec: argv (non-empty) and env must be arrays of strings"
+                                      : why);
         agent_strv_free(argv);
         agent_strv_free(env);
         return -1;
     }
     struct guest_user u;
-    char why[512];
     if (guest_resolve_user(user, &u, why, sizeof(why)) < 0) {
         agent_write_frame(s->conn, AGENT_STDERR, why, strlen(why));
         agent_write_frame(s->conn, AGENT_STDERR, "\n", 1);
@@ -346,7 +404,7 @@ static int start_process(struct session *s, json_object *req)
     s->started_ns = mono_ns();
     pid_t pid = fork();
     if (pid == 0)
-        exec_child(argv, env, dir, &u, s->tty, slave, in, out, err, ep[1]);
+        exec_child(argv, env, dir, &u, s->tty, slave, in, out, err, ep[1], s->has_trigger);
     close(ep[1]);
     int report[2] = {0, 0};
     ssize_t got = read(ep[0], report, sizeof(report));
@@ -374,6 +432,8 @@ static int start_process(struct session *s, json_object *req)
         int status = 126;
         if (pid < 0)
             snprintf(why, sizeof(why), "exec: fork: %s", strerror(e));
+        else if (report[1] == -1)
+            snprintf(why, sizeof(why), "exec: join the kept process's cgroup: %s", strerror(e));
         else if (report[1] == 0)
             snprintf(why, sizeof(why), "chdir to %s: %s", dir, strerror(e));
         else if (report[1] == 1)
@@ -407,6 +467,58 @@ static int start_process(struct session *s, json_object *req)
     return 0;
 }
 
+/* A kept process's host went away (or a restore reset the connection): its output is
+ * kept for the next session that attaches. Any other process dies with its session. */
+static void host_gone(struct session *s)
+{
+    if (!s->keep) {
+        kill(-s->pid, SIGKILL);
+        kill(s->pid, SIGKILL);
+        _exit(0);
+    }
+    if (s->conn >= 0)
+        close(s->conn);
+    s->conn = -1;
+    agent_decoder_free(&s->dec);
+    agent_decoder_init(&s->dec);
+    s->pending_len = 0;
+    s->stdin_eof = false;
+}
+
+static void hold_frame(struct session *s, uint8_t type, const void *data, size_t len)
+{
+    s->held = realloc(s->held, s->held_len + 5 + len);
+    if (s->held == NULL)
+        abort();
+    agent_frame_header(s->held + s->held_len, type, len);
+    memcpy(s->held + s->held_len + 5, data, len);
+    s->held_len += 5 + len;
+}
+
+/* A frame for the host: sent, or kept while a kept process has nobody attached. */
+static void deliver(struct session *s, uint8_t type, const void *data, size_t len)
+{
+    if (s->conn >= 0 && agent_write_frame(s->conn, type, data, len) == 0)
+        return;
+    host_gone(s);
+    hold_frame(s, type, data, len);
+}
+
+/* console:TEXT looks for TEXT across reads: the end of the previous ones is kept. */
+static void watch_output(struct session *s, const uint8_t *data, size_t n)
+{
+    size_t tlen = strlen(s->trigger.text);
+    uint8_t joined[sizeof(s->tail) + AGENT_DATA_CHUNK];
+    memcpy(joined, s->tail, s->tail_len);
+    memcpy(joined + s->tail_len, data, n);
+    size_t total = s->tail_len + n;
+    if (memmem(joined, total, s->trigger.text, tlen))
+        s->output_seen = true;
+    size_t keep = total < tlen - 1 ? total : tlen - 1;
+    memcpy(s->tail, joined + total - keep, keep);
+    s->tail_len = keep;
+}
+
 /* Output of the process to the host; false at end of file (or EIO: a pty whose other
  * side every process closed). */
 static bool forward_output(struct session *s, int *fd, uint8_t type)
@@ -421,9 +533,90 @@ static bool forward_output(struct session *s, int *fd, uint8_t type)
         *fd = -1;
         return false;
     }
-    if (agent_write_frame(s->conn, type, buf, (size_t)n) < 0)
-        _exit(0); /* the host went away */
+    if (s->has_trigger && !s->fired && s->trigger.kind == AGENT_TRIGGER_OUTPUT)
+        watch_output(s, buf, (size_t)n);
+    deliver(s, type, buf, (size_t)n);
     return true;
+}
+
+static bool trigger_fires(struct session *s)
+{
+    uint64_t now = mono_ns();
+    switch (s->trigger.kind) {
+    case AGENT_TRIGGER_LISTEN:
+        return keep_port_listening(s->trigger.value);
+    case AGENT_TRIGGER_OUTPUT:
+        return s->output_seen;
+    case AGENT_TRIGGER_AFTER:
+        return now - s->started_ns >= (uint64_t)s->trigger.value * 1000000u;
+    case AGENT_TRIGGER_IDLE:
+        if (s->last_sample_ns == 0 || now - s->last_sample_ns >= IDLE_SAMPLE_NS) {
+            int64_t usage = keep_cpu_usage_us();
+            uint64_t span_us = s->last_sample_ns ? (now - s->last_sample_ns) / 1000 : 0;
+            if (usage < 0 || s->last_sample_ns == 0 ||
+                (uint64_t)(usage - s->last_usage_us) * 1000 > span_us * IDLE_BUSY_PERMIL)
+                s->quiet_since_ns = now;
+            s->last_usage_us = usage;
+            s->last_sample_ns = now;
+        }
+        return now - s->quiet_since_ns >= (uint64_t)s->trigger.value * 1000000u;
+    }
+    return false;
+}
+
+/* The trigger fired: freeze the process (all of its cgroup), then print the marker, on
+ * which the VMM pauses the guest and saves it. A restored guest goes on from here, the
+ * process still frozen until a session attaches. */
+static void fire(struct session *s)
+{
+    s->fired = true;
+    if (keep_freeze(true) < 0) {
+        char why[160];
+        snprintf(why, sizeof(why), "snapshot_on: freeze the process: %s", strerror(errno));
+        if (s->conn >= 0)
+            guest_send_error(s->conn, why);
+        kill(-s->pid, SIGKILL);
+        kill(s->pid, SIGKILL);
+        _exit(0);
+    }
+    s->frozen = true;
+    keep_print_marker(s->marker);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "pid", json_object_new_int(s->pid));
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    if (s->conn >= 0 && agent_write_frame(s->conn, AGENT_HELD, text, strlen(text)) < 0)
+        host_gone(s);
+    json_object_put(o);
+}
+
+/* A session attached: it continues on that connection (STARTED, what was kept, then as
+ * before), and a frozen process runs again: the attaching session already set the clock
+ * and the entropy (its hello). */
+static void attach(struct session *s)
+{
+    int conn = keep_accept(s->keep_fd);
+    if (conn < 0)
+        return;
+    if (s->conn >= 0)
+        close(s->conn);
+    s->conn = conn;
+    agent_decoder_free(&s->dec);
+    agent_decoder_init(&s->dec);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "pid", json_object_new_int(s->pid));
+    int w = agent_write_json(s->conn, AGENT_STARTED, o);
+    json_object_put(o);
+    if (w == 0 && s->held_len)
+        w = agent_write_all(s->conn, s->held, s->held_len);
+    if (w < 0) {
+        host_gone(s);
+        return;
+    }
+    free(s->held);
+    s->held = NULL;
+    s->held_len = 0;
+    if (s->frozen && keep_freeze(false) == 0)
+        s->frozen = false;
 }
 
 static void close_stdin(struct session *s)
@@ -507,7 +700,7 @@ static int wait_status(struct session *s, int options)
             return 255;
     }
     if (r == 0)
-        return -1; /* WNOHANG: still running */
+        return -1;                  /* WNOHANG: still running */
     s->peak_rss_kib = ru.ru_maxrss; /* KiB on Linux */
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -526,13 +719,16 @@ static int poll_timeout_ms(const struct session *s, bool exited)
 {
     if (exited)
         return 100;
-    if (s->timeout_ns == 0 || s->timed_out)
-        return -1;
-    uint64_t elapsed = mono_ns() - s->started_ns;
-    return elapsed >= s->timeout_ns ? 0 : (int)((s->timeout_ns - elapsed) / 1000000 + 1);
+    int t = -1;
+    if (s->timeout_ns != 0 && !s->timed_out) {
+        uint64_t elapsed = mono_ns() - s->started_ns;
+        t = elapsed >= s->timeout_ns ? 0 : (int)((s->timeout_ns - elapsed) / 1000000 + 1);
+    }
+    if (s->has_trigger && !s->fired && (t < 0 || t > TRIGGER_TICK_MS))
+        t = TRIGGER_TICK_MS;
+    return t;
 }
 
-/* Pumps bytes both ways until the process has exited and its output is drained. */
 /* Handles every whole frame the decoder holds; false on a protocol error. */
 static bool handle_buffered(struct session *s)
 {
@@ -545,28 +741,45 @@ static bool handle_buffered(struct session *s)
     return fr == 0;
 }
 
+static void protocol_error(struct session *s)
+{
+    guest_send_error(s->conn, s->dec.error);
+    host_gone(s); /* a kept process waits for the next session; others end */
+}
+
+static void close_output(struct session *s, int *fd)
+{
+    if (*fd >= 0 && *fd != s->in_fd)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Pumps bytes both ways until the process has exited and its output is drained (and, for
+ * a kept process, until a host is attached to hear it). */
 static void pump(struct session *s)
 {
     bool exited = false;
     int status = 0;
     /* Input may have come in the same read as the exec request. */
-    if (!handle_buffered(s)) {
-        guest_send_error(s->conn, s->dec.error);
-        kill(s->pid, SIGKILL);
-        _exit(0);
-    }
+    if (!handle_buffered(s))
+        protocol_error(s);
     for (;;) {
-        struct pollfd p[4];
-        int n = 0, i_conn = -1, i_out = -1, i_err = -1, i_pid = -1;
-        if (s->pending_len < STDIN_PENDING_MAX)
+        struct pollfd p[6];
+        int n = 0, i_conn = -1, i_out = -1, i_err = -1, i_pid = -1, i_keep = -1;
+        /* Output is read while someone hears it, or while a detached kept process's
+         * backlog is small: beyond that the process waits (back-pressure, nothing lost). */
+        bool take_output = s->conn >= 0 || s->held_len < HELD_OUTPUT_MAX;
+        if (s->conn >= 0 && s->pending_len < STDIN_PENDING_MAX)
             p[i_conn = n++] = (struct pollfd){.fd = s->conn, .events = POLLIN};
-        if (s->out_fd >= 0)
+        if (s->out_fd >= 0 && take_output)
             p[i_out = n++] = (struct pollfd){
                 .fd = s->out_fd, .events = POLLIN | (s->tty && s->pending_len ? POLLOUT : 0)};
-        if (s->err_fd >= 0)
+        if (s->err_fd >= 0 && take_output)
             p[i_err = n++] = (struct pollfd){.fd = s->err_fd, .events = POLLIN};
         if (!exited && s->pidfd >= 0)
             p[i_pid = n++] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
+        if (s->keep_fd >= 0)
+            p[i_keep = n++] = (struct pollfd){.fd = s->keep_fd, .events = POLLIN};
         struct pollfd in_poll = {.fd = s->in_fd, .events = POLLOUT};
         if (!s->tty && s->pending_len && s->in_fd >= 0)
             p[n++] = in_poll;
@@ -575,38 +788,42 @@ static void pump(struct session *s)
         int r = poll(p, (nfds_t)n, poll_timeout_ms(s, exited));
         if (r < 0 && errno == EINTR)
             continue;
-        if (r == 0 && exited)
-            break;
+        if (r == 0 && exited) {
+            close_output(s, &s->out_fd);
+            close_output(s, &s->err_fd);
+            if (s->conn >= 0)
+                break;
+            continue; /* kept, nobody attached: wait for a session to hear the end */
+        }
         if (!exited)
             enforce_timeout(s);
         if (i_pid >= 0 && (p[i_pid].revents & POLLIN)) {
             status = wait_status(s, 0);
             exited = true;
         }
+        if (i_keep >= 0 && (p[i_keep].revents & POLLIN))
+            attach(s);
         if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
             forward_output(s, &s->out_fd, AGENT_STDOUT);
         if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR)))
             forward_output(s, &s->err_fd, AGENT_STDERR);
         if (s->pending_len)
             flush_stdin(s);
-        if (i_conn >= 0 && (p[i_conn].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (i_conn >= 0 && s->conn == p[i_conn].fd &&
+            (p[i_conn].revents & (POLLIN | POLLHUP | POLLERR))) {
             uint8_t *space = agent_decoder_space(&s->dec, 65536);
             ssize_t got = read(s->conn, space, 65536);
             if (got <= 0 && !(got < 0 && errno == EINTR)) {
-                /* The host is gone: nobody will read this process's output. */
-                kill(-s->pid, SIGKILL);
-                kill(s->pid, SIGKILL);
-                _exit(0);
-            }
-            if (got > 0)
+                host_gone(s); /* nobody will read this process's output */
+            } else if (got > 0) {
                 agent_decoder_commit(&s->dec, (size_t)got);
-            if (!handle_buffered(s)) {
-                guest_send_error(s->conn, s->dec.error);
-                kill(s->pid, SIGKILL);
-                _exit(0);
+                if (!handle_buffered(s))
+                    protocol_error(s);
             }
         }
-        if (exited && s->out_fd < 0 && s->err_fd < 0)
+        if (!exited && s->has_trigger && !s->fired && trigger_fires(s))
+            fire(s);
+        if (exited && s->out_fd < 0 && s->err_fd < 0 && s->conn >= 0)
             break;
         if (!exited && s->pidfd < 0) {
             /* No pidfd (old kernel): poll for the exit. */
@@ -622,8 +839,13 @@ static void pump(struct session *s)
 
 void agent_session(int conn)
 {
-    struct session s = {
-        .conn = conn, .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
+    struct session s = {.conn = conn,
+                        .pid = -1,
+                        .pidfd = -1,
+                        .in_fd = -1,
+                        .out_fd = -1,
+                        .err_fd = -1,
+                        .keep_fd = -1};
     agent_decoder_init(&s.dec);
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
@@ -657,6 +879,8 @@ void agent_session(int conn)
                 guest_op_signal(conn, o);
             json_object_put(o);
             _exit(0);
+        } else if (type == AGENT_ATTACH) {
+            keep_attach_session(conn);
         } else if (type == AGENT_EXEC) {
             int started = start_process(&s, o);
             json_object_put(o);

@@ -211,11 +211,27 @@ struct sm_run_options {
      * allowed; the host (10.0.2.2) needs allow_host_loopback first, then the rules. */
     const char *const *egress_allow;
     const char *const *egress_deny;
+    /* Workload-ready snapshot (docs/snapshot-workload.md): NULL, or when the main process
+     * is ready: "listen:PORT" (a TCP socket in the guest listens on PORT, as its kernel
+     * says), "console:TEXT" (TEXT in the process's output), "idle[:MS]" (under 2% of a
+     * CPU for MS ms, default 1000), "after:MS". The first run with these settings waits
+     * for it, freezes the process, saves the VM and goes on; later runs restore that
+     * snapshot with the process already running (its output from then on). Not with
+     * tty, interactive or no_snapshot. */
+    const char *snapshot_on;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
  * the VM's id, malloc'd. */
 int sm_run(const struct sm_run_options *opts, char **id_out, int *exit_status, sm_error_t *err);
+
+/* Bakes the workload-ready snapshot of a run (opts as for sm_run, snapshot_on required;
+ * tty, interactive, detach and the descriptors' stdin ignored): runs the main process
+ * until snapshot_on fires, saves the VM and stops it. The process's output meanwhile goes
+ * to opts->stdout_fd/stderr_fd (-1: discarded). Nothing to do when the snapshot exists
+ * (*baked_out 0; 1 when this call made it). *dir_out (optional, malloc'd): its
+ * directory. */
+int sm_bake(const struct sm_run_options *opts, int *baked_out, char **dir_out, sm_error_t *err);
 
 struct sm_vm_info {
     char id[65];

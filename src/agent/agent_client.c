@@ -135,8 +135,8 @@ void agent_close(struct agent_conn *c)
     agent_decoder_free(&c->dec);
 }
 
-int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type,
-                     const uint8_t **payload, size_t *len, sm_error_t *err)
+int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type, const uint8_t **payload,
+                     size_t *len, sm_error_t *err)
 {
     for (;;) {
         int r = agent_decoder_next(&c->dec, type, payload, len);
@@ -264,6 +264,9 @@ static void exit_stats(json_object *j, struct agent_exit_stats *st)
     st->timed_out = json_object_object_get_ex(j, "timed_out", &b) && json_object_get_boolean(b);
 }
 
+static int pump(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
+                int err_fd, int signal_fd, int *status, sm_error_t *err);
+
 int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
                int err_fd, int signal_fd, int *status, sm_error_t *err)
 {
@@ -281,12 +284,37 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int i
     json_object_object_add(o, "cols", json_object_new_int((int)cols));
     if (req->timeout_ms)
         json_object_object_add(o, "timeout_ms", json_object_new_int64((int64_t)req->timeout_ms));
-    if (req->stats)
-        *req->stats = (struct agent_exit_stats){.peak_rss_kib = -1, .duration_ms = -1};
+    if (req->keep)
+        json_object_object_add(o, "keep", json_object_new_boolean(true));
+    if (req->snapshot_on && req->marker) {
+        json_object_object_add(o, "snapshot_on", json_object_new_string(req->snapshot_on));
+        json_object_object_add(o, "marker", json_object_new_string(req->marker));
+    }
     int w = agent_write_json(c->fd, AGENT_EXEC, o);
     json_object_put(o);
     if (w < 0)
         return sm_error_set(err, errno, "agent: send exec");
+    return pump(c, req, in_fd, out_fd, err_fd, signal_fd, status, err);
+}
+
+int agent_attach(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
+                 int err_fd, int signal_fd, int *status, sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    int w = agent_write_json(c->fd, AGENT_ATTACH, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send attach");
+    return pump(c, req, in_fd, out_fd, err_fd, signal_fd, status, err);
+}
+
+/* The session of a running process: input out, output in, until its exit (0), or its
+ * HELD frame when the request waits for one (1). */
+static int pump(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
+                int err_fd, int signal_fd, int *status, sm_error_t *err)
+{
+    if (req->stats)
+        *req->stats = (struct agent_exit_stats){.peak_rss_kib = -1, .duration_ms = -1};
     if (!req->stdin_open)
         in_fd = -1;
 
@@ -383,6 +411,14 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int i
                             exit_stats(j, req->stats);
                     } else
                         ret = sm_error_set(err, 0, "agent: malformed exit frame");
+                    done = true;
+                    break;
+                case AGENT_HELD:
+                    if (req->snapshot_on == NULL) {
+                        ret = sm_error_set(err, 0, "agent: unexpected held frame");
+                    } else {
+                        ret = 1; /* the caller goes on once the VMM saved the snapshot */
+                    }
                     done = true;
                     break;
                 case AGENT_ERROR:

@@ -61,6 +61,12 @@ struct agent_exec_request {
     void (*on_started)(void *arg, int pid);
     void *arg;
     struct agent_exit_stats *stats; /* optional: filled at the exit */
+    /* A kept process outlives this connection (docs/protocol.md); with snapshot_on (a
+     * trigger, "listen:80") and marker (the console line the VMM snapshots on) the guest
+     * freezes it when the trigger fires and agent_exec returns 1 on its HELD frame. */
+    bool keep;
+    const char *snapshot_on;
+    const char *marker;
 };
 
 /* Runs a process and pumps: in_fd (-1: none) to its stdin, its stdout/stderr to out_fd
@@ -69,6 +75,11 @@ struct agent_exec_request {
  * was written; *status is docker's (128+N for signal N). */
 int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
                int err_fd, int signal_fd, int *status, sm_error_t *err);
+/* Continues the session of the VM's kept process on this connection (after a restore, or
+ * after agent_exec returned 1): thaws it, then as agent_exec from STARTED on (req gives
+ * the callbacks, the output limit and tty; argv and the rest are not used). */
+int agent_attach(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
+                 int err_fd, int signal_fd, int *status, sm_error_t *err);
 
 /* Signals a guest process by pid (pid > 1). */
 int agent_signal(struct agent_conn *c, int pid, int sig, int timeout_ms, sm_error_t *err);

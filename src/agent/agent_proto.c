@@ -13,12 +13,14 @@
 const char *agent_frame_type_name(unsigned type)
 {
     static const char *const names[] = {
-        [AGENT_HELLO] = "hello",       [AGENT_EXEC] = "exec",     [AGENT_STARTED] = "started",
-        [AGENT_STDIN] = "stdin",       [AGENT_STDOUT] = "stdout", [AGENT_STDERR] = "stderr",
-        [AGENT_EXIT] = "exit",         [AGENT_SIGNAL] = "signal", [AGENT_RESIZE] = "resize",
-        [AGENT_POWEROFF] = "poweroff", [AGENT_ERROR] = "error",
-        [AGENT_WRITE_FILE] = "write-file", [AGENT_READ_FILE] = "read-file",
-        [AGENT_PORTS] = "ports",
+        [AGENT_HELLO] = "hello",         [AGENT_EXEC] = "exec",
+        [AGENT_STARTED] = "started",     [AGENT_STDIN] = "stdin",
+        [AGENT_STDOUT] = "stdout",       [AGENT_STDERR] = "stderr",
+        [AGENT_EXIT] = "exit",           [AGENT_SIGNAL] = "signal",
+        [AGENT_RESIZE] = "resize",       [AGENT_POWEROFF] = "poweroff",
+        [AGENT_ERROR] = "error",         [AGENT_WRITE_FILE] = "write-file",
+        [AGENT_READ_FILE] = "read-file", [AGENT_PORTS] = "ports",
+        [AGENT_HELD] = "held",           [AGENT_ATTACH] = "attach",
     };
     return type >= 1 && type <= AGENT_TYPE_MAX ? names[type] : "unknown";
 }
@@ -109,7 +111,7 @@ void agent_frame_header(uint8_t out[5], uint8_t type, size_t payload_len)
 /* Sockets get MSG_NOSIGNAL: a peer that went away (a guest's vsock transport reset right
  * after a restore, say) is an EPIPE to handle, never a SIGPIPE that kills the library's
  * caller. Anything else (a pipe in tests) is written plainly. */
-static int write_all(int fd, const void *buf, size_t len)
+int agent_write_all(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
     bool socket = true;
@@ -137,9 +139,9 @@ int agent_write_frame(int fd, uint8_t type, const void *payload, size_t len)
     }
     uint8_t h[5];
     agent_frame_header(h, type, len);
-    if (write_all(fd, h, sizeof(h)) < 0)
+    if (agent_write_all(fd, h, sizeof(h)) < 0)
         return -1;
-    return len ? write_all(fd, payload, len) : 0;
+    return len ? agent_write_all(fd, payload, len) : 0;
 }
 
 int agent_write_json(int fd, uint8_t type, json_object *o)
@@ -221,4 +223,55 @@ void agent_strv_free(char **v)
     for (size_t i = 0; v && v[i]; i++)
         free(v[i]);
     free(v);
+}
+
+/* A decimal number in [min, max] and nothing else. */
+static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+int agent_trigger_parse(const char *spec, struct agent_trigger *t, char *why, size_t whylen)
+{
+    memset(t, 0, sizeof(*t));
+    const char *colon = strchr(spec, ':');
+    size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
+    const char *arg = colon ? colon + 1 : NULL;
+    if (klen == 6 && strncmp(spec, "listen", 6) == 0) {
+        t->kind = AGENT_TRIGGER_LISTEN;
+        if (arg && parse_u32(arg, 1, 65535, &t->value))
+            return 0;
+        snprintf(why, whylen, "listen:PORT wants a TCP port, 1 to 65535");
+    } else if (klen == 7 && strncmp(spec, "console", 7) == 0) {
+        t->kind = AGENT_TRIGGER_OUTPUT;
+        size_t n = arg ? strlen(arg) : 0;
+        if (n > 0 && n <= AGENT_TRIGGER_TEXT_MAX && !strpbrk(arg, "\n\r")) {
+            memcpy(t->text, arg, n);
+            return 0;
+        }
+        snprintf(why, whylen, "console:TEXT wants 1 to %d characters on one line",
+                 AGENT_TRIGGER_TEXT_MAX);
+    } else if (klen == 4 && strncmp(spec, "idle", 4) == 0) {
+        t->kind = AGENT_TRIGGER_IDLE;
+        t->value = 1000;
+        if (arg == NULL || parse_u32(arg, 10, 3600000, &t->value))
+            return 0;
+        snprintf(why, whylen, "idle:MS wants milliseconds, 10 to 3600000");
+    } else if (klen == 5 && strncmp(spec, "after", 5) == 0) {
+        t->kind = AGENT_TRIGGER_AFTER;
+        if (arg && parse_u32(arg, 0, 3600000, &t->value))
+            return 0;
+        snprintf(why, whylen, "after:MS wants milliseconds, 0 to 3600000");
+    } else {
+        snprintf(why, whylen, "want listen:PORT, console:TEXT, idle[:MS] or after:MS");
+    }
+    return -1;
 }

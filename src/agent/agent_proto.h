@@ -41,8 +41,34 @@ enum agent_frame_type {
     AGENT_WRITE_FILE = 12, /* host: JSON {path, mode}; then STDIN data, empty = end */
     AGENT_READ_FILE = 13,  /* host: JSON {path}; guest: STDOUT data, then EXIT {status, size} */
     AGENT_PORTS = 14,      /* host: JSON {}; guest: PORTS JSON {tcp: [{port, address}]} */
-    AGENT_TYPE_MAX = AGENT_PORTS,
+    /* Kept processes (EXEC with keep: true) outlive their connection and can be baked
+     * into a workload-ready snapshot (docs/protocol.md). */
+    AGENT_HELD = 15,   /* guest: JSON {pid}: the snapshot_on trigger fired, the process is
+                        * frozen and the marker line is on the console */
+    AGENT_ATTACH = 16, /* host, a session's opener: JSON {}; continues the kept process's
+                        * session on this connection (STARTED, output, EXIT) and thaws it */
+    AGENT_TYPE_MAX = AGENT_ATTACH,
 };
+
+/* When a kept process is ready to be snapshotted (`--snapshot-on`), as the user writes
+ * it: "listen:PORT" (a TCP socket of the guest listens on PORT), "console:TEXT" (TEXT
+ * appeared in the process's output), "idle" or "idle:MS" (the process used under 2% of
+ * a CPU for MS milliseconds, default 1000), "after:MS" (MS milliseconds after it
+ * started). The same string travels in EXEC's snapshot_on; both sides parse it here. */
+enum agent_trigger_kind {
+    AGENT_TRIGGER_LISTEN,
+    AGENT_TRIGGER_OUTPUT,
+    AGENT_TRIGGER_IDLE,
+    AGENT_TRIGGER_AFTER,
+};
+#define AGENT_TRIGGER_TEXT_MAX 256
+struct agent_trigger {
+    enum agent_trigger_kind kind;
+    uint32_t value; /* the port, or milliseconds */
+    char text[AGENT_TRIGGER_TEXT_MAX + 1];
+};
+/* 0, or -1 with why (a sentence naming what is wrong) filled. */
+int agent_trigger_parse(const char *spec, struct agent_trigger *t, char *why, size_t whylen);
 
 const char *agent_frame_type_name(unsigned type);
 
@@ -65,6 +91,9 @@ int agent_decoder_next(struct agent_decoder *d, uint8_t *type, const uint8_t **p
 
 /* Encodes one frame header into out[5]; the payload follows it on the wire. */
 void agent_frame_header(uint8_t out[5], uint8_t type, size_t payload_len);
+/* Writes all of buf to a blocking descriptor (short writes and EINTR retried; sockets
+ * with MSG_NOSIGNAL). */
+int agent_write_all(int fd, const void *buf, size_t len);
 /* Writes a whole frame to a blocking descriptor (retrying short writes). */
 int agent_write_frame(int fd, uint8_t type, const void *payload, size_t len);
 int agent_write_json(int fd, uint8_t type, json_object *o);

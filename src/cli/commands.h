@@ -20,6 +20,16 @@ int cli_fail(sm_error_t *err);
 /* Prints "supermachine: <fmt...>" and returns 125: for bad command-line input. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The options run and bake share (run_options.c): IMAGE and COMMAND end up in a.o. -1:
+ * the error was printed (exit 125). cli_run_args_free releases the arrays. */
+struct cli_run_args {
+    struct sm_run_options o;
+    const char **env, **publish, **allow, **deny;
+    const char *entry[2];
+};
+int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a);
+void cli_run_args_free(struct cli_run_args *a);
+
 /* "12.3MB", as docker; "5 minutes ago" (format.c). */
 void cli_human_size(uint64_t v, char *out, size_t n);
 void cli_human_age(int64_t unix_time, char *out, size_t n);
@@ -28,6 +38,7 @@ void cli_human_age(int64_t unix_time, char *out, size_t n);
 #define SM_CMD(n)                                                                                  \
     int cmd_##n(int argc, char **argv);                                                            \
     void cmd_##n##_usage(FILE *out);
+SM_CMD(bake)
 SM_CMD(boot)
 SM_CMD(cp)
 SM_CMD(exec)

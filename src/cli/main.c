@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 
 static const struct sm_command commands[] = {
+    {"bake", "Bake the workload-ready snapshot of a run", cmd_bake, cmd_bake_usage},
     {"boot", "Boot a bare kernel with its console on stdio", cmd_boot, cmd_boot_usage},
     {"cp", "Copy a file into or out of a running VM", cmd_cp, cmd_cp_usage},
     {"exec", "Run a command in a running VM", cmd_exec, cmd_exec_usage},

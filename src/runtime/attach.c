@@ -86,6 +86,44 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
     return 0;
 }
 
+/* The VMM saves a workload snapshot on the marker line, then renames its directory into
+ * place: that rename is the news. A VM that stops first, or a save that fails (the VMM
+ * logs why and lets the guest run on), ends the wait. */
+static int await_snapshot(struct instance *in, const char *dir, int timeout_ms, sm_error_t *err)
+{
+    cleanup_free char *meta = xasprintf("%s/snapshot.meta", dir);
+    cleanup_free char *log_path = instance_path(in, "vmm.log");
+    cleanup_free char *failed = xasprintf("supermachine: snapshot %s: ", dir);
+    uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
+    for (unsigned i = 0;; i++) {
+        if (access(meta, R_OK) == 0)
+            return 0;
+        if (!instance_running(in))
+            return sm_error_set(err, 0, "the VM stopped before its snapshot was saved");
+        if (i % 25 == 0) {
+            char *log = NULL;
+            size_t len = 0;
+            sm_error_t ignored = NULL;
+            if (sm_read_file(log_path, 1 << 20, &log, &len, &ignored) == 0) {
+                char *at = strstr(log, failed);
+                if (at) {
+                    at += strlen(failed);
+                    at[strcspn(at, "\n")] = '\0';
+                    sm_error_set(err, 0, "save the snapshot: %s", at);
+                    free(log);
+                    return -1;
+                }
+            }
+            free(log);
+            sm_error_release(&ignored);
+        }
+        if (sm_now_ns() >= deadline)
+            return sm_error_set(err, 0, "the snapshot was not saved within %d s (see %s)",
+                                timeout_ms / 1000, log_path);
+        usleep(10 * 1000);
+    }
+}
+
 struct started_ctx {
     struct instance *in;
     const struct run_process *proc;
@@ -160,8 +198,31 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         .arg = &started,
         .stats = proc->stats ? &stats : NULL,
     };
-    int r = agent_exec(&c, &req, proc->in_fd, proc->out_fd, proc->tty ? proc->out_fd : proc->err_fd,
-                       forward ? signal_pipe[0] : -1, exit_status, err);
+    if (proc->snapshot_on) {
+        req.keep = true;
+        req.snapshot_on = proc->snapshot_on;
+        req.marker = proc->marker;
+    }
+    int err_fd = proc->tty ? proc->out_fd : proc->err_fd, sig_fd = forward ? signal_pipe[0] : -1;
+    int r =
+        proc->attach
+            ? agent_attach(&c, &req, proc->in_fd, proc->out_fd, err_fd, sig_fd, exit_status, err)
+            : agent_exec(&c, &req, proc->in_fd, proc->out_fd, err_fd, sig_fd, exit_status, err);
+    if (r == 1) {
+        /* Frozen and the marker printed: once the VMM saved the snapshot, a bake is done;
+         * a run attaches again (as a restored VM would), which thaws the process. */
+        if (proc->held)
+            *proc->held = true;
+        agent_close(&c);
+        c.fd = -1;
+        r = await_snapshot(in, proc->workload_snapshot, timeout_ms, err);
+        if (r == 0 && proc->bake_only) {
+            *exit_status = 0;
+        } else if (r == 0 && (r = run_agent_open(in, timeout_ms, &c, err)) == 0) {
+            req.snapshot_on = NULL;
+            r = agent_attach(&c, &req, proc->in_fd, proc->out_fd, err_fd, sig_fd, exit_status, err);
+        }
+    }
     if (proc->stats && r == 0)
         *proc->stats = (struct sm_process_stats){.peak_rss_kib = stats.peak_rss_kib,
                                                  .duration_ms = stats.duration_ms,
@@ -172,7 +233,8 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         sigaction(forwarded[i], &old[i], NULL);
     if (forward)
         pthread_mutex_unlock(&signal_lock);
-    agent_close(&c);
+    if (c.fd >= 0)
+        agent_close(&c);
     return r < 0 ? sm_error_wrap(err, "VM %s", in->name) : 0;
 }
 

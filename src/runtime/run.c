@@ -45,7 +45,9 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
 {
     json_object *o = json_object_new_object();
     cleanup_free char *console = instance_path(in, "console.log");
-    if (p->restore) {
+    if (p->workload_restore) {
+        add_str(o, "restore", p->workload_snapshot);
+    } else if (p->restore) {
         /* The kernel and initramfs are part of the snapshot's key: not hashed again. */
         add_str(o, "restore", p->snapshot);
     } else {
@@ -54,7 +56,8 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
         /* sm-init's parameters (docs/protocol.md); quiet keeps the console for errors. */
         add_str(o, "append",
                 p->network ? "quiet sm.root=/dev/vda sm.ip=" NET_GUEST_IP4 "/24 sm.gw=" NET_HOST_IP4
-                             " sm.dns=" NET_DNS_IP4 " sm.ip6=" NET_GUEST_IP6 "/64 sm.gw6=" NET_HOST_IP6
+                             " sm.dns=" NET_DNS_IP4 " sm.ip6=" NET_GUEST_IP6
+                             "/64 sm.gw6=" NET_HOST_IP6
                            : "quiet sm.root=/dev/vda");
         json_object_object_add(o, "cpus", json_object_new_int((int)p->cpus));
         json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
@@ -62,6 +65,13 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
             add_str(o, "snapshot", p->snapshot);
             add_str(o, "snapshot_when", "console:" RUN_INIT_READY_LINE);
         }
+    }
+    if (p->snapshot_on && !p->workload_restore) {
+        /* Saved when the kept main process, frozen, prints the marker (after init-ready
+         * when this run boots: the VMM saves both). */
+        add_str(o, "workload_snapshot", p->workload_snapshot);
+        cleanup_free char *when = xasprintf("console:%s", p->marker);
+        add_str(o, "workload_snapshot_when", when);
     }
     add_str(o, "disk", p->rootfs);
     /* Relative to the VMM's working directory, the instance directory: Unix socket
@@ -145,28 +155,48 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
     if (run_write_vmm_config(in, p, owner, err) < 0)
         return -1;
     int spawned = vmm_spawn(in, &vmm, err);
-    if (spawned < 0) {
-        if (!p->restore || spawned != -2)
-            return -1;
-        /* A snapshot this host cannot use: drop it and boot, baking a new one. */
-        fprintf(stderr, "supermachine: snapshot %s unusable (%s); booting instead\n", p->snapshot,
-                sm_error_message(*err));
+    while (spawned == -2 && (p->workload_restore || p->restore)) {
+        /* A snapshot this host cannot use: drop it and make it again (the workload's
+         * from the init-ready one, that one by booting). */
+        const char *bad = p->workload_restore ? p->workload_snapshot : p->snapshot;
+        fprintf(stderr, "supermachine: snapshot %s unusable (%s); %s instead\n", bad,
+                sm_error_message(*err), p->workload_restore ? "rebaking it" : "booting");
         sm_error_release(err);
-        cleanup_free char *doomed = xasprintf("%s.stale.%d", p->snapshot, (int)getpid());
-        if (rename(p->snapshot, doomed) == 0) {
+        cleanup_free char *doomed = xasprintf("%s.stale.%d", bad, (int)getpid());
+        if (rename(bad, doomed) == 0) {
             sm_error_t ignored = NULL;
             sm_remove_tree(doomed, &ignored);
             sm_error_release(&ignored);
         }
-        p->restore = false;
-        if (run_write_vmm_config(in, p, owner, err) < 0 || vmm_spawn(in, &vmm, err) < 0)
+        if (p->workload_restore)
+            p->workload_restore = false;
+        else
+            p->restore = false;
+        if (run_write_vmm_config(in, p, owner, err) < 0)
             return -1;
+        spawned = vmm_spawn(in, &vmm, err);
     }
+    if (spawned < 0)
+        return -1;
     /* Detached: the caller returns once the main process runs (run_attached writes to
      * ready_fd then), so that exec, cp and kill find it; later errors go to the log. */
     struct run_process mp = *proc;
     mp.ready_fd = ready_fd;
+    bool held = false;
+    if (p->snapshot_on) {
+        mp.attach = p->workload_restore;
+        mp.snapshot_on = p->workload_restore ? NULL : p->snapshot_on;
+        mp.marker = p->marker;
+        mp.workload_snapshot = p->workload_snapshot;
+        if (mp.held == NULL)
+            mp.held = &held;
+    }
     int r = run_attached(in, &mp, agent_timeout_ms(), exit_status, err);
+    if (r == 0 && mp.snapshot_on && !*mp.held && !mp.bake_only)
+        dprintf(mp.err_fd >= 0 ? mp.err_fd : 2,
+                "supermachine: the main process ended before --snapshot-on %s: no snapshot "
+                "saved\n",
+                p->snapshot_on);
     if (r == 0) /* still unsent if it could not start (127, say): its log says why */
         run_signal_ready(ready_fd);
     if (r < 0) {
@@ -306,4 +336,61 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
     instance_release(&in);
     run_plan_release(&p);
     return r < 0 ? sm_error_wrap(err, "run %s", o->image) : 0;
+}
+
+int sm_bake(const struct sm_run_options *opts, int *baked_out, char **dir_out, sm_error_t *err)
+{
+    const char *image = opts->image ? opts->image : "";
+    *baked_out = 0;
+    if (opts->snapshot_on == NULL)
+        return sm_error_set(err, 0, "bake %s: no trigger (--snapshot-on)", image);
+    struct sm_run_options o = *opts;
+    o.tty = o.interactive = o.detach = 0;
+    o.auto_remove = 1;
+    /* Our own signals end the bake (the VMM follows its owner), not the workload. */
+    o.forward_signals = 0;
+    struct run_plan p;
+    if (run_prepare(&o, &p, err) < 0)
+        return sm_error_wrap(err, "bake %s", image);
+    int r = 0;
+    if (!p.workload_restore) {
+        cleanup_free char *command = join_argv(p.argv);
+        struct instance in;
+        if (instance_create(o.name, image, p.image->manifest_digest, command, true, &in, err) < 0) {
+            run_plan_release(&p);
+            return sm_error_wrap(err, "bake %s", image);
+        }
+        bool held = false;
+        int status = 0;
+        /* The workload's output is for the caller, or for nobody. */
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        struct run_process proc = {
+            .argv = (const char *const *)p.argv,
+            .env = (const char *const *)p.env,
+            .workdir = p.workdir,
+            .user = p.user,
+            .in_fd = -1,
+            .out_fd = o.stdout_fd >= 0 ? o.stdout_fd : null,
+            .err_fd = o.stderr_fd >= 0 ? o.stderr_fd : null,
+            .main = true,
+            .bake_only = true,
+            .held = &held,
+        };
+        r = run_session(&in, &p, &proc, getpid(), NULL, &status, err);
+        if (null >= 0)
+            close(null);
+        if (r == 0 && !held)
+            r = sm_error_set(err, 0, "the main process ended (status %d) before %s", status,
+                             p.snapshot_on);
+        sm_error_t ignored = NULL;
+        instance_remove_dir(&in, &ignored);
+        sm_error_release(&ignored);
+        instance_release(&in);
+        if (r == 0)
+            *baked_out = 1;
+    }
+    if (r == 0 && dir_out)
+        *dir_out = xstrdup(p.workload_snapshot);
+    run_plan_release(&p);
+    return r < 0 ? sm_error_wrap(err, "bake %s", image) : 0;
 }

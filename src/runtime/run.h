@@ -25,6 +25,13 @@ struct run_plan {
     char *initramfs; /* sm-init + modules */
     char *snapshot;  /* init-ready snapshot directory (NULL: --no-snapshot) */
     bool restore;    /* it exists: restore it rather than boot */
+    /* Workload-ready snapshot (--snapshot-on, docs/snapshot-workload.md): the trigger,
+     * its directory, whether it exists (restore it and attach to the main process),
+     * and the console line, fresh per run, on which the VMM saves it. */
+    char *snapshot_on;
+    char *workload_snapshot;
+    bool workload_restore;
+    char marker[80];
     unsigned cpus;
     uint64_t memory_mib;
     /* The network (docs/networking.md): checked here, carried out by the VMM. */
@@ -41,6 +48,9 @@ struct run_plan {
 int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err);
 void run_plan_release(struct run_plan *p);
 
+/* The console line sm-init's kept process prints once frozen; a random nonce follows. */
+#define RUN_WORKLOAD_READY_LINE "supermachine: workload frozen"
+
 /* Writes the VMM's configuration (vmm.json) for this plan into the instance. */
 int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t owner,
                          sm_error_t *err);
@@ -56,6 +66,12 @@ struct run_process {
     bool forward_signals;  /* our signals go to the process (sm_run_options) */
     uint64_t timeout_ms;   /* 0: none */
     uint64_t output_limit; /* 0: none; for output going to a log file */
+    /* Workload-ready snapshots: keep the process (and freeze it on snapshot_on, then wait
+     * for the VMM to save workload_snapshot), or attach to the one the snapshot holds. */
+    const char *snapshot_on, *marker, *workload_snapshot;
+    bool attach;
+    bool bake_only; /* stop once saved: run_attached returns with *exit_status 0 */
+    bool *held;     /* optional: set when snapshot_on fired (else the process ended first) */
     int *ready_fd;         /* optional: "ok\n" is written and the fd closed (-1) once it runs */
     struct sm_process_stats *stats; /* optional */
 };

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ void run_plan_release(struct run_plan *p)
     free(p->kernel_sha256);
     free(p->initramfs);
     free(p->snapshot);
+    free(p->snapshot_on);
+    free(p->workload_snapshot);
     sm_strv_free(p->argv);
     sm_strv_free(p->env);
     free(p->workdir);
@@ -188,9 +191,9 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
     /* With a network the guest has one more device and its addresses (every VM of the
      * network has the same: each has a network of its own). */
     cleanup_free char *material =
-        xasprintf("%s\n%s\n%s\n%s\n%u\n%llu\n%s\n", RUN_CACHE_FORMAT,
-                  p->image->manifest_digest, p->kernel_sha256, initramfs_sha, p->cpus,
-                  (unsigned long long)p->memory_mib, p->network ? "net=user" : "net=none");
+        xasprintf("%s\n%s\n%s\n%s\n%u\n%llu\n%s\n", RUN_CACHE_FORMAT, p->image->manifest_digest,
+                  p->kernel_sha256, initramfs_sha, p->cpus, (unsigned long long)p->memory_mib,
+                  p->network ? "net=user" : "net=none");
     char key[65];
     sm_sha256_hex(material, strlen(material), key);
     cleanup_free char *dir = store_dir("snapshots", err);
@@ -199,6 +202,52 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
     p->snapshot = xasprintf("%s/%.32s", dir, key);
     cleanup_free char *meta = xasprintf("%s/snapshot.meta", p->snapshot);
     p->restore = access(meta, R_OK) == 0;
+    if (p->snapshot_on == NULL)
+        return 0;
+    /* The workload-ready snapshot: everything that makes the init-ready one, and what the
+     * main process is (docs/snapshot-workload.md, "Keys"). Ports and egress rules are the
+     * host side's, never in the guest: not part of it. */
+    char *wm = xasprintf("%sworkload\n%s\n%s\n%s\n", material, p->snapshot_on, p->workdir, p->user);
+    for (int list = 0; list < 2; list++) {
+        char **v = list ? p->env : p->argv;
+        for (size_t i = 0; v[i]; i++) {
+            /* Length-prefixed: ["a b"] and ["a", "b"] must differ. */
+            char *n = xasprintf("%s%c%zu:%s\n", wm, list ? 'e' : 'a', strlen(v[i]), v[i]);
+            free(wm);
+            wm = n;
+        }
+    }
+    char wkey[65];
+    sm_sha256_hex(wm, strlen(wm), wkey);
+    free(wm);
+    p->workload_snapshot = xasprintf("%s/%.32s-w", dir, wkey);
+    cleanup_free char *wmeta = xasprintf("%s/snapshot.meta", p->workload_snapshot);
+    p->workload_restore = access(wmeta, R_OK) == 0;
+    uint8_t nonce[16];
+    if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+        return sm_error_set(err, errno, "getrandom");
+    int n = snprintf(p->marker, sizeof(p->marker), "%s ", RUN_WORKLOAD_READY_LINE);
+    for (size_t i = 0; i < sizeof(nonce); i++)
+        n += snprintf(p->marker + n, sizeof(p->marker) - (size_t)n, "%02x", nonce[i]);
+    return 0;
+}
+
+/* --snapshot-on, checked before anything starts. */
+static int check_snapshot_on(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
+{
+    if (o->snapshot_on == NULL)
+        return 0;
+    struct agent_trigger t;
+    char why[160];
+    if (agent_trigger_parse(o->snapshot_on, &t, why, sizeof(why)) < 0)
+        return sm_error_set(err, 0, "--snapshot-on %s: %s", o->snapshot_on, why);
+    if (o->no_snapshot)
+        return sm_error_set(err, 0, "--snapshot-on and --no-snapshot exclude each other");
+    if (o->tty || o->interactive)
+        return sm_error_set(err, 0,
+                            "--snapshot-on: a baked workload has no terminal or input "
+                            "(no -t, no -i)");
+    p->snapshot_on = xstrdup(o->snapshot_on);
     return 0;
 }
 
@@ -235,8 +284,9 @@ static int check_network(const struct sm_run_options *o, struct run_plan *p, sm_
     p->allow_host_loopback = o->allow_host_loopback != 0;
     if (!p->network && (strv_len(o->publish) || strv_len(o->egress_allow) ||
                         strv_len(o->egress_deny) || o->allow_host_loopback))
-        return sm_error_set(err, 0, "--network none: no ports to publish, no egress rules, "
-                                    "no host loopback");
+        return sm_error_set(err, 0,
+                            "--network none: no ports to publish, no egress rules, "
+                            "no host loopback");
     for (size_t i = 0; i < strv_len(o->publish); i++) {
         struct net_publish pub;
         if (net_publish_parse(o->publish[i], &pub, err) < 0)
@@ -264,7 +314,7 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
     if (p->memory_mib < 64 || p->memory_mib > VM_MAX_MEMORY_MIB)
         return sm_error_set(err, 0, "--memory %llu MiB: want 64 MiB to %d MiB",
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
-    if (check_network(o, p, err) < 0)
+    if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0)
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;

@@ -35,7 +35,7 @@
 struct vmm_config {
     json_object *root;
     const char *kernel, *initrd, *disk, *append, *restore, *snapshot, *snapshot_when, *vsock,
-        *console_log, *network;
+        *workload_snapshot, *workload_snapshot_when, *console_log, *network;
     unsigned cpus;
     uint64_t memory_mib;
     pid_t owner;
@@ -91,6 +91,8 @@ static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *e
     c->restore = sm_json_str(c->root, "restore");
     c->snapshot = sm_json_str(c->root, "snapshot");
     c->snapshot_when = sm_json_str(c->root, "snapshot_when");
+    c->workload_snapshot = sm_json_str(c->root, "workload_snapshot");
+    c->workload_snapshot_when = sm_json_str(c->root, "workload_snapshot_when");
     c->vsock = sm_json_str(c->root, "vsock");
     c->console_log = sm_json_str(c->root, "console_log");
     c->network = sm_json_str(c->root, "network");
@@ -115,6 +117,9 @@ static int vmm_config_load(const char *path, struct vmm_config *c, sm_error_t *e
         return sm_error_set(err, 0, "%s: kernel (or restore) and console_log are required", path);
     if (c->snapshot && (c->snapshot_when == NULL || strncmp(c->snapshot_when, "console:", 8) != 0))
         return sm_error_set(err, 0, "%s: snapshot_when must be console:TEXT", path);
+    if (c->workload_snapshot && (c->workload_snapshot_when == NULL ||
+                                 strncmp(c->workload_snapshot_when, "console:", 8) != 0))
+        return sm_error_set(err, 0, "%s: workload_snapshot_when must be console:TEXT", path);
     return 0;
 }
 
@@ -246,6 +251,8 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         .snapshot_dir = c.snapshot,
         .snapshot_on_console = c.snapshot ? c.snapshot_when + 8 : NULL,
         .snapshot_continue = true,
+        .workload_snapshot_dir = c.workload_snapshot,
+        .workload_snapshot_on_console = c.workload_snapshot ? c.workload_snapshot_when + 8 : NULL,
         .vsock_uds = c.vsock,
         .on_vcpu_thread = ext->confine_vcpu_thread,
         .on_devices_thread = ext->confine_devices_thread,

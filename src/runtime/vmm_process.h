@@ -7,6 +7,8 @@
  *   restore                                          snapshot directory to restore instead
  *   snapshot, snapshot_when                          bake a snapshot on a console line and
  *                                                    let the guest run on
+ *   workload_snapshot, workload_snapshot_when        the same, later: the workload-ready
+ *                                                    snapshot (also after a restore)
  *   vsock                                            hybrid vsock Unix socket path
  *   network                                          "user" (libslirp, docs/networking.md)
  *                                                    or "none" / absent: no network device

@@ -10,7 +10,8 @@ int ioloop_init(struct ioloop *l, sm_error_t *err)
 {
     memset(l, 0, sizeof(*l));
     pthread_mutex_init(&l->lock, NULL);
-    l->stop_fd = -1;
+    pthread_cond_init(&l->cond, NULL);
+    l->stop_fd = l->pause_fd = -1;
     l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epoll_fd < 0)
         return sm_error_set(err, errno, "epoll_create1");
@@ -19,6 +20,12 @@ int ioloop_init(struct ioloop *l, sm_error_t *err)
         return sm_error_set(err, errno, "eventfd");
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->stop_fd, &ev) < 0)
+        return sm_error_set(err, errno, "epoll_ctl");
+    l->pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->pause_fd < 0)
+        return sm_error_set(err, errno, "eventfd");
+    ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->pause_fd};
+    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->pause_fd, &ev) < 0)
         return sm_error_set(err, errno, "epoll_ctl");
     return 0;
 }
@@ -40,6 +47,21 @@ int ioloop_add(struct ioloop *l, int fd, uint32_t events, ioloop_fn fn, void *op
     return 0;
 }
 
+static void park(struct ioloop *l)
+{
+    uint64_t v;
+    ssize_t r = read(l->pause_fd, &v, sizeof(v));
+    (void)r;
+    pthread_mutex_lock(&l->lock);
+    while (l->pause_requested) {
+        l->parked = true;
+        pthread_cond_broadcast(&l->cond);
+        pthread_cond_wait(&l->cond, &l->lock);
+    }
+    l->parked = false;
+    pthread_mutex_unlock(&l->lock);
+}
+
 static void *ioloop_thread(void *arg)
 {
     struct ioloop *l = arg;
@@ -58,6 +80,13 @@ static void *ioloop_thread(void *arg)
             struct ioloop_handler *h = evs[i].data.ptr;
             if (h == NULL)
                 return NULL; /* stop */
+            if ((void *)h == &l->pause_fd) {
+                park(l);
+                continue;
+            }
+            /* A pause asked while this batch runs parks before the next handler. */
+            if (__atomic_load_n(&l->pause_requested, __ATOMIC_ACQUIRE))
+                park(l);
             h->fn(h->opaque, evs[i].events);
         }
     }
@@ -84,6 +113,30 @@ void ioloop_stop(struct ioloop *l)
     l->running = false;
 }
 
+void ioloop_pause(struct ioloop *l)
+{
+    if (!l->running)
+        return;
+    pthread_mutex_lock(&l->lock);
+    __atomic_store_n(&l->pause_requested, true, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&l->lock);
+    uint64_t one = 1;
+    ssize_t w = write(l->pause_fd, &one, sizeof(one));
+    (void)w;
+    pthread_mutex_lock(&l->lock);
+    while (!l->parked)
+        pthread_cond_wait(&l->cond, &l->lock);
+    pthread_mutex_unlock(&l->lock);
+}
+
+void ioloop_resume(struct ioloop *l)
+{
+    pthread_mutex_lock(&l->lock);
+    __atomic_store_n(&l->pause_requested, false, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
 void ioloop_release(struct ioloop *l)
 {
     ioloop_stop(l);
@@ -91,5 +144,7 @@ void ioloop_release(struct ioloop *l)
         close(l->epoll_fd);
     if (l->stop_fd >= 0)
         close(l->stop_fd);
-    l->epoll_fd = l->stop_fd = -1;
+    if (l->pause_fd >= 0)
+        close(l->pause_fd);
+    l->epoll_fd = l->stop_fd = l->pause_fd = -1;
 }

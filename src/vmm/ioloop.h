@@ -29,6 +29,10 @@ struct ioloop {
     unsigned n;
     /* NULL, or run first thing on the loop's thread (the VMM confines it there). */
     void (*on_thread_start)(void);
+    /* ioloop_pause parks the thread between two handlers (see there). */
+    int pause_fd;
+    pthread_cond_t cond;
+    bool pause_requested, parked;
 };
 
 int ioloop_init(struct ioloop *l, sm_error_t *err);
@@ -37,6 +41,12 @@ int ioloop_add(struct ioloop *l, int fd, uint32_t events, ioloop_fn fn, void *op
                sm_error_t *err);
 int ioloop_start(struct ioloop *l, sm_error_t *err);
 void ioloop_stop(struct ioloop *l);
+/* Parks the loop's thread between two handlers and returns once it is parked, so that
+ * no device touches guest memory or its own state until ioloop_resume: a snapshot is
+ * taken with the vCPUs paused and this loop parked, never in the middle of a request.
+ * Work that arrives meanwhile waits in its eventfd. Not from the loop's own thread. */
+void ioloop_pause(struct ioloop *l);
+void ioloop_resume(struct ioloop *l);
 void ioloop_release(struct ioloop *l);
 
 #endif

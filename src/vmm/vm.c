@@ -134,14 +134,25 @@ static const struct platform_ops vm_platform_ops = {
     .ged_irq = platform_ged_irq,
 };
 
-static void on_snapshot_trigger(void *opaque, const char *line)
+static void request_snapshot(struct vm *vm, unsigned which)
 {
-    struct vm *vm = opaque;
     /* A vCPU thread is writing the console right now: the main loop does the pausing. */
     pthread_mutex_lock(&vm->lock);
-    vm->snapshot_requested = true;
+    vm->snapshot_requested |= which;
     pthread_mutex_unlock(&vm->lock);
     wake_loop(vm);
+}
+
+static void on_snapshot_trigger(void *opaque, const char *line)
+{
+    (void)line;
+    request_snapshot(opaque, SNAPSHOT_REQ_INIT);
+}
+
+static void on_workload_snapshot_trigger(void *opaque, const char *line)
+{
+    (void)line;
+    request_snapshot(opaque, SNAPSHOT_REQ_WORKLOAD);
 }
 
 static void on_panic_line(void *opaque, const char *line)
@@ -437,7 +448,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, sm_error_t *err)
     struct x86_boot_info binfo;
     if (x86_boot_load(&vm->mem, &bcfg, &binfo, err) < 0)
         goto fail;
-    if (cfg->snapshot_dir) {
+    if (cfg->snapshot_dir || cfg->workload_snapshot_dir) {
         /* Recorded in the snapshot so a restore can tell what it was made from. */
         if (sm_sha256_file(cfg->kernel_path, vm->kernel_sha256, err) < 0 ||
             (cfg->initrd_path && sm_sha256_file(cfg->initrd_path, vm->initrd_sha256, err) < 0))
@@ -510,6 +521,10 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
     if (vm->cfg.snapshot_dir && vm->cfg.snapshot_on_console &&
         console_add_watch(&vm->console, vm->cfg.snapshot_on_console, on_snapshot_trigger, vm) < 0)
         return sm_error_set(err, 0, "console: too many watches");
+    if (vm->cfg.workload_snapshot_dir && vm->cfg.workload_snapshot_on_console &&
+        console_add_watch(&vm->console, vm->cfg.workload_snapshot_on_console,
+                          on_workload_snapshot_trigger, vm) < 0)
+        return sm_error_set(err, 0, "console: too many watches");
     struct sigaction sa = {.sa_handler = kick_handler};
     sigemptyset(&sa.sa_mask);
     sigaction(kick_signal(), &sa, NULL); /* no SA_RESTART: KVM_RUN must return EINTR */
@@ -543,23 +558,33 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
     for (;;) {
         pthread_mutex_lock(&vm->lock);
         bool stopping = vm->state == VM_STOPPING;
-        bool snapshot = vm->snapshot_requested;
-        vm->snapshot_requested = false;
+        /* One at a time, init-ready first (the workload's comes later anyway). */
+        unsigned requested = vm->snapshot_requested & SNAPSHOT_REQ_INIT
+                                 ? SNAPSHOT_REQ_INIT
+                                 : vm->snapshot_requested & SNAPSHOT_REQ_WORKLOAD;
+        vm->snapshot_requested &= ~requested;
         pthread_mutex_unlock(&vm->lock);
         if (stopping)
             break;
-        if (snapshot) {
+        if (requested) {
+            bool workload = requested & SNAPSHOT_REQ_WORKLOAD;
+            const char *dir = workload ? vm->cfg.workload_snapshot_dir : vm->cfg.snapshot_dir;
             sm_error_t serr = NULL;
             console_flush(&vm->console);
             int saved = vm_pause(vm, &serr);
-            if (saved == 0)
-                saved = vm_snapshot_save(vm, vm->cfg.snapshot_dir, &serr);
-            if (vm->cfg.snapshot_continue) {
+            if (saved == 0) {
+                /* And the device thread, between two requests: nothing writes guest
+                 * memory or device state while they are saved. Requests the guest queued
+                 * meanwhile wait in the rings; a restore notifies every queue again. */
+                ioloop_pause(&vm->io);
+                saved = vm_snapshot_save(vm, dir, &serr);
+                ioloop_resume(&vm->io);
+            }
+            if (vm->cfg.snapshot_continue || workload) {
                 /* The snapshot is an optimisation for later runs (another run may have
                  * baked the same one first): this guest runs on either way. */
                 if (saved < 0)
-                    fprintf(stderr, "supermachine: snapshot %s: %s\n", vm->cfg.snapshot_dir,
-                            sm_error_message(serr));
+                    fprintf(stderr, "supermachine: snapshot %s: %s\n", dir, sm_error_message(serr));
                 sm_error_release(&serr);
                 vm_resume(vm);
             } else if (saved < 0) {

@@ -43,6 +43,11 @@ struct vm_config {
     /* After saving, resume the guest instead of stopping: the first run of an image
      * bakes its snapshot without paying for a restore. */
     bool snapshot_continue;
+    /* A second trigger, later in the guest's life, for the workload-ready snapshot (the
+     * main process frozen once ready, docs/snapshot-workload.md): saved into its own
+     * directory, and the guest always runs on. Works on a restored VM too. */
+    const char *workload_snapshot_dir;
+    const char *workload_snapshot_on_console;
     /* NULL, or run first thing on each vCPU thread and on the device loop's thread: the
      * VMM process confines each thread to its role there (src/confine). */
     void (*on_vcpu_thread)(void);

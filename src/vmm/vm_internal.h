@@ -53,7 +53,10 @@ struct vm {
     bool pause_requested;
     unsigned paused;
     struct vm_result result;
-    bool snapshot_requested; /* the console trigger fired: the loop saves a snapshot */
+    /* A console trigger fired: the loop saves that snapshot. */
+#define SNAPSHOT_REQ_INIT     1u /* cfg.snapshot_dir */
+#define SNAPSHOT_REQ_WORKLOAD 2u /* cfg.workload_snapshot_dir */
+    unsigned snapshot_requested;
     char kernel_sha256[65];
     char initrd_sha256[65];
 };

@@ -472,6 +472,11 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
         if (virtio_net_restore(vm->net, &ns, err) < 0)
             goto fail;
     }
+    /* Requests the guest queued while the snapshot was taken were never seen by the
+     * device (it was parked): each device looks at its rings once when the loop starts. */
+    for (unsigned i = 0; i < vm->nvirtio; i++)
+        if (vm->virtio[i].notify_fd >= 0)
+            virtio_mmio_renotify(&vm->virtio[i]);
     *out = vm;
     return 0;
 fail:

@@ -4,7 +4,8 @@
 # stderr apart, 5 MB through stdin and back by sha256, a terminal with the size asked
 # for, a user from /etc/passwd, a working directory created when missing, 20 sessions at
 # once, a garbage frame answered with an error while other sessions go on; files written
-# and read, listening ports, signals by pid, a time limit, peak RSS; poweroff.
+# and read, listening ports, signals by pid, a time limit, peak RSS; a kept process that
+# outlives its connection and a session attaching to it; poweroff.
 set -eu
 B=$(dirname "${SUPERMACHINE:-$SM_REPO/build/supermachine}")
 INIT=$B/guest/sm-init C=$B/tests/tools/sm-agent-client
@@ -90,7 +91,26 @@ ms=$((($(date +%s%N) - start) / 1000000))
 "$C" --stats "$S" python3 -c 'b = bytearray(64 << 20); b[::4096] = b"x" * len(b[::4096])' 2>"$D/e" || fail "stats run"
 rss=$(sed -n 's/^rss_kib=\([0-9]*\) .*/\1/p' "$D/e")
 [ -n "$rss" ] && [ "$rss" -ge 65536 ] && grep -q "timed_out=false" "$D/e" || fail "peak RSS of a 64 MiB process: $(cat "$D/e")"
+# A kept process outlives its connection; its output waits for the session that attaches,
+# which gets it whole and the exit status. Without a kept process, attach is an error.
+"$C" --keep "$S" sh -c 'echo one; sleep 1; echo two; sleep 1; echo three; exit 5' >"$D/k1" &
+KEPT=$!
+for i in $(seq 100); do grep -q one "$D/k1" && break; sleep 0.05; done
+kill -9 $KEPT
+wait $KEPT 2>/dev/null || true
+sleep 2.5 # it goes on meanwhile: two and three are held for the next session
+rc=0; "$C" --attach "$S" >"$D/k2" || rc=$?
+[ $rc = 5 ] && [ "$(cat "$D/k2")" = "$(printf 'two\nthree')" ] ||
+    fail "attach: status $rc, output '$(cat "$D/k2")'"
+rc=0; "$C" --attach "$S" 2>"$D/e" || rc=$?
+[ $rc = 125 ] && grep -q "no kept process" "$D/e" || fail "attach with none kept: $rc $(cat "$D/e")"
+"$C" --keep "$S" sleep 30 >/dev/null &
+KEPT=$!
+sleep 0.5
+rc=0; "$C" --keep "$S" true 2>"$D/e" || rc=$?
+[ $rc = 125 ] && grep -q "already has one" "$D/e" || fail "a second kept process: $rc $(cat "$D/e")"
+kill $KEPT; wait $KEPT 2>/dev/null || true
 "$C" --poweroff "$S" || fail "poweroff"
 for i in $(seq 50); do kill -0 $AGENT 2>/dev/null || break; sleep 0.1; done
 kill -0 $AGENT 2>/dev/null && fail "the agent still runs after poweroff"
-echo "agent on a Unix socket: statuses, streams, stdin, tty, users, 20 sessions, garbage, files, ports, signals, timeout, RSS, poweroff"
+echo "agent on a Unix socket: statuses, streams, stdin, tty, users, 20 sessions, garbage, files, ports, signals, timeout, RSS, kept process and attach, poweroff"

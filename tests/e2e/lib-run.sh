@@ -106,3 +106,17 @@ expect() {
     [ "$RC" = "$rc" ] || fail "supermachine $*: exit $RC, want $rc; stderr: $(head -c 2000 "$ERR")"
     grep -qxF -- "$text" "$OUT" || fail "supermachine $*: stdout lacks '$text': $(head -c 2000 "$OUT")"
 }
+
+# free_port: a TCP port free on 127.0.0.1 right now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_http URL [TRIES]: prints the page once the guest serves it (TRIES tries, 0.5 s
+# apart, default 120); status 1 if it never did.
+wait_http() {
+    local i
+    for i in $(seq "${2:-120}"); do
+        curl -sf --max-time 10 "$1" 2>/dev/null && return 0
+        sleep 0.5
+    done
+    return 1
+}

@@ -14,17 +14,6 @@ run_setup
 I=$RUN_IMAGE
 HTTPD='mkdir -p /www && echo "hello from $(hostname)" >/www/index.html && exec httpd -f -p 8080 -h /www'
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# wait_http URL: the page, once the guest serves it.
-wait_http() {
-    local i
-    for i in $(seq 120); do
-        curl -sf --max-time 10 "$1" 2>/dev/null && return 0
-        sleep 0.5
-    done
-    return 1
-}
 
 # The first run boots and bakes the init-ready snapshot; every VM below is restored from it.
 expect 0 "baked" -- run --rm "$I" echo baked

@@ -4,17 +4,40 @@
  * --timeout MS kills it after MS; --stats prints "rss_kib=N duration_ms=N timed_out=B"
  * on stderr at the end. Instead of ARGV: --poweroff; --write PATH (stdin to a new file,
  * mode 0640); --read PATH (to stdout); --ports ("ADDRESS PORT" lines); --signal SIG:PID.
+ * --keep starts a kept process (it outlives this connection); --attach (no ARGV)
+ * continues the kept process's session. SOCKET "vsock:CID" reaches a guest's agent
+ * through AF_VSOCK (a QEMU guest with vhost-vsock, for bench/snapshot's anchor).
  * For tests/e2e/agent-host.sh. */
+#include <errno.h>
 #include <getopt.h>
+#include <linux/vm_sockets.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/agent_client.h"
 
 static int sigpipe_fds[2];
+
+/* The agent's port at a vsock CID: the guest's listener, no hybrid handshake. */
+static int connect_vsock(unsigned cid, struct agent_conn *c, sm_error_t *err)
+{
+    memset(c, 0, sizeof(*c));
+    struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = AGENT_PORT};
+    c->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = errno;
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        return sm_error_set(err, e, "connect vsock:%u", cid);
+    }
+    agent_decoder_init(&c->dec);
+    return 0;
+}
 
 static void on_sig(int sig)
 {
@@ -35,9 +58,10 @@ int main(int argc, char **argv)
         {"poweroff", no_argument, NULL, 'P'},     {"write", required_argument, NULL, 'W'},
         {"read", required_argument, NULL, 'R'},   {"ports", no_argument, NULL, 'O'},
         {"signal", required_argument, NULL, 'S'}, {"timeout", required_argument, NULL, 'T'},
-        {"stats", no_argument, NULL, 'X'},        {NULL, 0, NULL, 0}};
+        {"stats", no_argument, NULL, 'X'},        {"keep", no_argument, NULL, 'K'},
+        {"attach", no_argument, NULL, 'A'},       {NULL, 0, NULL, 0}};
     const char *write_path = NULL, *read_path = NULL, *signal_spec = NULL;
-    bool ports = false, print_stats = false;
+    bool ports = false, print_stats = false, attach = false;
     struct agent_exit_stats stats;
     while ((c = getopt_long(argc, argv, "+tiu:w:e:", lo, NULL)) != -1) {
         switch (c) {
@@ -74,6 +98,12 @@ int main(int argc, char **argv)
         case 'T':
             req.timeout_ms = strtoull(optarg, NULL, 10);
             break;
+        case 'K':
+            req.keep = true;
+            break;
+        case 'A':
+            attach = true;
+            break;
         case 'X':
             print_stats = true;
             req.stats = &stats;
@@ -82,7 +112,7 @@ int main(int argc, char **argv)
             return 125;
         }
     }
-    bool no_argv = poweroff || write_path || read_path || ports || signal_spec;
+    bool no_argv = poweroff || write_path || read_path || ports || signal_spec || attach;
     if (optind >= argc || (!no_argv && optind + 1 >= argc)) {
         fprintf(stderr, "usage: sm-agent-client SOCKET [-t] [-i] [-u U] [-w D] [-e K=V] ARGV...\n");
         return 125;
@@ -94,7 +124,10 @@ int main(int argc, char **argv)
     sm_error_t err = NULL;
     struct agent_conn conn;
     int status = 125;
-    if (agent_connect_unix(argv[optind], &conn, &err) < 0 || agent_hello(&conn, NULL, 5000, &err) < 0)
+    int connected = strncmp(argv[optind], "vsock:", 6) == 0
+                        ? connect_vsock((unsigned)strtoul(argv[optind] + 6, NULL, 10), &conn, &err)
+                        : agent_connect_unix(argv[optind], &conn, &err);
+    if (connected < 0 || agent_hello(&conn, NULL, 5000, &err) < 0)
         goto fail;
     if (poweroff) {
         if (agent_poweroff(&conn, &err) < 0)
@@ -133,7 +166,9 @@ int main(int argc, char **argv)
         return 125;
     signal(SIGTERM, on_sig);
     signal(SIGINT, on_sig);
-    if (agent_exec(&conn, &req, req.stdin_open ? 0 : -1, 1, 2, sigpipe_fds[0], &status, &err) < 0)
+    if ((attach ? agent_attach(&conn, &req, -1, 1, 2, sigpipe_fds[0], &status, &err)
+                : agent_exec(&conn, &req, req.stdin_open ? 0 : -1, 1, 2, sigpipe_fds[0], &status,
+                             &err)) < 0)
         goto fail;
     if (print_stats)
         fprintf(stderr, "rss_kib=%lld duration_ms=%lld timed_out=%s\n",

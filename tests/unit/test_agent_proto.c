@@ -120,5 +120,53 @@ int main(void)
         }
         agent_decoder_free(&d);
     }
+    /* --snapshot-on triggers: what the user types, checked the same on both sides. */
+    struct agent_trigger t;
+    char why[160];
+    CHECK(agent_trigger_parse("listen:8080", &t, why, sizeof(why)) == 0 &&
+          t.kind == AGENT_TRIGGER_LISTEN && t.value == 8080);
+    CHECK(agent_trigger_parse("console:Ready to accept connections", &t, why, sizeof(why)) == 0 &&
+          t.kind == AGENT_TRIGGER_OUTPUT);
+    CHECK_STR(t.text, "Ready to accept connections");
+    CHECK(agent_trigger_parse("console:a:b", &t, why, sizeof(why)) == 0);
+    CHECK_STR(t.text, "a:b");
+    CHECK(agent_trigger_parse("idle", &t, why, sizeof(why)) == 0 && t.kind == AGENT_TRIGGER_IDLE &&
+          t.value == 1000);
+    CHECK(agent_trigger_parse("idle:250", &t, why, sizeof(why)) == 0 && t.value == 250);
+    CHECK(agent_trigger_parse("after:0", &t, why, sizeof(why)) == 0 &&
+          t.kind == AGENT_TRIGGER_AFTER && t.value == 0);
+    static const char *const bad_triggers[] = {
+        "",
+        "listen",
+        "listen:",
+        "listen:0",
+        "listen:65536",
+        "listen:80x",
+        "listen:-1",
+        "listen: 80",
+        "console:",
+        "console",
+        "idle:5",
+        "idle:x",
+        "after",
+        "after:",
+        "after:3600001",
+        "listening:80",
+        "Listen:80",
+        "after:99999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof(bad_triggers) / sizeof(bad_triggers[0]); i++) {
+        why[0] = '\0';
+        CHECK(agent_trigger_parse(bad_triggers[i], &t, why, sizeof(why)) < 0 && why[0] != '\0');
+    }
+    char long_text[AGENT_TRIGGER_TEXT_MAX + 16];
+    memset(long_text, 'x', sizeof(long_text));
+    memcpy(long_text, "console:", 8);
+    long_text[8 + AGENT_TRIGGER_TEXT_MAX] = '\0';
+    CHECK(agent_trigger_parse(long_text, &t, why, sizeof(why)) == 0);
+    long_text[8 + AGENT_TRIGGER_TEXT_MAX] = 'x';
+    long_text[9 + AGENT_TRIGGER_TEXT_MAX] = '\0';
+    CHECK(agent_trigger_parse(long_text, &t, why, sizeof(why)) < 0);
+    CHECK(agent_trigger_parse("console:two\nlines", &t, why, sizeof(why)) < 0);
     return check_summary("agent_proto");
 }
