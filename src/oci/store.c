@@ -597,7 +597,7 @@ int store_gc(struct oci_store *s, sm_error_t *err)
         free(text);
     }
     store_images_free(l, n);
-    static const char *const dirs[] = {"blobs/sha256", "rootfs", "tmp"};
+    static const char *const dirs[] = {"blobs/sha256", "rootfs", "tmp", "snapshots"};
     for (size_t k = 0; k < SM_ARRAY_SIZE(dirs); k++) {
         cleanup_free char *dir = xasprintf("%s/%s", s->root, dirs[k]);
         DIR *d = opendir(dir);
@@ -610,17 +610,26 @@ int store_gc(struct oci_store *s, sm_error_t *err)
             bool drop;
             if (k == 0) {
                 drop = !set_has_hex(&keep, de->d_name);
-            } else if (k == 1) {
+            } else if (k == 1 || k == 3) {
+                /* rootfs/<manifest hex>.erofs, snapshots/<manifest hex>-<key>[-w] (and
+                 * a save in progress, <that>.tmp-<pid>): the image's, kept with it.
+                 * Snapshots named otherwise are an older version's, used by nothing. */
                 char hex[65] = "";
-                const char *dot = strchr(de->d_name, '.');
-                if (dot && dot - de->d_name == 64)
+                if (strlen(de->d_name) > 64 && de->d_name[64] == (k == 1 ? '.' : '-'))
                     memcpy(hex, de->d_name, 64);
                 drop = !set_has_hex(&manifests, hex);
             } else {
                 drop = true; /* no writer runs now: anything in tmp/ is left over */
             }
-            if (drop)
+            if (drop && k == 3) {
+                /* A restored VM maps its memory file: it keeps the inode until it ends. */
+                cleanup_free char *path = xasprintf("%s/%s", dir, de->d_name);
+                sm_error_t ignored = NULL;
+                sm_remove_tree(path, &ignored);
+                sm_error_release(&ignored);
+            } else if (drop) {
                 unlinkat(dirfd(d), de->d_name, 0);
+            }
         }
         closedir(d);
     }

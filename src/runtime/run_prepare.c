@@ -199,7 +199,11 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
     cleanup_free char *dir = store_dir("snapshots", err);
     if (dir == NULL)
         return -1;
-    p->snapshot = xasprintf("%s/%.32s", dir, key);
+    /* Named after the image's manifest first: rmi's collection drops the snapshots of
+     * images the store no longer has (store_gc). */
+    const char *manifest_hex = strchr(p->image->manifest_digest, ':');
+    manifest_hex = manifest_hex ? manifest_hex + 1 : p->image->manifest_digest;
+    p->snapshot = xasprintf("%s/%.64s-%.32s", dir, manifest_hex, key);
     cleanup_free char *meta = xasprintf("%s/snapshot.meta", p->snapshot);
     p->restore = access(meta, R_OK) == 0;
     if (p->snapshot_on == NULL)
@@ -220,7 +224,7 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
     char wkey[65];
     sm_sha256_hex(wm, strlen(wm), wkey);
     free(wm);
-    p->workload_snapshot = xasprintf("%s/%.32s-w", dir, wkey);
+    p->workload_snapshot = xasprintf("%s/%.64s-%.32s-w", dir, manifest_hex, wkey);
     cleanup_free char *wmeta = xasprintf("%s/snapshot.meta", p->workload_snapshot);
     p->workload_restore = access(wmeta, R_OK) == 0;
     uint8_t nonce[16];

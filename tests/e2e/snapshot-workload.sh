@@ -10,7 +10,8 @@
 # `run --snapshot-on` bakes and serves on; console:TEXT, after:MS and idle bake (idle
 # only after the command's busy start); a restored run's output is what came after the
 # snapshot and its exit status is the command's; a 2-vCPU workload restores with both
-# CPUs working; a command that ends before its trigger and bad triggers are errors (125).
+# CPUs working; a command that ends before its trigger and bad triggers are errors (125);
+# rmi removes the image's snapshots.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 run_setup
@@ -145,4 +146,9 @@ sm run --snapshot-on listen:99999 "$I" true
 [ "$RC" = 125 ] && grep -q "listen:PORT wants a TCP port" "$ERR" || fail "bad trigger: $RC $(cat "$ERR")"
 sm run -t --snapshot-on listen:80 "$I" true
 [ "$RC" = 125 ] && grep -q "no -t, no -i" "$ERR" || fail "-t with --snapshot-on: $RC $(cat "$ERR")"
+# ---- rmi takes the image's snapshots with it
+sm rmi "$I"
+[ "$RC" = 0 ] || fail "rmi: $RC $(cat "$ERR")"
+left=$(ls "$SUPERMACHINE_HOME/snapshots")
+[ -z "$left" ] || fail "snapshots left after rmi: $left"
 echo "PASS"
