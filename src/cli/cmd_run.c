@@ -1,6 +1,5 @@
 /* supermachine run: docker's `run`, each container a microVM. */
 #include <getopt.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,22 +48,7 @@ enum {
     OPT_RM = 256,
     OPT_NAME,
     OPT_ENTRYPOINT,
-    OPT_CPUS,
-    OPT_NETWORK,
-    OPT_NO_SNAPSHOT,
-    OPT_ALLOW_HOST_LOOPBACK,
-    OPT_EGRESS_ALLOW,
-    OPT_EGRESS_DENY,
 };
-
-static void push(const char ***v, size_t *n, const char *s)
-{
-    *v = realloc(*v, (*n + 2) * sizeof(char *));
-    if (*v == NULL)
-        abort();
-    (*v)[(*n)++] = s;
-    (*v)[*n] = NULL;
-}
 
 int cmd_run(int argc, char **argv)
 {
@@ -76,23 +60,18 @@ int cmd_run(int argc, char **argv)
         {"workdir", required_argument, NULL, 'w'},
         {"user", required_argument, NULL, 'u'},
         {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
-        {"memory", required_argument, NULL, 'm'},
-        {"cpus", required_argument, NULL, OPT_CPUS},
         {"interactive", no_argument, NULL, 'i'},
         {"tty", no_argument, NULL, 't'},
-        {"network", required_argument, NULL, OPT_NETWORK},
-        {"no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT},
         {"publish", required_argument, NULL, 'p'},
-        {"allow-host-loopback", no_argument, NULL, OPT_ALLOW_HOST_LOOPBACK},
-        {"egress-allow", required_argument, NULL, OPT_EGRESS_ALLOW},
-        {"egress-deny", required_argument, NULL, OPT_EGRESS_DENY},
+        CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     struct sm_run_options o = {
         .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
     const char **env = NULL, *entry[2] = {NULL, NULL};
-    const char **publish = NULL, **allow = NULL, **deny = NULL;
-    size_t nenv = 0, npublish = 0, nallow = 0, ndeny = 0;
+    const char **publish = NULL;
+    struct cli_vm_lists lists = {0};
+    size_t nenv = 0, npublish = 0;
     int c, status = 125;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+de:w:u:m:itp:", longopts, NULL)) != -1) {
@@ -108,13 +87,13 @@ int cmd_run(int argc, char **argv)
             break;
         case 'e':
             if (strchr(optarg, '=')) {
-                push(&env, &nenv, optarg);
+                cli_push(&env, &nenv, optarg);
             } else if (getenv(optarg)) {
                 /* As docker: a bare name passes this environment's value through. */
                 char *kv = NULL;
                 if (asprintf(&kv, "%s=%s", optarg, getenv(optarg)) < 0)
                     abort();
-                push(&env, &nenv, kv);
+                cli_push(&env, &nenv, kv);
             }
             break;
         case 'w':
@@ -127,48 +106,24 @@ int cmd_run(int argc, char **argv)
             entry[0] = *optarg ? optarg : NULL;
             o.entrypoint = entry;
             break;
-        case 'm': {
-            uint64_t bytes;
-            if (sm_parse_size(optarg, &bytes) < 0 || bytes < (64ull << 20))
-                return cli_usage_error("run: --memory %s: want a size of at least 64m, e.g. 512m",
-                                       optarg);
-            o.memory_mib = bytes >> 20;
-            break;
-        }
-        case OPT_CPUS: {
-            char *end;
-            double v = strtod(optarg, &end);
-            if (*end || !(v > 0) || v > 64)
-                return cli_usage_error("run: --cpus %s: want a number from 0.01 to 64", optarg);
-            o.cpus = (unsigned)ceil(v);
-            break;
-        }
         case 'i':
             o.interactive = 1;
             break;
         case 't':
             o.tty = 1;
             break;
-        case OPT_NETWORK:
-            o.network = optarg; /* checked by the library */
-            break;
         case 'p':
-            push(&publish, &npublish, optarg);
-            break;
-        case OPT_ALLOW_HOST_LOOPBACK:
-            o.allow_host_loopback = 1;
-            break;
-        case OPT_EGRESS_ALLOW:
-            push(&allow, &nallow, optarg);
-            break;
-        case OPT_EGRESS_DENY:
-            push(&deny, &ndeny, optarg);
-            break;
-        case OPT_NO_SNAPSHOT:
-            o.no_snapshot = 1;
+            cli_push(&publish, &npublish, optarg);
             break;
         default:
-            return cli_usage_error("run: see 'supermachine run --help'");
+            switch (cli_vm_option("run", c, optarg, &o, &lists)) {
+            case 1:
+                break;
+            case 0:
+                return cli_usage_error("run: see 'supermachine run --help'");
+            default:
+                return 125;
+            }
         }
     }
     if (optind >= argc)
@@ -178,8 +133,6 @@ int cmd_run(int argc, char **argv)
         o.cmd = (const char *const *)&argv[optind];
     o.env = env;
     o.publish = publish;
-    o.egress_allow = allow;
-    o.egress_deny = deny;
     if (o.tty && !isatty(0) && o.interactive)
         return cli_usage_error("run: -t: the input device is not a TTY");
     if (o.detach && (o.interactive || o.tty)) {
@@ -197,7 +150,7 @@ int cmd_run(int argc, char **argv)
     free(id);
     free(env);
     free(publish);
-    free(allow);
-    free(deny);
+    free(lists.allow);
+    free(lists.deny);
     return status;
 }
