@@ -322,6 +322,52 @@ int sm_vm_unpublish(const char *name_or_id, const char *spec, sm_error_t *err);
  * connection is accepted and then closed by the guest's reset: a read returns 0. */
 int sm_vm_connect(const char *name_or_id, uint16_t guest_port, sm_error_t *err);
 
+/* ---- warm pools (docs/pool.md) ---------------------------------------------- */
+
+/* A pool keeps VMs of one image ready so that sm_pool_acquire hands one out at once.
+ * Its VMs are idle: restored from the image's init-ready snapshot (baked by the first one
+ * when there is none), with no main process; the agent answers (sm_vm_exec, sm_vm_copy_in,
+ * sm_vm_publish, ... work on them) and they run until stopped. Each is a VM record like
+ * any other (sm_vm_list shows it, its command "(pool NAME)"), in a VMM process that is a
+ * child of this process and ends when this process does. */
+struct sm_pool_options {
+    /* Every VM's: image (required), memory_mib, cpus, network, allow_host_loopback,
+     * egress_allow, egress_deny, no_snapshot. What belongs to a main process or to one VM
+     * (name, cmd, entrypoint, env, workdir, user, tty, interactive, detach, auto_remove,
+     * publish) is refused: publish ports on an acquired VM with sm_vm_publish. */
+    const struct sm_run_options *run;
+    const char *name;        /* NULL: "pool"; names the pool in errors and its VMs' command */
+    unsigned min;            /* VMs kept ready (not handed out) */
+    unsigned max;            /* VMs alive at most, whatever their state; 0: min (at least 1) */
+    unsigned idle_timeout_s; /* ready VMs beyond min (replacements of released ones) are
+                              * stopped after this long unused; 0: never */
+};
+struct sm_pool;
+
+/* Checks the options, resolves the image (pulling it if the store lacks it) and starts
+ * the pool's thread, which starts VMs in the background until min are ready; returns
+ * without waiting for them. */
+int sm_pool_create(const struct sm_pool_options *opts, struct sm_pool **out, sm_error_t *err);
+/* Hands out a ready VM (its agent answered): *name_out, malloc'd, is its name, which every
+ * sm_vm_* call takes. The pool starts another in the background. When none is ready it
+ * waits up to timeout_ms (< 0: for ever, 0: not at all) for one to become ready or, at
+ * max, to be released; ETIMEDOUT in the error if none did. */
+int sm_pool_acquire(struct sm_pool *pool, int timeout_ms, char **name_out, sm_error_t *err);
+/* Gives back a VM acquired from this pool (by name or id). It is never handed out again:
+ * it is stopped and its record removed, in the background. Without discard a fresh VM
+ * restored from the snapshot takes its place among the ready ones (what resetting it to
+ * the snapshot would give); with discard the pool only refills to min. */
+int sm_pool_release(struct sm_pool *pool, const char *name_or_id, int discard, sm_error_t *err);
+struct sm_pool_stats {
+    unsigned ready, in_use, starting, stopping;
+    unsigned min, max, idle_timeout_s;
+};
+void sm_pool_stats(struct sm_pool *pool, struct sm_pool_stats *out);
+/* Stops every VM of the pool, handed out or not, and removes their records. Threads
+ * waiting in sm_pool_acquire return an error; no call on the pool may start once this
+ * one has. */
+void sm_pool_destroy(struct sm_pool *pool);
+
 /* "TERM", "SIGTERM", "15", "RTMIN+3" -> the signal number. */
 int sm_parse_signal(const char *text, int *sig, sm_error_t *err);
 

@@ -20,19 +20,51 @@ int cli_fail(sm_error_t *err);
 /* Prints "supermachine: <fmt...>" and returns 125: for bad command-line input. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* "12.3MB", as docker; "5 minutes ago" (format.c). */
+void cli_human_size(uint64_t v, char *out, size_t n);
+void cli_human_age(int64_t unix_time, char *out, size_t n);
+
+/* Flags every VM takes, shared by `run` and `pool serve` (vm_options.c): its size, its
+ * network, its snapshot. CLI_VM_LONGOPTS go in a getopt_long table ("m:" in the short
+ * ones); cli_vm_option applies one to o: 1 if c was one of them, 0 if not, -1 for a bad
+ * value (said on stderr). Egress rules are collected in *l (free l->allow, l->deny). */
+enum {
+    CLI_OPT_CPUS = 0x1000,
+    CLI_OPT_NETWORK,
+    CLI_OPT_NO_SNAPSHOT,
+    CLI_OPT_ALLOW_HOST_LOOPBACK,
+    CLI_OPT_EGRESS_ALLOW,
+    CLI_OPT_EGRESS_DENY,
+};
+/* clang-format off */
+#define CLI_VM_LONGOPTS                                                                            \
+    {"memory", required_argument, NULL, 'm'},                                                      \
+    {"cpus", required_argument, NULL, CLI_OPT_CPUS},                                               \
+    {"network", required_argument, NULL, CLI_OPT_NETWORK},                                         \
+    {"no-snapshot", no_argument, NULL, CLI_OPT_NO_SNAPSHOT},                                       \
+    {"allow-host-loopback", no_argument, NULL, CLI_OPT_ALLOW_HOST_LOOPBACK},                       \
+    {"egress-allow", required_argument, NULL, CLI_OPT_EGRESS_ALLOW},                               \
+    {"egress-deny", required_argument, NULL, CLI_OPT_EGRESS_DENY}
+/* clang-format on */
+struct cli_vm_lists {
+    const char **allow, **deny;
+    size_t nallow, ndeny;
+};
+int cli_vm_option(const char *cmd, int c, const char *arg, struct sm_run_options *o,
+                  struct cli_vm_lists *l);
+/* Appends s to the NULL-terminated array *v of *n strings. */
+void cli_push(const char ***v, size_t *n, const char *s);
+
 /* The options run and bake share (run_options.c): IMAGE and COMMAND end up in a.o. -1:
  * the error was printed (exit 125). cli_run_args_free releases the arrays. */
 struct cli_run_args {
     struct sm_run_options o;
-    const char **env, **publish, **allow, **deny;
+    const char **env, **publish;
+    struct cli_vm_lists lists;
     const char *entry[2];
 };
 int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a);
 void cli_run_args_free(struct cli_run_args *a);
-
-/* "12.3MB", as docker; "5 minutes ago" (format.c). */
-void cli_human_size(uint64_t v, char *out, size_t n);
-void cli_human_age(int64_t unix_time, char *out, size_t n);
 
 /* Each command (keep alphabetical). */
 #define SM_CMD(n)                                                                                  \
@@ -49,6 +81,7 @@ SM_CMD(kernel)
 SM_CMD(kill)
 SM_CMD(load)
 SM_CMD(logs)
+SM_CMD(pool)
 SM_CMD(port)
 SM_CMD(ps)
 SM_CMD(pull)

@@ -19,6 +19,8 @@ static const struct sm_command commands[] = {
     {"kill", "Send a signal to VMs' main processes", cmd_kill, cmd_kill_usage},
     {"load", "Load images from a docker save or OCI layout archive", cmd_load, cmd_load_usage},
     {"logs", "Show a VM's output", cmd_logs, cmd_logs_usage},
+    {"pool", "Keep VMs of an image ready; hand them out and take them back", cmd_pool,
+     cmd_pool_usage},
     {"port", "List, add or remove a VM's published ports", cmd_port, cmd_port_usage},
     {"ps", "List VMs", cmd_ps, cmd_ps_usage},
     {"pull", "Download an image from a registry", cmd_pull, cmd_pull_usage},

@@ -125,6 +125,12 @@ bool instance_running(const struct instance *in)
     return held;
 }
 
+bool instance_idle(const struct instance *in)
+{
+    cleanup_free char *path = instance_path(in, "idle");
+    return access(path, F_OK) == 0;
+}
+
 static bool valid_name(const char *name)
 {
     /* docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */

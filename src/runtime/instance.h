@@ -50,6 +50,9 @@ int instance_set_state(struct instance *in, const char *status, int exit_code, p
                        sm_error_t *err);
 /* The VMM process is alive: its lock on the directory is held. */
 bool instance_running(const struct instance *in);
+/* The VM has no main process by design (an idle VM, e.g. a pool's; docs/pool.md): the
+ * file `idle` in its directory says who keeps it. */
+bool instance_idle(const struct instance *in);
 /* Removes the directory (the VM must not be running). */
 int instance_remove_dir(struct instance *in, sm_error_t *err);
 

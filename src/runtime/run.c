@@ -19,7 +19,7 @@
 
 /* How long the agent may take to answer after the VMM starts: a cold boot on a slow or
  * emulated host takes seconds; $SUPERMACHINE_AGENT_TIMEOUT (seconds) overrides. */
-static int agent_timeout_ms(void)
+int run_agent_timeout_ms(void)
 {
     const char *e = getenv("SUPERMACHINE_AGENT_TIMEOUT");
     long s = e ? strtol(e, NULL, 10) : 0;
@@ -145,11 +145,10 @@ static void add_console_tail(struct instance *in, sm_error_t *err)
     sm_error_release(&ignored);
 }
 
-/* Starts the VMM and runs the main process attached to proc's descriptors; the VM ends
- * with it. A restore that the VMM refuses (snapshot from another host or damaged) falls
- * back to booting, rebaking the snapshot. */
-static int run_session(struct instance *in, struct run_plan *p, const struct run_process *proc,
-                       pid_t owner, int *ready_fd, int *exit_status, sm_error_t *err)
+/* Starts the VMM: a restore that the VMM refuses (snapshot from another host or damaged)
+ * falls back to booting, rebaking the snapshot. */
+int run_vmm_start(struct instance *in, struct run_plan *p, pid_t owner, pid_t *vmm_out,
+                  sm_error_t *err)
 {
     pid_t vmm;
     if (run_write_vmm_config(in, p, owner, err) < 0)
@@ -178,6 +177,18 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
     }
     if (spawned < 0)
         return -1;
+    *vmm_out = vmm;
+    return 0;
+}
+
+/* Starts the VMM and runs the main process attached to proc's descriptors; the VM ends
+ * with it. */
+static int run_session(struct instance *in, struct run_plan *p, const struct run_process *proc,
+                       pid_t owner, int *ready_fd, int *exit_status, sm_error_t *err)
+{
+    pid_t vmm;
+    if (run_vmm_start(in, p, owner, &vmm, err) < 0)
+        return -1;
     /* Detached: the caller returns once the main process runs (run_attached writes to
      * ready_fd then), so that exec, cp and kill find it; later errors go to the log. */
     struct run_process mp = *proc;
@@ -191,7 +202,7 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
         if (mp.held == NULL)
             mp.held = &held;
     }
-    int r = run_attached(in, &mp, agent_timeout_ms(), exit_status, err);
+    int r = run_attached(in, &mp, run_agent_timeout_ms(), exit_status, err);
     if (r == 0 && mp.snapshot_on && !*mp.held && !mp.bake_only)
         dprintf(mp.err_fd >= 0 ? mp.err_fd : 2,
                 "supermachine: the main process ended before --snapshot-on %s: no snapshot "

@@ -55,6 +55,14 @@ void run_plan_release(struct run_plan *p);
 int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t owner,
                          sm_error_t *err);
 
+/* Writes vmm.json and starts the VMM process (our child, *vmm_out) for the instance;
+ * returns once the guest runs. A snapshot the VMM refuses is dropped and the guest booted
+ * instead (p->restore becomes false), baking a new one. */
+int run_vmm_start(struct instance *in, struct run_plan *p, pid_t owner, pid_t *vmm_out,
+                  sm_error_t *err);
+/* How long to wait for the agent of a VM just started ($SUPERMACHINE_AGENT_TIMEOUT). */
+int run_agent_timeout_ms(void);
+
 /* The process to run in the guest and the host descriptors it is attached to. */
 struct run_process {
     const char *const *argv;

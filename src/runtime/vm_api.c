@@ -97,7 +97,10 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
     if (cfg)
         sm_image_config_free(cfg);
     sm_error_release(&why);
-    if (sm_vm_kill(in.id, sig, &why) < 0) {
+    if (instance_idle(&in)) {
+        /* No main process to signal (a pooled VM): the guest is asked to power off. */
+        run_poweroff(&in);
+    } else if (sm_vm_kill(in.id, sig, &why) < 0) {
         /* No agent to ask (the main process never started, say): its owner passes
          * SIGTERM on if it can. */
         sm_error_release(&why);

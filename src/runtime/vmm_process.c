@@ -407,6 +407,11 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
         /* Its own session: the user's Ctrl-C on a terminal reaches us, and we decide
          * what it means for the guest. */
         setsid();
+        /* A signal mask survives exec: a caller's thread that blocks SIGTERM (a server
+         * waiting on a signalfd, say) must not give the VMM a deaf stop signal. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         int null = open("/dev/null", O_RDWR);
         int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (null >= 0) {
