@@ -166,6 +166,16 @@ static void setup_root(void)
     unlink("/dev/ptmx");
     if (symlink("pts/ptmx", "/dev/ptmx") < 0)
         guest_log("/dev/ptmx: %s", strerror(errno));
+    /* The links a container's /dev has (runc, docker) and devtmpfs lacks: images rely on
+     * them, e.g. docker's nginx, whose access.log is a symlink to /dev/stdout (without
+     * the link nginx would create a file named /dev/stdout and log into it). */
+    static const char *const fd_links[][2] = {{"/proc/self/fd", "/dev/fd"},
+                                              {"/proc/self/fd/0", "/dev/stdin"},
+                                              {"/proc/self/fd/1", "/dev/stdout"},
+                                              {"/proc/self/fd/2", "/dev/stderr"}};
+    for (size_t i = 0; i < sizeof(fd_links) / sizeof(fd_links[0]); i++)
+        if (symlink(fd_links[i][0], fd_links[i][1]) < 0 && errno != EEXIST)
+            guest_log("%s: %s", fd_links[i][1], strerror(errno));
     mkdir("/tmp", 01777);
     mkdir("/etc", 0755);
     const char *hostname = param("sm.hostname", "supermachine");
