@@ -116,8 +116,9 @@ int net_publish_parse(const char *spec, struct net_publish *out, sm_error_t *err
     size_t glen = plen - (size_t)(guest - ports);
     if (parse_port(guest, glen, false, &out->guest_port) < 0)
         return sm_error_set(err, 0, "publish %s: the guest port must be 1-65535", spec);
-    if (c && parse_port(ports, (size_t)(c - ports), false, &out->host_port) < 0 && c != ports)
-        return sm_error_set(err, 0, "publish %s: the host port must be 1-65535", spec);
+    /* As docker: a host port left out or 0 is any free one. */
+    if (c && parse_port(ports, (size_t)(c - ports), true, &out->host_port) < 0 && c != ports)
+        return sm_error_set(err, 0, "publish %s: the host port must be 0-65535", spec);
     return 0;
 }
 

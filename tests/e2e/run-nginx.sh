@@ -9,7 +9,8 @@
 # image's Cmd, serves its page through -p to curl on the host, its workers as www-data;
 # its access log (a symlink to /dev/stdout) and error log (to /dev/stderr) reach `logs`;
 # `stop` sends the image's StopSignal (SIGQUIT), nginx quits gracefully and the VM shows
-# Exited (0), as docker would; rm removes it.
+# Exited (0), as docker would; rm removes it. Then `bake` (trigger: the exposed port) and
+# a run restored from that snapshot, nginx already serving.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 . "$(dirname "$0")/lib-debian.sh"
@@ -88,4 +89,23 @@ sm rm web
 [ "$RC" = 0 ] || fail "rm web: $(cat "$ERR")"
 sm ps -a -q
 [ ! -s "$OUT" ] || fail "VMs left behind: $(cat "$OUT")"
+# Workload-ready: bake nginx once it listens on 80 (the default trigger: the image's
+# ExposedPorts), then a run with the same settings is restored already serving.
+sm bake "$I"
+[ "$RC" = 0 ] || fail "bake $I: exit $RC: $(cat "$ERR")"
+wdir=$(cat "$OUT")
+[ -f "$wdir/snapshot.meta" ] || fail "bake printed '$wdir': no snapshot there"
+start=$SECONDS
+sm run -d --name baked -p 0:80 --snapshot-on listen:80 "$I"
+[ "$RC" = 0 ] || fail "run --snapshot-on listen:80 (restore): exit $RC: $(cat "$ERR")"
+restored=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("restore", ""))' \
+    "$SUPERMACHINE_HOME/vms/$(cat "$OUT")/vmm.json")
+[ "$restored" = "$wdir" ] || fail "the run restored '$restored', not the baked $wdir"
+sm port baked 80
+port=$(sed -n 's/^0\.0\.0\.0://p' "$OUT")
+page=$(wait_http "http://127.0.0.1:$port/") || fail "no page from the restored nginx on $port"
+echo "$page" | grep -q "<h1>Welcome to nginx!</h1>" || fail "the restored nginx served: $page"
+echo "restored nginx serves on $port, $((SECONDS - start)) s after run -d"
+sm rm -f baked
+[ "$RC" = 0 ] || fail "rm -f baked: $(cat "$ERR")"
 echo "run-nginx: ok"

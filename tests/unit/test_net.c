@@ -43,7 +43,7 @@ static void test_publish(void)
     publish_ok("[::]::80/tcp", "[::]:0:80/tcp");
     publish_ok("65535:1", "0.0.0.0:65535:1/tcp");
     publish_bad("");
-    publish_bad("0:80");
+    publish_ok("0:80", "0.0.0.0:0:80/tcp");
     publish_bad("8080:0");
     publish_bad("8080:65536");
     publish_bad("8080:80/sctp");
