@@ -297,21 +297,10 @@ static int map_memory_file(struct vm *vm, const char *path, uint64_t size, sm_er
     if ((uint64_t)st.st_size != size)
         return sm_error_set(err, 0, "%s: %llu bytes, the snapshot says %llu (truncated?)", path,
                             (unsigned long long)st.st_size, (unsigned long long)size);
-    /* Private and lazy: the guest reads pages from the page cache on first touch and
-     * writes go to private copies. Never MAP_POPULATE, which would copy all of it. */
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED)
-        return sm_error_set(err, errno, "map %s", path);
+    if (vm_memory_map_file(&vm->mem, fd, size, err) < 0)
+        return sm_error_wrap(err, "%s", path);
     if (getenv("SUPERMACHINE_SNAPSHOT_READAHEAD"))
-        madvise(p, size, 22 /* MADV_POPULATE_READ */);
-    madvise(p, size, MADV_DONTDUMP);
-    /* Reuse the cold-boot layout code for the regions, then point it at the file. */
-    if (vm_memory_init(&vm->mem, size, err) < 0) {
-        munmap(p, size);
-        return -1;
-    }
-    munmap(vm->mem.host, size);
-    vm->mem.host = p;
+        madvise(vm->mem.host, size, 22 /* MADV_POPULATE_READ */);
     return 0;
 }
 
