@@ -28,8 +28,10 @@
 #include <sys/epoll.h>
 
 /* The VMM's own part of the kernel command line: the console on the UART, reboot through
- * the ACPI reset register, and no PCI bus to probe (all devices are virtio-mmio). */
-#define VM_BASE_CMDLINE "console=ttyS0 reboot=acpi pci=off"
+ * the ACPI reset register, no PCI bus to probe (all devices are virtio-mmio), and pages
+ * zeroed when the guest frees them, so that freed memory is holes in a snapshot's memory
+ * file instead of stale data (docs/memory.md). */
+#define VM_BASE_CMDLINE "console=ttyS0 reboot=acpi pci=off init_on_free=1"
 #define CTRL_A          0x01
 
 static int kick_signal(void)
