@@ -242,6 +242,9 @@ struct sm_vm_info {
     int exit_code;     /* when exited */
     int64_t created;   /* unix seconds */
     int64_t finished;  /* unix seconds, 0 while running */
+    int64_t pss_kib;   /* the VM's proportional set size (its VMM process, guest RAM
+                        * included; shared snapshot pages split among the clones
+                        * mapping them); -1 when not running */
 };
 int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);

@@ -13,7 +13,11 @@ void cmd_ps_usage(FILE *out)
                  "Lists running VMs (with -a, also those that ended).\n\n"
                  "  -a, --all      every VM, not only running ones\n"
                  "  -q, --quiet    only VM ids\n"
-                 "  --no-trunc     full ids and commands\n");
+                 "  --no-trunc     full ids and commands\n\n"
+                 "MEMORY is the VM's proportional set size (PSS): its VMM process with the\n"
+                 "guest's RAM, pages it shares with other VMs (clones of one snapshot) split\n"
+                 "evenly among them, so the column adds up to the memory the VMs take together;\n"
+                 "'-' when the VM is not running (docs/memory.md).\n");
 }
 
 static void status_text(const struct sm_vm_info *v, char *out, size_t n)
@@ -69,8 +73,8 @@ int cmd_ps(int argc, char **argv)
     if (sm_vm_list(&list, &n, &err) < 0)
         return cli_fail(&err);
     if (!quiet)
-        printf("%-12s   %-24s %-22s %-17s %-26s %s\n", "VM ID", "IMAGE", "COMMAND", "CREATED",
-               "STATUS", "NAMES");
+        printf("%-12s   %-24s %-22s %-17s %-26s %-10s %s\n", "VM ID", "IMAGE", "COMMAND", "CREATED",
+               "STATUS", "MEMORY", "NAMES");
     for (size_t i = 0; i < n; i++) {
         const struct sm_vm_info *v = &list[i];
         if (!all && strcmp(v->status, "running") != 0)
@@ -79,15 +83,17 @@ int cmd_ps(int argc, char **argv)
             printf("%.*s\n", notrunc ? 64 : 12, v->id);
             continue;
         }
-        char created[64], status[96], command[64];
+        char created[64], status[96], command[64], memory[32] = "-";
         cli_human_age(v->created, created, sizeof(created));
         status_text(v, status, sizeof(status));
+        if (v->pss_kib >= 0)
+            cli_human_binary_size((uint64_t)v->pss_kib << 10, memory, sizeof(memory));
         if (!notrunc && strlen(v->command) > 20)
             snprintf(command, sizeof(command), "\"%.19s…\"", v->command);
         else
             snprintf(command, sizeof(command), "\"%.60s\"", v->command);
-        printf("%-12.*s   %-24s %-22s %-17s %-26s %s\n", notrunc ? 64 : 12, v->id, v->image,
-               command, created, status, v->name);
+        printf("%-12.*s   %-24s %-22s %-17s %-26s %-10s %s\n", notrunc ? 64 : 12, v->id, v->image,
+               command, created, status, memory, v->name);
     }
     sm_vm_list_free(list, n);
     return 0;

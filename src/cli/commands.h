@@ -22,6 +22,8 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* "12.3MB", as docker; "5 minutes ago" (format.c). */
 void cli_human_size(uint64_t v, char *out, size_t n);
+/* Powers of 1024, as docker stats prints memory: "23.44MiB", "1.5GiB". */
+void cli_human_binary_size(uint64_t v, char *out, size_t n);
 void cli_human_age(int64_t unix_time, char *out, size_t n);
 
 /* Flags every VM takes, shared by `run` and `pool serve` (vm_options.c): its size, its

@@ -16,6 +16,18 @@ void cli_human_size(uint64_t v, char *out, size_t n)
         snprintf(out, n, "%lluB", (unsigned long long)v);
 }
 
+void cli_human_binary_size(uint64_t v, char *out, size_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double d = (double)v;
+    size_t u = 0;
+    while (d >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        d /= 1024;
+        u++;
+    }
+    snprintf(out, n, "%.4g%s", d, units[u]);
+}
+
 void cli_human_age(int64_t created, char *out, size_t n)
 {
     if (created <= 0) {

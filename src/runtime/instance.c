@@ -131,6 +131,52 @@ bool instance_idle(const struct instance *in)
     return access(path, F_OK) == 0;
 }
 
+int64_t instance_parse_pss_kib(const char *text)
+{
+    /* "Pss:   1234 kB" on a line of its own; Pss_Anon, Pss_File... are other lines. */
+    const char *line = text;
+    while (line && strncmp(line, "Pss:", 4) != 0) {
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    if (line == NULL)
+        return -1;
+    const char *p = line + 4;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    int64_t v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (digits == 15) /* 1 EiB in KiB has 16 digits: no real figure is that long */
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (digits == 0 || strncmp(p, "kB", 2) != 0 || (p[2] != '\n' && p[2] != '\0'))
+        return -1;
+    return v;
+}
+
+int64_t instance_pss_kib(const struct instance *in)
+{
+    /* The VMM wrote its pid into state.json and holds the lock for as long as it lives:
+     * while the lock is held, the pid is that VMM's. */
+    if (in->vmm_pid <= 1 || !instance_running(in))
+        return -1;
+    char path[64], buf[8192];
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)in->vmm_pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = sm_read_full(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return instance_parse_pss_kib(buf);
+}
+
 static bool valid_name(const char *name)
 {
     /* docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */

@@ -53,6 +53,13 @@ bool instance_running(const struct instance *in);
 /* The VM has no main process by design (an idle VM, e.g. a pool's; docs/pool.md): the
  * file `idle` in its directory says who keeps it. */
 bool instance_idle(const struct instance *in);
+/* The VM's proportional set size in KiB: the Pss of its VMM process (guest RAM included,
+ * pages shared with other processes, such as a snapshot's page cache, divided among
+ * them), from /proc/<vmm_pid>/smaps_rollup; -1 when the VM is not running or the figure
+ * cannot be read. */
+int64_t instance_pss_kib(const struct instance *in);
+/* The "Pss:" figure (KiB) of an smaps_rollup text; -1 if absent or malformed. */
+int64_t instance_parse_pss_kib(const char *smaps_rollup);
 /* Removes the directory (the VM must not be running). */
 int instance_remove_dir(struct instance *in, sm_error_t *err);
 

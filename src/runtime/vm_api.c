@@ -29,6 +29,7 @@ int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err)
         info[i].exit_code = list[i].exit_code;
         info[i].created = list[i].created;
         info[i].finished = list[i].finished;
+        info[i].pss_kib = instance_pss_kib(&list[i]);
     }
     instance_list_free(list, count);
     *out = info;

@@ -280,7 +280,10 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     int created =
         c.restore ? vm_create_from_snapshot(&vc, c.restore, &vm, &err) : vm_create(&vc, &vm, &err);
     if (created < 0) {
-        snapshot_unusable = c.restore != NULL;
+        /* A host short of memory (ENOMEM: with vm.overcommit_memory=2 mapping the guest's
+         * RAM is refused when the commit limit is reached) is no fault of the snapshot:
+         * it is kept, and the run fails rather than booting to rebake it. */
+        snapshot_unusable = c.restore != NULL && !(err && err->errno_value == ENOMEM);
         goto fail;
     }
     if (net && net_ops->start(net, &err) < 0)

@@ -6,16 +6,10 @@
 
 #include "vmm/arch/x86_64/layout.h"
 
-int vm_memory_init(struct vm_memory *mem, uint64_t size, sm_error_t *err)
+/* RAM below the MMIO hole and, for the rest, from 4 GiB, all in the one mapping `p`. */
+static void layout(struct vm_memory *mem, void *p, uint64_t size)
 {
     memset(mem, 0, sizeof(*mem));
-    /* NORESERVE: guest RAM is overcommitted like any process's memory; pages exist only
-     * once the guest touches them. */
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return sm_error_set(err, errno, "map %llu MiB of guest memory",
-                            (unsigned long long)(size >> 20));
     /* Guest memory must never end up in a core dump of the VMM: it is the tenant's data. */
     madvise(p, size, MADV_DONTDUMP);
     mem->host = p;
@@ -28,6 +22,35 @@ int vm_memory_init(struct vm_memory *mem, uint64_t size, sm_error_t *err)
             .gpa = X86_MMIO_HOLE_END, .size = size - low, .host_offset = low};
         mem->nregions = 2;
     }
+}
+
+/* Both mappings are MAP_NORESERVE: guest RAM is overcommitted like any process's memory,
+ * so a 1 GiB guest does not charge 1 GiB to the commit limit up front (with
+ * vm.overcommit_memory=2 the kernel ignores the flag and charges it all; docs/memory.md).
+ * Pages exist only once the guest touches them. */
+int vm_memory_init(struct vm_memory *mem, uint64_t size, sm_error_t *err)
+{
+    memset(mem, 0, sizeof(*mem));
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return sm_error_set(err, errno, "map %llu MiB of guest memory",
+                            (unsigned long long)(size >> 20));
+    layout(mem, p, size);
+    return 0;
+}
+
+int vm_memory_map_file(struct vm_memory *mem, int fd, uint64_t size, sm_error_t *err)
+{
+    memset(mem, 0, sizeof(*mem));
+    /* Private and lazy: the guest reads pages from the page cache on first touch and its
+     * writes go to private copies. Never MAP_POPULATE, which would copy all of it. */
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED)
+        return sm_error_set(err, errno, "map %llu MiB of guest memory from its file",
+                            (unsigned long long)(size >> 20));
+    layout(mem, p, size);
+    mem->from_file = true;
     return 0;
 }
 

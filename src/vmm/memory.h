@@ -20,7 +20,8 @@ struct vm_mem_region {
 
 struct vm_memory {
     uint8_t *host;
-    uint64_t size; /* total RAM bytes */
+    uint64_t size;  /* total RAM bytes */
+    bool from_file; /* mapped from a snapshot's memory file (else anonymous) */
     unsigned nregions;
     struct vm_mem_region regions[VM_MEM_MAX_REGIONS];
 };
@@ -28,6 +29,10 @@ struct vm_memory {
 /* Maps `size` bytes of anonymous, lazily allocated memory (MAP_NORESERVE) and lays it out
  * below the MMIO hole and, for the rest, from 4 GiB. */
 int vm_memory_init(struct vm_memory *mem, uint64_t size, sm_error_t *err);
+/* The same layout over the first `size` bytes of the file `fd` (a snapshot's memory),
+ * mapped MAP_PRIVATE | MAP_NORESERVE: pages load from the page cache on first touch, the
+ * guest's writes go to private copies, the file never changes. fd may be closed after. */
+int vm_memory_map_file(struct vm_memory *mem, int fd, uint64_t size, sm_error_t *err);
 void vm_memory_release(struct vm_memory *mem);
 
 /* Host pointer for [gpa, gpa+len) or NULL if the range is not entirely RAM. */

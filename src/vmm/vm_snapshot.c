@@ -79,8 +79,18 @@ static int save_vcpu(struct vcpu *v, struct snap_writer *w, uint32_t *tsc_khz, s
     return r;
 }
 
+/* Gives back resident zero pages of anonymous guest RAM: a later read of them faults in
+ * a fresh zero page, so the guest sees no change. The guest kernel zeroes what it frees
+ * (init_on_free=1), its whole RAM once at boot, which left every page resident. */
+static void drop_zero_run(struct vm *vm, uint8_t *start, uint64_t len)
+{
+    if (len && !vm->mem.from_file)
+        madvise(start, len, MADV_DONTNEED);
+}
+
 /* Writes guest RAM with zero pages left as holes. Pages never touched are not even read:
- * mincore says they are not resident, and an untouched anonymous page is zero. */
+ * mincore says they are not resident, and an untouched anonymous page is zero. Nothing
+ * writes guest memory meanwhile: the vCPUs are paused and vsock and net frozen. */
 static int save_memory(struct vm *vm, const char *path, sm_error_t *err)
 {
     cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -95,9 +105,18 @@ static int save_memory(struct vm *vm, const char *path, sm_error_t *err)
         uint64_t len = vm->mem.size - off < chunk ? vm->mem.size - off : chunk;
         uint8_t *base = vm->mem.host + off;
         bool know = mincore(base, len, resident) == 0;
-        uint64_t run_start = 0, run_len = 0;
+        uint64_t run_start = 0, run_len = 0, zero_start = 0, zero_len = 0;
         for (uint64_t p = 0; p < len; p += PAGE) {
-            bool data = (!know || (resident[p / PAGE] & 1)) && memcmp(base + p, zero, PAGE) != 0;
+            bool in_core = !know || (resident[p / PAGE] & 1);
+            bool data = in_core && memcmp(base + p, zero, PAGE) != 0;
+            if (in_core && !data) {
+                if (zero_len == 0)
+                    zero_start = p;
+                zero_len += PAGE;
+            } else {
+                drop_zero_run(vm, base + zero_start, zero_len);
+                zero_len = 0;
+            }
             if (data) {
                 if (run_len == 0)
                     run_start = p;
@@ -112,6 +131,7 @@ static int save_memory(struct vm *vm, const char *path, sm_error_t *err)
                 run_len = 0;
             }
         }
+        drop_zero_run(vm, base + zero_start, zero_len);
     }
     if (fsync(fd) < 0)
         return sm_error_set(err, errno, "fsync %s", path);
@@ -297,21 +317,10 @@ static int map_memory_file(struct vm *vm, const char *path, uint64_t size, sm_er
     if ((uint64_t)st.st_size != size)
         return sm_error_set(err, 0, "%s: %llu bytes, the snapshot says %llu (truncated?)", path,
                             (unsigned long long)st.st_size, (unsigned long long)size);
-    /* Private and lazy: the guest reads pages from the page cache on first touch and
-     * writes go to private copies. Never MAP_POPULATE, which would copy all of it. */
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED)
-        return sm_error_set(err, errno, "map %s", path);
+    if (vm_memory_map_file(&vm->mem, fd, size, err) < 0)
+        return sm_error_wrap(err, "%s", path);
     if (getenv("SUPERMACHINE_SNAPSHOT_READAHEAD"))
-        madvise(p, size, 22 /* MADV_POPULATE_READ */);
-    madvise(p, size, MADV_DONTDUMP);
-    /* Reuse the cold-boot layout code for the regions, then point it at the file. */
-    if (vm_memory_init(&vm->mem, size, err) < 0) {
-        munmap(p, size);
-        return -1;
-    }
-    munmap(vm->mem.host, size);
-    vm->mem.host = p;
+        madvise(vm->mem.host, size, 22 /* MADV_POPULATE_READ */);
     return 0;
 }
 

@@ -3,10 +3,12 @@
 # timeout: 600
 # prepare: lib-run.sh run_fixture
 # A detached VM's life, as docker's: run -d prints the id and returns while the command
-# runs; ps lists it Up; exec runs more commands in it (exit statuses, stdin, the same
-# writable root); logs shows its output; stop sends SIGTERM (exit 143) within the grace
-# period, or stops the VM outright when the process ignores it (137); rm removes it;
-# the example program (examples/three-commands.c) does the same through the C API.
+# runs; ps lists it Up with its memory (PSS); exec runs more commands in it (exit
+# statuses, stdin, the same writable root); logs shows its output; stop sends SIGTERM
+# (exit 143) within the grace period, or stops the VM outright when the process ignores
+# it (137); rm removes it; a VMM killed outright (as the host's OOM killer would) leaves
+# a record that says Exited (137); the example program (examples/three-commands.c) does
+# the same through the C API.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 run_setup
@@ -18,6 +20,21 @@ id=$(cat "$OUT")
 [ ${#id} = 64 ] || fail "run -d printed '$id', want a 64-hex id"
 sm ps
 grep -q "^${id:0:12} .* Up .* web$" "$OUT" || fail "ps does not list web as Up: $(cat "$OUT")"
+
+# ps's MEMORY column (the one before NAMES): the VM's PSS in docker's units ("23.44MiB"),
+# "-" when it does not run.
+memory_of() { awk -v n="$1" 'NR == 1 { if ($(NF-1) != "MEMORY") print "no-MEMORY-column"; next }
+                              $NF == n { print $(NF-1) }' "$OUT"; }
+kib() { # 23.44MiB -> 24002; -1 when not a size
+    awk -v s="$1" 'BEGIN { n = s + 0; u = s; sub(/^[0-9.]+/, "", u)
+        m["B"] = 1 / 1024; m["KiB"] = 1; m["MiB"] = 1024; m["GiB"] = 1048576
+        if (!(u in m) || s !~ /^[0-9]/) { print -1; exit } printf "%d\n", n * m[u] }'
+}
+mem=$(memory_of web)
+k=$(kib "$mem")
+echo "ps: web (512 MiB guest) uses $mem (PSS)"
+[ "$k" -gt 1024 ] && [ "$k" -lt $(((512 + 200) * 1024)) ] ||
+    fail "ps shows web's memory as '$mem': want a PSS between 1 MiB and 712 MiB: $(cat "$OUT")"
 
 for i in $(seq 1 50); do
     sm logs web
@@ -37,6 +54,7 @@ sm stop web
 [ "$RC" = 0 ] || fail "stop web: $(cat "$ERR")"
 sm ps -a
 grep -q "Exited (143) .* web$" "$OUT" || fail "after stop: $(cat "$OUT")"
+[ "$(memory_of web)" = - ] || fail "ps -a shows memory for the stopped web: $(cat "$OUT")"
 sm exec web true
 [ "$RC" = 125 ] && grep -q "not running" "$ERR" || fail "exec in a stopped VM: $RC $(cat "$ERR")"
 sm rm web
@@ -56,6 +74,25 @@ sm stop -t 2 stubborn
 sm ps -a
 grep -q "Exited (137) .* stubborn$" "$OUT" || fail "stubborn after stop: $(cat "$OUT")"
 sm rm stubborn
+
+# A VMM killed outright, as the host's OOM killer kills (docs/memory.md): the VM ends and
+# its record says Exited (137), with no memory.
+sm run -d --name victim "$I" sleep 1000
+[ "$RC" = 0 ] || fail "run -d victim: $(cat "$ERR")"
+vid=$(cat "$OUT")
+vmm=$(sed -n 's/.*"vmm_pid": *\([0-9]*\).*/\1/p' "$SUPERMACHINE_HOME/vms/$vid/state.json")
+[ -n "$vmm" ] && [ "$vmm" -gt 1 ] || fail "no VMM pid in victim's state.json: $(cat "$SUPERMACHINE_HOME/vms/$vid/state.json")"
+kill -KILL "$vmm"
+for i in $(seq 1 50); do
+    sm ps -a
+    grep -q "Exited (137) .* victim$" "$OUT" && break
+    sleep 0.2
+done
+grep -q "Exited (137) .* victim$" "$OUT" || fail "victim after its VMM was killed: $(cat "$OUT")"
+[ "$(memory_of victim)" = - ] || fail "ps -a shows memory for the killed victim: $(cat "$OUT")"
+echo "a killed VMM: $(grep victim "$OUT")"
+sm rm victim
+[ "$RC" = 0 ] || fail "rm victim: $(cat "$ERR")"
 
 sm rm nosuchvm
 [ "$RC" = 125 ] && grep -q "^supermachine: rm: nosuchvm: no such VM" "$ERR" || fail "rm nosuchvm: $RC $(cat "$ERR")"

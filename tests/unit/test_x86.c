@@ -1,6 +1,8 @@
 /* x86 platform pieces that need no KVM: e820, kernel loading, CPUID filtering, guest
  * memory bounds. */
 #include <asm/bootparam.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -66,6 +68,82 @@ static void write_fake_kernel(const char *path, uint16_t version, uint32_t syssi
     fwrite(b, 1, file_size, f);
     fclose(f);
     free(b);
+}
+
+/* The VmFlags of the mapping that starts at addr, from /proc/self/smaps ("" if none). */
+static void vma_flags(const void *addr, char *out, size_t n)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    bool ours = false;
+    out[0] = '\0';
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long start;
+        char dash;
+        if (sscanf(line, "%lx%c", &start, &dash) == 2 && dash == '-')
+            ours = start == (unsigned long)addr;
+        else if (ours && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(out, n, "%s", line + 8);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+static bool has_flag(const char *flags, const char *flag)
+{
+    char want[8];
+    snprintf(want, sizeof(want), " %s ", flag);
+    char padded[512];
+    snprintf(padded, sizeof(padded), " %s", flags);
+    padded[strcspn(padded, "\n")] = ' ';
+    return strstr(padded, want) != NULL;
+}
+
+/* Guest RAM, booted or restored, is mapped without a commit charge (VmFlags "nr": no swap
+ * reserved), lazily, and out of core dumps ("dd"); a restored VM's writes stay private. */
+static void test_memory_noreserve(void)
+{
+    char mode[8] = "";
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    if (f) {
+        if (fgets(mode, sizeof(mode), f) == NULL)
+            mode[0] = '\0';
+        fclose(f);
+    }
+    if (mode[0] == '2') {
+        /* Strict accounting: the kernel ignores MAP_NORESERVE (docs/memory.md). */
+        printf("x86: vm.overcommit_memory=2, MAP_NORESERVE checks skipped\n");
+        return;
+    }
+    struct vm_memory mem;
+    sm_error_t err = NULL;
+    char flags[512];
+    CHECK(vm_memory_init(&mem, 1ull << 30, &err) == 0);
+    vma_flags(mem.host, flags, sizeof(flags));
+    CHECK(has_flag(flags, "nr"));
+    CHECK(has_flag(flags, "dd"));
+    vm_memory_release(&mem);
+
+    char path[] = "/tmp/sm-test-memory-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    CHECK(ftruncate(fd, 1ll << 30) == 0);
+    CHECK(pwrite(fd, "snapshot", 8, 4096) == 8);
+    CHECK(vm_memory_map_file(&mem, fd, 1ull << 30, &err) == 0);
+    vma_flags(mem.host, flags, sizeof(flags));
+    CHECK(has_flag(flags, "nr"));
+    CHECK(has_flag(flags, "dd"));
+    CHECK(!has_flag(flags, "sh")); /* private: the guest's writes never reach the file */
+    CHECK(mem.nregions == 1 && mem.size == 1ull << 30);
+    CHECK(memcmp(vm_mem_ptr(&mem, 4096, 8), "snapshot", 8) == 0);
+    CHECK(vm_mem_write(&mem, 4096, "guest!!!", 8) == 0);
+    char back[8] = "";
+    CHECK(pread(fd, back, 8, 4096) == 8 && memcmp(back, "snapshot", 8) == 0);
+    vm_memory_release(&mem);
+    close(fd);
 }
 
 static void test_boot_load(void)
@@ -177,6 +255,7 @@ static void test_cpuid(void)
 int main(void)
 {
     test_memory_bounds();
+    test_memory_noreserve();
     test_boot_load();
     test_cpuid();
     return check_summary("x86");
