@@ -21,7 +21,7 @@ stamp() { while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done;
 
 # offset FILE: guest time minus host time (seconds) on the first TICK line of FILE.
 offset() {
-    awk '/ TICK [0-9]+ cpus=/ { split($0, a, "time="); printf "%.3f\n", a[2] - $1; exit }' "$1"
+    awk '/ TICK [0-9]+ cpus=.*time=[0-9]/ { split($0, a, "time="); if (a[2] ~ /^[0-9]+\.[0-9]+$/) { printf "%.3f\n", a[2] - $1; exit } }' "$1"
 }
 first_tick() { grep -o 'TICK [0-9]* cpus=[0-9]*' "$1" | head -n 1; }
 
