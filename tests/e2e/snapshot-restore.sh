@@ -21,7 +21,7 @@ stamp() { while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done;
 
 # offset FILE: guest time minus host time (seconds) on the first TICK line of FILE.
 offset() {
-    awk '/ TICK [0-9]+ cpus=.*time=[0-9]/ { split($0, a, "time="); if (a[2] ~ /^[0-9]+\.[0-9]+$/) { printf "%.3f\n", a[2] - $1; exit } }' "$1"
+    awk '/ TICK [0-9]+ cpus=.*time=[0-9]/ { split($0, a, "time="); if (a[2] ~ /^[0-9]+\.[0-9]+[ \r]*$/) { printf "%.3f\n", a[2] - $1; exit } }' "$1"
 }
 first_tick() { grep -o 'TICK [0-9]* cpus=[0-9]*' "$1" | head -n 1; }
 
@@ -74,7 +74,7 @@ for cpus in 1 2; do
         after=$(offset "$log")
         # The first tick after the restore whose time survived whole: the kernel's own
         # console lines ("crng reseeded due to virtual machine fork") can cut one in two.
-        t4=$(awk '/ TICK [4-7] cpus=.*time=[0-9]/ { split($0, a, "time="); if (a[2] ~ /^[0-9]+\.[0-9]+$/) { print a[2]; exit } }' "$log")
+        t4=$(awk '/ TICK [4-7] cpus=.*time=[0-9]/ { split($0, a, "time="); if (a[2] ~ /^[0-9]+\.[0-9]+[ \r]*$/) { print a[2]; exit } }' "$log")
         awk -v t3="$t3" -v t4="$t4" 'BEGIN { exit !(t4 - t3 >= 3.0) }' ||
             fail "restore $run: guest clock moved $t3 -> $t4 across the restore: the 3 s on disk were not added"
         awk -v a="$after" -v b="$before" 'BEGIN { if (a < 0) a = -a; if (b < 0) b = -b; exit !(a <= b + 1.0) }' ||
