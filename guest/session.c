@@ -85,6 +85,16 @@ static void send_exit(int conn, int status)
     json_object_put(o);
 }
 
+/* STARTED and HELD: {"pid": N}. */
+static int send_pid(int conn, uint8_t type, pid_t pid)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "pid", json_object_new_int(pid));
+    int w = agent_write_json(conn, type, o);
+    json_object_put(o);
+    return w;
+}
+
 /* The exit of a process that ran: its status and what it cost. */
 static void send_exit_stats(const struct session *s, int status)
 {
@@ -460,10 +470,7 @@ static int start_process(struct session *s, json_object *req)
     for (int *fd = &s->in_fd; fd <= &s->err_fd; fd++)
         if (*fd >= 0)
             fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
-    json_object *r = json_object_new_object();
-    json_object_object_add(r, "pid", json_object_new_int(pid));
-    agent_write_json(s->conn, AGENT_STARTED, r);
-    json_object_put(r);
+    send_pid(s->conn, AGENT_STARTED, pid);
     return 0;
 }
 
@@ -581,12 +588,8 @@ static void fire(struct session *s)
     }
     s->frozen = true;
     keep_print_marker(s->marker);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "pid", json_object_new_int(s->pid));
-    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-    if (s->conn >= 0 && agent_write_frame(s->conn, AGENT_HELD, text, strlen(text)) < 0)
+    if (s->conn >= 0 && send_pid(s->conn, AGENT_HELD, s->pid) < 0)
         host_gone(s);
-    json_object_put(o);
 }
 
 /* A session attached: it continues on that connection (STARTED, what was kept, then as
@@ -602,10 +605,7 @@ static void attach(struct session *s)
     s->conn = conn;
     agent_decoder_free(&s->dec);
     agent_decoder_init(&s->dec);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "pid", json_object_new_int(s->pid));
-    int w = agent_write_json(s->conn, AGENT_STARTED, o);
-    json_object_put(o);
+    int w = send_pid(s->conn, AGENT_STARTED, s->pid);
     if (w == 0 && s->held_len)
         w = agent_write_all(s->conn, s->held, s->held_len);
     if (w < 0) {

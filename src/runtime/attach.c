@@ -213,8 +213,7 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
          * a run attaches again (as a restored VM would), which thaws the process. */
         if (proc->held)
             *proc->held = true;
-        agent_close(&c);
-        c.fd = -1;
+        agent_close(&c); /* sets c.fd to -1: nothing to close at the end if we stop here */
         r = await_snapshot(in, proc->workload_snapshot, timeout_ms, err);
         if (r == 0 && proc->bake_only) {
             *exit_status = 0;
