@@ -49,18 +49,15 @@ int cmd_exec(int argc, char **argv)
         case 't':
             o.tty = 1;
             break;
-        case 'e':
-            if (strchr(optarg, '=')) {
-                env[nenv++] = optarg;
-            } else if (getenv(optarg)) {
-                /* As docker: a bare name passes this environment's value through; one
-                 * that is not set here is left out. */
-                char *kv = NULL;
-                if (asprintf(&kv, "%s=%s", optarg, getenv(optarg)) < 0)
-                    abort();
-                env[nenv++] = owned[nowned++] = kv;
-            }
+        case 'e': {
+            char *made;
+            const char *kv = cli_env_arg(optarg, &made);
+            if (kv)
+                env[nenv++] = kv;
+            if (made)
+                owned[nowned++] = made;
             break;
+        }
         case 'w':
             o.workdir = optarg;
             break;

@@ -56,6 +56,10 @@ int cli_vm_option(const char *cmd, int c, const char *arg, struct sm_run_options
                   struct cli_vm_lists *l);
 /* Appends s to the NULL-terminated array *v of *n strings. */
 void cli_push(const char ***v, size_t *n, const char *s);
+/* An -e argument as docker takes it: "K=V" as is; a bare name K passes this environment's
+ * value through as a new "K=V" (also in *made, for the caller to free); NULL when K is
+ * not set here (left out). */
+const char *cli_env_arg(const char *arg, char **made);
 
 /* The options run and bake share (run_options.c): IMAGE and COMMAND end up in a.o. -1:
  * the error was printed (exit 125). cli_run_args_free releases the arrays. */

@@ -50,17 +50,13 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         case OPT_NAME:
             o->name = optarg;
             break;
-        case 'e':
-            if (strchr(optarg, '=')) {
-                cli_push(&a->env, &nenv, optarg);
-            } else if (getenv(optarg)) {
-                /* As docker: a bare name passes this environment's value through. */
-                char *kv = NULL;
-                if (asprintf(&kv, "%s=%s", optarg, getenv(optarg)) < 0)
-                    abort();
+        case 'e': {
+            char *made; /* lives as long as the command: the options point to it */
+            const char *kv = cli_env_arg(optarg, &made);
+            if (kv)
                 cli_push(&a->env, &nenv, kv);
-            }
             break;
+        }
         case 'w':
             o->workdir = optarg;
             break;

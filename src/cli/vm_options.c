@@ -1,7 +1,9 @@
 /* The flags every VM takes (commands.h): `run` and `pool serve` parse them alike. */
 #include <getopt.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
 
@@ -12,6 +14,19 @@ void cli_push(const char ***v, size_t *n, const char *s)
         abort();
     (*v)[(*n)++] = s;
     (*v)[*n] = NULL;
+}
+
+const char *cli_env_arg(const char *arg, char **made)
+{
+    *made = NULL;
+    if (strchr(arg, '='))
+        return arg;
+    const char *value = getenv(arg);
+    if (value == NULL)
+        return NULL;
+    if (asprintf(made, "%s=%s", arg, value) < 0)
+        abort();
+    return *made;
 }
 
 int cli_vm_option(const char *cmd, int c, const char *arg, struct sm_run_options *o,

@@ -40,8 +40,10 @@ sm run --rm "$I" sh -c 'echo to-out; echo to-err >&2'
 [ "$RC" = 0 ] && grep -qx to-out "$OUT" && ! grep -q to-err "$OUT" && grep -qx to-err "$ERR" ||
     fail "stdout/stderr not kept apart: rc=$RC out=$(cat "$OUT") err=$(cat "$ERR")"
 
-expect 0 "FOO=bar GREETING=override" -- run --rm -e FOO=bar -e GREETING=override "$I" \
-    sh -c 'echo FOO=$FOO GREETING=$GREETING'
+# A bare -e NAME passes this side's value (unset here: left out), as docker.
+SM_PASSED=host expect 0 "FOO=bar GREETING=override P=host U=unset" -- run --rm -e FOO=bar \
+    -e GREETING=override -e SM_PASSED -e SM_UNSET_HERE "$I" \
+    sh -c 'echo FOO=$FOO GREETING=$GREETING P=$SM_PASSED U=${SM_UNSET_HERE-unset}'
 expect 0 "/etc" -- run --rm -w /etc "$I" pwd
 expect 0 "1000 1000" -- run --rm -u app "$I" sh -c 'echo $(id -u) $(id -g)'
 expect 0 "65534" -- run --rm -u 65534 "$I" id -u
