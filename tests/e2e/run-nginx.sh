@@ -26,6 +26,9 @@ sm run -d --name web -p 80 "$I"
 [ "$RC" = 0 ] || fail "run -d -p 80 $I: exit $RC: $(cat "$ERR")"
 id=$(cat "$OUT")
 echo "run -d returned after $((SECONDS - start)) s: ${id:0:12}"
+# sm-init's own measure of mounting the image's EROFS root (docs/rootfs.md quotes it).
+grep -ho "root image .* mounted (erofs) in [0-9]* us" "$SUPERMACHINE_HOME/vms/$id/console.log" ||
+    fail "sm-init did not log mounting the root image: $(tail -n 20 "$SUPERMACHINE_HOME/vms/$id/console.log")"
 sm port web 80
 port=$(sed -n 's/^0\.0\.0\.0://p' "$OUT")
 [ -n "$port" ] || fail "port web 80: $(cat "$OUT" "$ERR")"
