@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -168,6 +169,25 @@ static int exit_code_for(enum vm_exit_reason r)
     }
 }
 
+/* Confines the process to what c names: it reads the kernel, initramfs, disk and the
+ * snapshot it restores, and writes its instance directory (its working directory) and
+ * the directories its snapshots are saved in (as DIR.tmp-PID, renamed to DIR). */
+static int confine(const struct vmm_config *c, const struct instance *in,
+                   const struct vmm_extensions *ext, sm_error_t *err)
+{
+    cleanup_free char *snap = c->snapshot ? xstrdup(c->snapshot) : NULL;
+    cleanup_free char *wsnap = c->workload_snapshot ? xstrdup(c->workload_snapshot) : NULL;
+    const char *id = strrchr(in->dir, '/');
+    struct confine_config cc = {
+        .read = {c->kernel, c->initrd, c->disk, c->restore},
+        .write = {".", snap ? dirname(snap) : NULL, wsnap ? dirname(wsnap) : NULL},
+        .vm_id = id ? id + 1 : in->dir,
+        .saves_snapshot = c->snapshot || c->workload_snapshot,
+        .cgroup_record = "cgroup",
+    };
+    return ext->confine_process(&cc, err);
+}
+
 int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
 {
     const struct net_backend_ops *net_ops = ext->net;
@@ -217,8 +237,13 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    int console = open(c.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (console < 0) {
+        sm_error_set(&err, errno, "%s", c.console_log);
+        goto fail;
+    }
     /* Before the first thread, so that every thread inherits the filter. */
-    if (ext->confine_process && ext->confine_process(&err) < 0) {
+    if (ext->confine_process && confine(&c, &in, ext, &err) < 0) {
         sm_error_wrap(&err, "confine the VMM");
         goto fail;
     }
@@ -231,11 +256,6 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         pthread_t t;
         pthread_create(&t, NULL, watch_owner, (void *)(intptr_t)pidfd);
         pthread_detach(t);
-    }
-    int console = open(c.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (console < 0) {
-        sm_error_set(&err, errno, "%s", c.console_log);
-        goto fail;
     }
     struct vm_config vc = {
         .kernel_path = c.kernel,
@@ -285,6 +305,12 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
          * it is kept, and the run fails rather than booting to rebake it. */
         snapshot_unusable = c.restore != NULL && !(err && err->errno_value == ENOMEM);
         goto fail;
+    }
+    if (ext->confine_vm_size) {
+        unsigned ncpus;
+        uint64_t mem;
+        vm_size(vm, &ncpus, &mem);
+        ext->confine_vm_size(ncpus, mem);
     }
     if (net && net_ops->start(net, &err) < 0)
         goto fail;

@@ -98,6 +98,8 @@ void vm_request_stop(struct vm *vm);
 int vm_pause(struct vm *vm, sm_error_t *err);
 void vm_resume(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* Its vCPUs and guest memory (a restored VM's are its snapshot's). */
+void vm_size(const struct vm *vm, unsigned *ncpus, uint64_t *memory_bytes);
 
 const char *vm_exit_reason_name(enum vm_exit_reason r);
 
