@@ -88,14 +88,14 @@ static uint64_t handled_fs(int abi)
     return h;
 }
 
-/* /proc/self/fd resolves to /proc/<pid>/fd, whose inode procfs makes afresh when its
- * dentry is dropped: the descriptor the rule was made from stays open (never closed),
- * which keeps the dentry, and so the inode the rule names, for the process's life. */
-static int pinned_fd = -1;
-
+/* The descriptor a rule is made from stays open for the process's life: the rule names
+ * an inode, and a filesystem may make a new inode for a path each time it looks it up
+ * (9p without a cache, as the emulated KVM host of the tests mounts its root; procfs for
+ * /proc/PID/fd): a dentry held open stays in the cache, with its ancestors, so later
+ * lookups of the path find it and its inode. */
 /* One rule: path (a file or a directory) with access, masked to what the ABI handles. A
  * path that does not exist is skipped: what the VMM would open there fails anyway. */
-static int add_path(int ruleset, const char *path, uint64_t access, uint64_t handled, bool pin,
+static int add_path(int ruleset, const char *path, uint64_t access, uint64_t handled,
                     sm_error_t *err)
 {
     int fd = open(path, O_PATH | O_CLOEXEC);
@@ -115,15 +115,12 @@ static int add_path(int ruleset, const char *path, uint64_t access, uint64_t han
                   LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |
                   LANDLOCK_ACCESS_FS_IOCTL_DEV;
     struct landlock_path_beneath_attr pb = {.allowed_access = access & handled, .parent_fd = fd};
-    long r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
-    int e = errno;
-    if (pin && r == 0)
-        pinned_fd = fd;
-    else
+    if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0) {
+        int e = errno;
         close(fd);
-    if (r < 0)
         return sm_error_set(err, e, "landlock: rule for %s", path);
-    return 0;
+    }
+    return 0; /* fd stays open (above) */
 }
 
 /* /etc/resolv.conf, which libslirp reads when the guest asks its DNS: the file, or when it
@@ -134,14 +131,14 @@ static int add_resolv_conf(int ruleset, uint64_t handled, sm_error_t *err)
     const char *path = "/etc/resolv.conf";
     struct stat st;
     if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
-        return add_path(ruleset, path, RO_FILE, handled, false, err);
+        return add_path(ruleset, path, RO_FILE, handled, err);
     char target[PATH_MAX];
     if (realpath(path, target) == NULL)
         return 0;
     char *slash = strrchr(target, '/');
     if (slash && slash != target)
         *slash = '\0';
-    return add_path(ruleset, target, RO_DIR, handled, false, err);
+    return add_path(ruleset, target, RO_DIR, handled, err);
 }
 
 int confine_landlock(const struct confine_config *cfg, sm_error_t *err)
@@ -166,24 +163,24 @@ int confine_landlock(const struct confine_config *cfg, sm_error_t *err)
     int r = 0;
     for (size_t i = 0; r == 0 && i < SM_ARRAY_SIZE(cfg->read); i++)
         if (cfg->read[i])
-            r = add_path(ruleset, cfg->read[i], RO_DIR, handled, false, err);
+            r = add_path(ruleset, cfg->read[i], RO_DIR, handled, err);
     for (size_t i = 0; r == 0 && i < SM_ARRAY_SIZE(cfg->write); i++)
         if (cfg->write[i])
-            r = add_path(ruleset, cfg->write[i], RW_DIR, handled, false, err);
+            r = add_path(ruleset, cfg->write[i], RW_DIR, handled, err);
     /* Devices: /dev/kvm (opened as the VM is made), and what the C library and libslirp
      * may open. */
     if (r == 0)
-        r = add_path(ruleset, "/dev/kvm", DEV_KVM, handled, false, err);
+        r = add_path(ruleset, "/dev/kvm", DEV_KVM, handled, err);
     if (r == 0)
-        r = add_path(ruleset, "/dev/null", RW_FILE, handled, false, err);
+        r = add_path(ruleset, "/dev/null", RW_FILE, handled, err);
     if (r == 0)
-        r = add_path(ruleset, "/dev/urandom", RO_FILE, handled, false, err);
+        r = add_path(ruleset, "/dev/urandom", RO_FILE, handled, err);
     if (r == 0)
         r = add_resolv_conf(ruleset, handled, err);
     /* Published ports find libslirp's listening sockets among the process's descriptors
      * (src/net/net_forward.c). */
     if (r == 0)
-        r = add_path(ruleset, "/proc/self/fd", RO_DIR, handled, true, err);
+        r = add_path(ruleset, "/proc/self/fd", RO_DIR, handled, err);
     if (r == 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
         r = sm_error_set(err, errno, "landlock: restrict the VMM (ABI %d)", abi);
     close(ruleset);
