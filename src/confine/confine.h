@@ -35,6 +35,11 @@ struct confine_config {
     /* Read, written, created in and removed from: directories (the VM's instance
      * directory, the directory snapshots are saved in). */
     const char *write[3];
+    /* Directories in which empty directories may be made, renamed and removed, and
+     * nothing else (where a snapshot's staging directory DIR.tmp-PID becomes DIR; the
+     * snapshot's name recorded inside it keeps a renamed one from passing for another,
+     * vm_config.snapshot_name_checked). */
+    const char *rename_in[2];
     const char *vm_id;         /* names the VM's cgroup (NULL: no cgroup) */
     bool saves_snapshot;       /* its memory file is charged to the VM's cgroup too */
     const char *cgroup_record; /* the VM cgroup's path is written here (NULL: nowhere) */

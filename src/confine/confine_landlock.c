@@ -68,7 +68,9 @@ struct ll_ruleset_attr {
      LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_DIR |   \
      LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 #define RW_FILE (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE)
-#define DEV_KVM (RW_FILE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
+/* A rename within one directory is, to landlock, removing and making the entry. */
+#define RENAME_DIR (LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR)
+#define DEV_KVM    (RW_FILE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
 
 int confine_landlock_abi(void)
 {
@@ -167,6 +169,9 @@ int confine_landlock(const struct confine_config *cfg, sm_error_t *err)
     for (size_t i = 0; r == 0 && i < SM_ARRAY_SIZE(cfg->write); i++)
         if (cfg->write[i])
             r = add_path(ruleset, cfg->write[i], RW_DIR, handled, err);
+    for (size_t i = 0; r == 0 && i < SM_ARRAY_SIZE(cfg->rename_in); i++)
+        if (cfg->rename_in[i])
+            r = add_path(ruleset, cfg->rename_in[i], RENAME_DIR, handled, err);
     /* Devices: /dev/kvm (opened as the VM is made), and what the C library and libslirp
      * may open. */
     if (r == 0)

@@ -7,13 +7,36 @@
 # role's, on the vCPU, device and network threads, landlock around its files, a cgroup of
 # its own with the VM's limits; and a confined VM does all a VM does: boots and bakes, is
 # restored, runs exec, cp and network traffic, publishes a port, stops. The cgroup goes
-# with `rm`.
+# with `rm`. A VMM that saves a snapshot writes its own staging directory in the store's
+# snapshots/ and nothing else there, and a snapshot renamed to another's key is refused.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 run_setup
 I=$RUN_IMAGE
+snaps=$SUPERMACHINE_HOME/snapshots
+# Init-ready snapshots (not the workload's "-w" ones), newest last.
+snapshot_dirs() { ls -tr "$snaps" 2>/dev/null | grep -Ev -- '-w$|\.tmp-' || true; }
+
+# A VMM that bakes (a first run at 256 MiB) is told to open a file beside the snapshots
+# it saves (SUPERMACHINE_NET_PCAP, below): refused, and its snapshot is saved all the same.
+SUPERMACHINE_NET_PCAP=$snaps/inside.pcap sm run -d --name c0 -m 256m "$I" sleep 600
+[ "$RC" = 0 ] || fail "run -d c0: $RC $(cat "$ERR")"
+id0=$(cat "$OUT")
+for i in $(seq 120); do [ -n "$(snapshot_dirs)" ] && break; sleep 1; done
+small=$(snapshot_dirs)
+[ -n "$small" ] || fail "c0 saved no snapshot: $(cat "$SUPERMACHINE_HOME/vms/$id0/vmm.log")"
+log0=$SUPERMACHINE_HOME/vms/$id0/vmm.log
+if ! grep -q "landlock: not available" "$log0"; then
+    grep -q "inside.pcap: Permission denied" "$log0" || fail "landlock: the pcap in snapshots/ was not refused: $(cat "$log0")"
+    [ ! -e "$snaps/inside.pcap" ] || fail "landlock: the baking VMM created a file in snapshots/"
+    echo "landlock: the baking VMM saved $small but could not open a file beside it"
+fi
+sm rm -f c0
+[ "$RC" = 0 ] || fail "rm -f c0: $(cat "$ERR")"
 
 expect 0 "baked" -- run --rm "$I" echo baked
+big=$(snapshot_dirs | grep -vx "$small")
+[ "$(echo "$big" | wc -l)" = 1 ] && [ -n "$big" ] || fail "snapshots after the second bake: $(ls "$snaps")"
 p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # SUPERMACHINE_NET_PCAP (docs/networking.md) makes the VMM open a file of our choosing
 # once it is confined: outside its directory, landlock refuses it.
@@ -126,4 +149,18 @@ grep -i "denied" "$log" | grep -v outside.pcap && fail "the VMM was refused some
 sm rm c1
 [ -z "$cgroup_dir" ] || [ ! -e "$cgroup_dir" ] || fail "cgroup: $cgroup_dir left after rm"
 expect 0 "no network" -- run --rm --network none "$I" echo no network
+
+# No staging directory is left behind, and a snapshot passed off as another (the 256 MiB
+# guest's renamed to the key of the default-sized one, as a VMM allowed to rename in
+# snapshots/ could) is refused: the run boots cold with the memory it asked for.
+leftover=$(ls "$snaps" | grep -- '\.tmp-' || true)
+[ -z "$leftover" ] || fail "staging directories left: $leftover"
+rm -rf "${snaps:?}/$big"
+mv "$snaps/$small" "$snaps/$big"
+sm run --rm "$I" sh -c 'grep MemTotal /proc/meminfo'
+[ "$RC" = 0 ] || fail "run with a renamed snapshot: $RC $(cat "$ERR")"
+grep -q "saved under another name" "$ERR" || fail "the renamed snapshot was not refused: $(cat "$ERR")"
+total=$(awk '/MemTotal/ {print int($2 / 1024)}' "$OUT")
+[ "$total" -gt 300 ] || fail "the guest has $total MiB: the 256 MiB snapshot was restored"
+echo "a renamed snapshot: refused ($(head -n 1 "$ERR")); booted cold with $total MiB"
 echo ok
