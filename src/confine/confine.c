@@ -9,6 +9,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <linux/sched.h>
+#include <openssl/crypto.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "confine/confine_internal.h"
 
 /* The tables of names read better filled than one per line. */
 /* clang-format off */
@@ -261,7 +263,22 @@ static int drop_capabilities(sm_error_t *err)
     return 0;
 }
 
-int confine_process(sm_error_t *err)
+/* Descriptors: enough for every socket and connection the VMM bounds (confine.h), and
+ * no more, for good (the hard limit too). Never raised beyond a lower hard limit. */
+static int limit_files(sm_error_t *err)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return sm_error_set(err, errno, "descriptor limit");
+    rlim_t max = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > CONFINE_MAX_FILES ? CONFINE_MAX_FILES
+                                                                                 : rl.rlim_max;
+    rl.rlim_cur = rl.rlim_max = max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return sm_error_set(err, errno, "descriptor limit %llu", (unsigned long long)max);
+    return 0;
+}
+
+int confine_process(const struct confine_config *cfg, sm_error_t *err)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return sm_error_set(err, errno, "no_new_privs");
@@ -269,7 +286,22 @@ int confine_process(sm_error_t *err)
     struct rlimit none = {0, 0};
     if (setrlimit(RLIMIT_CORE, &none) < 0)
         return sm_error_set(err, errno, "no core dumps");
+    /* RLIMIT_NPROC is not set: it counts every process of the user, not this one's
+     * threads (pids.max does that), and seccomp already refuses new processes. */
+    if (limit_files(err) < 0)
+        return -1;
+    /* The cgroup before landlock closes the cgroup filesystem, and the capabilities too:
+     * libcap-ng reads /proc/PID/status. */
+    if (cfg && cfg->vm_id)
+        confine_cgroup(cfg);
     if (drop_capabilities(err) < 0)
+        return -1;
+    /* OpenSSL reads its configuration file the first time a digest is asked for (the
+     * kernel's, a snapshot's): now, while landlock still lets it (refused, OpenSSL would
+     * fail to initialise and every digest with it). */
+    if (cfg && OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
+        return sm_error_set(err, 0, "OpenSSL: cannot initialise");
+    if (cfg && confine_landlock(cfg, err) < 0)
         return -1;
     if (seccomp_off())
         return 0;

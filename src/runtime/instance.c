@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -402,8 +404,30 @@ int instance_set_state(struct instance *in, const char *status, int exit_code, p
     return r;
 }
 
+/* The cgroup its VMM made (src/confine/confine_cgroup.c records the path in `cgroup`),
+ * empty once the VMM has exited: removed with the VM. Only a directory of the cgroup2
+ * filesystem named as the VMM names them. */
+static void remove_cgroup(struct instance *in)
+{
+    cleanup_free char *record = instance_path(in, "cgroup");
+    char *text = NULL;
+    size_t len;
+    sm_error_t ignored = NULL;
+    if (sm_read_file(record, 4096, &text, &len, &ignored) == 0) {
+        text[strcspn(text, "\n")] = '\0';
+        const char *base = strrchr(text, '/');
+        struct statfs fs;
+        if (base && strncmp(base + 1, "supermachine-", 13) == 0 && statfs(text, &fs) == 0 &&
+            fs.f_type == CGROUP2_SUPER_MAGIC)
+            rmdir(text);
+        free(text);
+    }
+    sm_error_release(&ignored);
+}
+
 int instance_remove_dir(struct instance *in, sm_error_t *err)
 {
+    remove_cgroup(in);
     /* Rename first, so a half-removed directory is never listed as a VM. */
     cleanup_free char *doomed = xasprintf("%s.removing", in->dir);
     if (rename(in->dir, doomed) < 0)

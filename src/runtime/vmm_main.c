@@ -31,6 +31,7 @@ int main(int argc, char **argv)
     static const struct vmm_extensions ext = {
         .net = &net_slirp_ops,
         .confine_process = confine_process,
+        .confine_vm_size = confine_vm_size,
         .confine_main_thread = confine_main,
         .confine_vcpu_thread = confine_vcpu,
         .confine_devices_thread = confine_devices,

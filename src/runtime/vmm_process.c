@@ -168,6 +168,58 @@ static int exit_code_for(enum vm_exit_reason r)
     }
 }
 
+/* The staging directory of each snapshot the VMM may save, made now (empty): landlock
+ * names existing directories only. Removed at exit when still empty (the snapshot was
+ * never saved). */
+struct staging {
+    char *dir[2];    /* DIR.tmp-PID, or NULL */
+    char *parent[2]; /* where DIR.tmp-PID is renamed to DIR */
+};
+
+static void staging_make(struct staging *s, const struct vmm_config *c)
+{
+    const char *snaps[2] = {c->snapshot, c->workload_snapshot};
+    for (int i = 0; i < 2; i++) {
+        if (snaps[i] == NULL)
+            continue;
+        s->dir[i] = vm_snapshot_staging_dir(snaps[i]);
+        char *slash = strrchr(snaps[i], '/');
+        s->parent[i] =
+            slash ? xasprintf("%.*s", slash == snaps[i] ? 1 : (int)(slash - snaps[i]), snaps[i])
+                  : xstrdup(".");
+        mkdir(s->dir[i], 0755); /* a failure shows when the snapshot is saved */
+    }
+}
+
+static void staging_release(struct staging *s)
+{
+    for (int i = 0; i < 2; i++) {
+        if (s->dir[i])
+            rmdir(s->dir[i]); /* fails, as it should, once renamed or not empty */
+        free(s->dir[i]);
+        free(s->parent[i]);
+        s->dir[i] = s->parent[i] = NULL;
+    }
+}
+
+/* Confines the process to what c names: it reads the kernel, initramfs, disk and the
+ * snapshot it restores, writes its instance directory (its working directory) and its
+ * snapshots' staging directories, and renames those in the directories beside them. */
+static int confine(const struct vmm_config *c, const struct instance *in, const struct staging *st,
+                   const struct vmm_extensions *ext, sm_error_t *err)
+{
+    const char *id = strrchr(in->dir, '/');
+    struct confine_config cc = {
+        .read = {c->kernel, c->initrd, c->disk, c->restore},
+        .write = {".", st->dir[0], st->dir[1]},
+        .rename_in = {st->parent[0], st->parent[1]},
+        .vm_id = id ? id + 1 : in->dir,
+        .saves_snapshot = c->snapshot || c->workload_snapshot,
+        .cgroup_record = "cgroup",
+    };
+    return ext->confine_process(&cc, err);
+}
+
 int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
 {
     const struct net_backend_ops *net_ops = ext->net;
@@ -186,6 +238,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     char msg[1024];
     void *net = NULL;
     bool snapshot_unusable = false;
+    struct staging staging = {0};
     /* Declared before the first goto: cleanup attributes run on every way out. */
     cleanup_free char *cfg_copy = NULL, *lock_path = NULL, *main_exit = NULL;
     if (vmm_config_load(argv[1], &c, &err) < 0)
@@ -217,8 +270,14 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    int console = open(c.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (console < 0) {
+        sm_error_set(&err, errno, "%s", c.console_log);
+        goto fail;
+    }
+    staging_make(&staging, &c);
     /* Before the first thread, so that every thread inherits the filter. */
-    if (ext->confine_process && ext->confine_process(&err) < 0) {
+    if (ext->confine_process && confine(&c, &in, &staging, ext, &err) < 0) {
         sm_error_wrap(&err, "confine the VMM");
         goto fail;
     }
@@ -231,11 +290,6 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         pthread_t t;
         pthread_create(&t, NULL, watch_owner, (void *)(intptr_t)pidfd);
         pthread_detach(t);
-    }
-    int console = open(c.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (console < 0) {
-        sm_error_set(&err, errno, "%s", c.console_log);
-        goto fail;
     }
     struct vm_config vc = {
         .kernel_path = c.kernel,
@@ -253,6 +307,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         .snapshot_continue = true,
         .workload_snapshot_dir = c.workload_snapshot,
         .workload_snapshot_on_console = c.workload_snapshot ? c.workload_snapshot_when + 8 : NULL,
+        .snapshot_name_checked = true,
         .vsock_uds = c.vsock,
         .on_vcpu_thread = ext->confine_vcpu_thread,
         .on_devices_thread = ext->confine_devices_thread,
@@ -285,6 +340,12 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
          * it is kept, and the run fails rather than booting to rebake it. */
         snapshot_unusable = c.restore != NULL && !(err && err->errno_value == ENOMEM);
         goto fail;
+    }
+    if (ext->confine_vm_size) {
+        unsigned ncpus;
+        uint64_t mem;
+        vm_size(vm, &ncpus, &mem);
+        ext->confine_vm_size(ncpus, mem);
     }
     if (net && net_ops->start(net, &err) < 0)
         goto fail;
@@ -320,6 +381,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
                 r < 0 ? sm_error_message(err) : vm_exit_reason_name(res.reason),
                 res.message[0] ? ": " : "", res.message);
     }
+    staging_release(&staging);
     instance_set_state(&in, "exited", code, 0, &ignored);
     sm_error_release(&ignored);
     sm_error_release(&err);
@@ -336,6 +398,7 @@ fail:
              sm_error_message(err));
     report_ready((int)ready_fd, msg);
     fprintf(stderr, "supermachine-vmm: %s", msg);
+    staging_release(&staging);
     sm_error_release(&err);
     vmm_config_release(&c);
     if (in.dir) {

@@ -23,15 +23,18 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "confine/confine.h"
 #include "runtime/instance.h"
 
 struct net_backend_ops;
 /* What supermachine-vmm links in beside the library (each NULL if it has none): the
  * network backend (net/net_backend.h) and the confinement (confine/confine.h): the
- * process is confined before it makes any thread, each thread to its role as it starts. */
+ * process is confined before it makes any thread (to the files of its configuration),
+ * each thread to its role as it starts, and its cgroup sized once the VM is made. */
 struct vmm_extensions {
     const struct net_backend_ops *net;
-    int (*confine_process)(sm_error_t *err);
+    int (*confine_process)(const struct confine_config *cfg, sm_error_t *err);
+    void (*confine_vm_size)(unsigned cpus, uint64_t memory_bytes);
     void (*confine_main_thread)(void);
     void (*confine_vcpu_thread)(void);
     void (*confine_devices_thread)(void);

@@ -23,6 +23,7 @@ enum snap_section_type {
     SNAP_SEC_PIT = 5,     /* kvm_pit_state2 */
     SNAP_SEC_CLOCK = 6,   /* struct snap_clock */
     SNAP_SEC_DEVICE = 7,  /* a device's state; index = device id (enum snap_device) */
+    SNAP_SEC_NAME = 8,    /* the name of the directory it was saved as (no NUL) */
 };
 
 enum snap_device {

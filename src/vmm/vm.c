@@ -669,6 +669,12 @@ void vm_resume(struct vm *vm)
     pthread_mutex_unlock(&vm->lock);
 }
 
+void vm_size(const struct vm *vm, unsigned *ncpus, uint64_t *memory_bytes)
+{
+    *ncpus = vm->ncpus;
+    *memory_bytes = vm->mem.size;
+}
+
 void vm_destroy(struct vm *vm)
 {
     if (vm == NULL)

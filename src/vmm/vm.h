@@ -48,6 +48,12 @@ struct vm_config {
      * directory, and the guest always runs on. Works on a restored VM too. */
     const char *workload_snapshot_dir;
     const char *workload_snapshot_on_console;
+    /* Restore only a snapshot saved under the name of the directory it is restored from:
+     * one renamed from another directory is refused. For a store whose VMMs may rename
+     * directories beside the ones they save (landlock allows no narrower right for the
+     * rename that makes DIR.tmp-PID DIR), so that none can pass off one snapshot as
+     * another. */
+    bool snapshot_name_checked;
     /* NULL, or run first thing on each vCPU thread and on the device loop's thread: the
      * VMM process confines each thread to its role there (src/confine). */
     void (*on_vcpu_thread)(void);
@@ -98,6 +104,12 @@ void vm_request_stop(struct vm *vm);
 int vm_pause(struct vm *vm, sm_error_t *err);
 void vm_resume(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* Where a snapshot for dir is written before it is renamed to dir (a new string): this
+ * process's own staging directory beside it. It may exist beforehand, empty (made before
+ * the process was confined); vm_snapshot_save uses it then. */
+char *vm_snapshot_staging_dir(const char *dir);
+/* Its vCPUs and guest memory (a restored VM's are its snapshot's). */
+void vm_size(const struct vm *vm, unsigned *ncpus, uint64_t *memory_bytes);
 
 const char *vm_exit_reason_name(enum vm_exit_reason r);
 

@@ -163,14 +163,38 @@ static int remove_tree(const char *dir)
     return rmdir(dir);
 }
 
+char *vm_snapshot_staging_dir(const char *dir)
+{
+    return xasprintf("%s.tmp-%d", dir, (int)getpid());
+}
+
+/* The staging directory, made now or made empty beforehand. */
+static int make_staging_dir(const char *tmp, sm_error_t *err)
+{
+    if (mkdir(tmp, 0755) == 0)
+        return 0;
+    int e = errno;
+    DIR *d = e == EEXIST ? opendir(tmp) : NULL;
+    if (d == NULL)
+        return sm_error_set(err, e, "create %s", tmp);
+    struct dirent *ent;
+    bool empty = true;
+    while (empty && (ent = readdir(d)) != NULL)
+        empty = strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0;
+    closedir(d);
+    return empty ? 0 : sm_error_set(err, EEXIST, "create %s", tmp);
+}
+
 int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
 {
     struct stat st;
-    if (stat(dir, &st) == 0)
+    cleanup_free char *tmp = vm_snapshot_staging_dir(dir);
+    if (stat(dir, &st) == 0) {
+        rmdir(tmp); /* made beforehand, and now not needed */
         return sm_error_set(err, EEXIST, "snapshot %s", dir);
-    cleanup_free char *tmp = xasprintf("%s.tmp-%d", dir, (int)getpid());
-    if (mkdir(tmp, 0755) < 0)
-        return sm_error_set(err, errno, "create %s", tmp);
+    }
+    if (make_staging_dir(tmp, err) < 0)
+        return -1;
 
     struct snap_writer w;
     snap_writer_init(&w);
@@ -233,6 +257,8 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
         virtio_net_save(vm->net, &ns);
         snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_NET, &ns, sizeof(ns));
     }
+    const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    snap_writer_add(&w, SNAP_SEC_NAME, 0, name, strlen(name));
     /* The config goes last so that every other section was gathered without error. */
     snap_writer_add(&w, SNAP_SEC_CONFIG, 0, &cfg, sizeof(cfg));
     meta = snap_writer_finish(&w, &meta_len);
@@ -324,6 +350,22 @@ static int map_memory_file(struct vm *vm, const char *path, uint64_t size, sm_er
     return 0;
 }
 
+/* The snapshot in dir was saved as dir's name (vm_config.snapshot_name_checked). */
+static int check_name(const struct snap_section *secs, uint32_t n, const char *dir, sm_error_t *err)
+{
+    cleanup_free char *copy = xstrdup(dir);
+    size_t len = strlen(copy);
+    while (len > 1 && copy[len - 1] == '/')
+        copy[--len] = '\0';
+    const char *name = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+    const struct snap_section *s = snap_find(secs, n, SNAP_SEC_NAME, 0);
+    if (s == NULL)
+        return sm_error_set(err, 0, "snapshot metadata: no name (saved by an older supermachine)");
+    if (s->len != strlen(name) || memcmp(s->data, name, s->len) != 0)
+        return sm_error_set(err, 0, "snapshot %s was saved under another name", name);
+    return 0;
+}
+
 int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct vm **out,
                             sm_error_t *err)
 {
@@ -349,6 +391,8 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
                      (unsigned long long)sc.memory_bytes);
         goto fail;
     }
+    if (cfg->snapshot_name_checked && check_name(secs, n, dir, err) < 0)
+        goto fail;
     if (cfg->kernel_path) {
         char sha[65];
         if (sm_sha256_file(cfg->kernel_path, sha, err) < 0)

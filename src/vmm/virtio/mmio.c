@@ -99,8 +99,11 @@ void virtio_mmio_fail(struct virtio_mmio *t, const char *why)
     /* Called from device callbacks, which run with the transport lock held. */
     uint32_t old = __atomic_fetch_or(&t->s.status, VIRTIO_STATUS_NEEDS_RESET, __ATOMIC_SEQ_CST);
     if (!(old & VIRTIO_STATUS_NEEDS_RESET)) {
-        fprintf(stderr, "supermachine: virtio-%s: %s; the device stops until reset\n", t->ops->name,
-                why);
+        uint64_t n = ++t->failures;
+        if (n <= 8 || (n & (n - 1)) == 0)
+            fprintf(stderr,
+                    "supermachine: virtio-%s: %s; the device stops until reset (%llu so far)\n",
+                    t->ops->name, why, (unsigned long long)n);
         raise_irq(t, INT_CONFIG);
     }
 }

@@ -64,8 +64,9 @@ struct virtio_mmio {
     void *dev;
     uint64_t base;
     uint32_t gsi;
-    int irq_fd;    /* eventfd bound to the GSI */
-    int notify_fd; /* eventfd bound to QueueNotify */
+    int irq_fd;        /* eventfd bound to the GSI */
+    int notify_fd;     /* eventfd bound to QueueNotify */
+    uint64_t failures; /* virtio_mmio_fail calls (not saved: counts this process's log lines) */
 };
 
 struct vm_memory;
@@ -85,7 +86,9 @@ void virtio_mmio_renotify(struct virtio_mmio *t);
 /* Config changed on the device side: bump the generation and interrupt. */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
 /* The guest broke the protocol (bad descriptor chain): mark NEEDS_RESET and stop using
- * the device until the driver resets it. */
+ * the device until the driver resets it. Logged the first 8 times, then at the 16th,
+ * 32nd, 64th...: a guest that resets and breaks it in a loop cannot fill the disk with
+ * the VMM's log. */
 void virtio_mmio_fail(struct virtio_mmio *t, const char *why);
 /* The next descriptor chain of queue q (virtq_pop): 1 with *c filled, 0 when the queue is
  * empty, -1 when the guest broke the protocol (the device has failed: virtio_mmio_fail). */
