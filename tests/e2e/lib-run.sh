@@ -120,3 +120,40 @@ wait_http() {
     done
     return 1
 }
+
+# vmm_own_kib PID RAM_MIB: the VMM's own resident memory in KiB: every mapping's but the
+# guest RAM's (one mapping of exactly RAM_MIB).
+vmm_own_kib() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+pid, ram_kib = sys.argv[1], int(sys.argv[2]) * 1024
+total = size = 0
+for line in open(f"/proc/{pid}/smaps"):
+    f = line.split()
+    if f[0] == "Size:":
+        size = int(f[1])
+    elif f[0] == "Rss:" and size != ram_kib:
+        total += int(f[1])
+print(total)
+PY
+}
+
+# stop_within_5s VM VMM_PID WHAT: `stop -t 1 VM` ends it, and its VMM, within 5 s (while
+# WHAT goes on in the guest).
+stop_within_5s() {
+    local t0 ms
+    t0=$(date +%s%N)
+    sm stop -t 1 "$1"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$RC" = 0 ] || fail "stop: $(cat "$ERR")"
+    echo "stop during $3: $ms ms"
+    [ "$ms" -lt 5000 ] || fail "stop took $ms ms"
+    [ ! -d "/proc/$2" ] || grep -q "^State:.*Z" "/proc/$2/status" ||
+        fail "the VMM $2 is still there after stop"
+}
+
+# vmm_pid_of ID: the pid of VM ID's VMM process (its state.json).
+vmm_pid_of() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["vmm_pid"])' \
+        "$SUPERMACHINE_HOME/vms/$1/state.json"
+}

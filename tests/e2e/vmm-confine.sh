@@ -44,8 +44,7 @@ SUPERMACHINE_NET_PCAP=$WORK/outside.pcap sm run -d --name c1 -p "127.0.0.1:$p:80
     'mkdir -p /www && echo confined >/www/index.html && exec httpd -f -p 8080 -h /www'
 [ "$RC" = 0 ] || fail "run -d: $RC $(cat "$ERR")"
 id=$(cat "$OUT")
-pid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["vmm_pid"])' \
-    "$SUPERMACHINE_HOME/vms/$id/state.json")
+pid=$(vmm_pid_of "$id")
 [ -d "/proc/$pid" ] || fail "no VMM process $pid"
 st=/proc/$pid/status
 grep -q "^NoNewPrivs:[[:space:]]*1$" "$st" || fail "NoNewPrivs: $(grep NoNewPrivs "$st")"
