@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/initramfs.h"
+#include "common/digest_cache.h"
 #include "common/util.h"
 #include "net/net_policy.h"
 #include "runtime/run.h"
@@ -153,7 +154,7 @@ static int ensure_initramfs(struct run_plan *p, sm_error_t *err)
     if (init == NULL)
         return -1;
     char init_sha[65];
-    if (sm_sha256_file(init, init_sha, err) < 0)
+    if (sm_sha256_file_cached(init, init_sha, err) < 0)
         return -1;
     cleanup_free char *material =
         xasprintf("%s\n%s\n%s\n", RUN_CACHE_FORMAT, init_sha, p->kernel_sha256);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/digest_cache.h"
 #include "common/util.h"
 
 #define KERNEL_META_PACKAGE "linux-image-amd64"
@@ -224,7 +225,7 @@ static int locate_installed(const char *root, char **vmlinuz, char **modules, sm
     if (sm_read_file(sha_path, 1024, &want, NULL, err) < 0)
         return sm_error_wrap(err, "kernel in the store");
     char have[65];
-    if (sm_sha256_file(vm, have, err) < 0)
+    if (sm_sha256_file_cached(vm, have, err) < 0)
         return sm_error_wrap(err, "kernel in the store");
     if (strncmp(want, have, 64) != 0)
         return sm_error_set(err, 0,

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "common/digest_cache.h"
 #include "common/util.h"
 
 static void test_error_chain(void)
@@ -103,11 +104,47 @@ static void test_capped_log(void)
     unlink(path);
 }
 
+/* A remembered digest: reused while the file is unchanged, recomputed once it is written
+ * (even to the same size). */
+static void test_digest_cache(void)
+{
+    char dir[] = "/tmp/sm-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    setenv("SUPERMACHINE_HOME", dir, 1);
+    cleanup_free char *f = xasprintf("%s/kernel", dir);
+    sm_error_t err = NULL;
+    CHECK(sm_write_file_atomic(f, "hello", 5, 0644, &err) == 0);
+    char hex[65], again[65];
+    CHECK(sm_sha256_file_cached(f, hex, &err) == 0);
+    CHECK_STR(hex, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    cleanup_free char *records = xasprintf("%s/cache/digests", dir);
+    struct stat st;
+    CHECK(stat(records, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK(sm_sha256_file_cached(f, again, &err) == 0);
+    CHECK_STR(again, hex);
+    /* Rewritten in place, same size: mtime and ctime move, the digest is recomputed. */
+    usleep(20 * 1000);
+    int fd = open(f, O_WRONLY);
+    CHECK(fd >= 0 && pwrite(fd, "HELLO", 5, 0) == 5);
+    close(fd);
+    CHECK(sm_sha256_file_cached(f, again, &err) == 0);
+    CHECK_STR(again, "3733cd977ff8eb18b987357e22ced99f46097f31ecb239e878ae63760e83e4d5");
+    /* A missing file is an error naming it. */
+    cleanup_free char *missing = xasprintf("%s/nothing", dir);
+    CHECK(sm_sha256_file_cached(missing, again, &err) < 0);
+    CHECK(err && strstr(sm_error_message(err), "nothing") != NULL);
+    sm_error_release(&err);
+    unsetenv("SUPERMACHINE_HOME");
+    cleanup_free char *cmd = xasprintf("rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     test_error_chain();
     test_parse_size();
     test_files();
     test_capped_log();
+    test_digest_cache();
     return check_summary("util");
 }
