@@ -66,7 +66,7 @@ int sm_sha256_file_cached(const char *path, char out[65], sm_error_t *err)
     cleanup_free char *id_after = stat(path, &after) == 0 ? identity(&after) : NULL;
     if (id_after && strcmp(id, id_after) == 0 && sm_mkdir_p(dir, 0700, &ignored) == 0) {
         cleanup_free char *line = xasprintf("%s %s\n", id, out);
-        sm_write_file_atomic(record, line, strlen(line), 0600, &ignored);
+        sm_write_file_replace(record, line, strlen(line), 0600, &ignored);
     }
     sm_error_release(&ignored);
     return 0;

@@ -188,13 +188,13 @@ int sm_read_file(const char *path, size_t max_size, char **out, size_t *len, sm_
     return 0;
 }
 
-int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len, mode_t mode,
-                      sm_error_t *err)
+static int write_via(const char *tmp, const char *path, const void *data, size_t len, mode_t mode,
+                     bool durable, sm_error_t *err)
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
         return sm_error_set(err, errno, "create %s", tmp);
-    if (sm_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (sm_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
         int saved = errno;
         close(fd);
         unlink(tmp);
@@ -213,12 +213,26 @@ int sm_write_file_via(const char *tmp, const char *path, const void *data, size_
     return 0;
 }
 
+int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len, mode_t mode,
+                      sm_error_t *err)
+{
+    return write_via(tmp, path, data, len, mode, true, err);
+}
+
 int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          sm_error_t *err)
 {
     cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     unlink(tmp); /* a leftover of a crashed process with our pid */
-    return sm_write_file_via(tmp, path, data, len, mode, err);
+    return write_via(tmp, path, data, len, mode, true, err);
+}
+
+int sm_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                          sm_error_t *err)
+{
+    cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    unlink(tmp);
+    return write_via(tmp, path, data, len, mode, false, err);
 }
 
 int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err)

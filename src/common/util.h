@@ -40,6 +40,13 @@ int sm_read_file(const char *path, size_t max_size, char **out, size_t *len, sm_
 int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          sm_error_t *err);
 
+/* The same without the fsync: readers still see the old file or the new one, but after a
+ * crash of the host the file may be empty. For records that do not outlive the host's
+ * uptime anyway (a VM's state files, caches): an fsync costs milliseconds on a real disk
+ * and a `run` writes several. */
+int sm_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                          sm_error_t *err);
+
 /* The same with a temporary path chosen by the caller (on the same filesystem). */
 int sm_write_file_via(const char *tmp, const char *path, const void *data, size_t len, mode_t mode,
                       sm_error_t *err);

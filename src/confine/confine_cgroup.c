@@ -259,7 +259,7 @@ void confine_cgroup(const struct confine_config *cfg)
         sm_error_t ignored = NULL;
         char text[PATH_MAX + 2];
         snprintf(text, sizeof(text), "%s\n", leaf);
-        sm_write_file_atomic(cfg->cgroup_record, text, strlen(text), 0600, &ignored);
+        sm_write_file_replace(cfg->cgroup_record, text, strlen(text), 0600, &ignored);
         sm_error_release(&ignored);
     }
 }

@@ -260,7 +260,7 @@ void net_forward_write_list(struct net_slirp *s)
         text = t;
     }
     sm_error_t err = NULL;
-    if (sm_write_file_atomic(NET_PORTS_FILE, text, strlen(text), 0600, &err) < 0) {
+    if (sm_write_file_replace(NET_PORTS_FILE, text, strlen(text), 0600, &err) < 0) {
         fprintf(stderr, "supermachine-vmm: network: %s\n", sm_error_message(err));
         sm_error_release(&err);
     }

@@ -139,7 +139,7 @@ static void on_started(void *arg, int pid)
         char text[32];
         int n = snprintf(text, sizeof(text), "%d\n", pid);
         sm_error_t ignored = NULL;
-        sm_write_file_atomic(path, text, (size_t)n, 0600, &ignored);
+        sm_write_file_replace(path, text, (size_t)n, 0600, &ignored);
         sm_error_release(&ignored);
     }
     run_signal_ready(s->proc->ready_fd);

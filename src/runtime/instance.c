@@ -68,7 +68,7 @@ static json_object *read_json(const char *path, sm_error_t *err)
 static int write_json(const char *path, json_object *o, sm_error_t *err)
 {
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-    return sm_write_file_atomic(path, text, strlen(text), 0600, err);
+    return sm_write_file_replace(path, text, strlen(text), 0600, err);
 }
 
 /* Loads <dir>/config.json and state.json into *in (dir is taken over). */

@@ -89,7 +89,7 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
     json_object_object_add(o, "owner_pid", json_object_new_int(owner));
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
     cleanup_free char *path = instance_path(in, "vmm.json");
-    int r = sm_write_file_atomic(path, text, strlen(text), 0600, err);
+    int r = sm_write_file_replace(path, text, strlen(text), 0600, err);
     json_object_put(o);
     return r;
 }
@@ -118,7 +118,7 @@ static void record_main_exit(struct instance *in, int status)
     int n = snprintf(text, sizeof(text), "%d\n", status);
     cleanup_free char *path = instance_path(in, "main-exit");
     sm_error_t ignored = NULL;
-    sm_write_file_atomic(path, text, (size_t)n, 0600, &ignored);
+    sm_write_file_replace(path, text, (size_t)n, 0600, &ignored);
     sm_error_release(&ignored);
 }
 

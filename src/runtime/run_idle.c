@@ -43,7 +43,7 @@ int run_idle_start(struct run_plan *p, const char *image_ref, const char *label,
     cleanup_free char *marker = instance_path(out, "idle");
     cleanup_free char *text = xasprintf("%s\n", label);
     pid_t vmm = 0;
-    if (sm_write_file_atomic(marker, text, strlen(text), 0600, err) < 0 ||
+    if (sm_write_file_replace(marker, text, strlen(text), 0600, err) < 0 ||
         run_vmm_start(out, p, owner, &vmm, err) < 0)
         goto fail;
     /* Ready means the agent answered (and set the clock, the RNG and the hostname). */
