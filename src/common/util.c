@@ -6,12 +6,15 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -410,4 +413,38 @@ void sm_bool_sanitize(bool *b)
     memcpy(&v, b, 1);
     v = v != 0;
     memcpy(b, &v, 1);
+}
+
+int sm_wait_child(pid_t pid, int timeout_ms, int *status)
+{
+    int st;
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == 0 && timeout_ms > 0) {
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd >= 0) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
+            for (;;) {
+                int64_t left = (int64_t)(deadline - sm_now_ns()) / 1000000;
+                if (poll(&p, 1, left > 0 ? (int)left : 0) >= 0 || errno != EINTR)
+                    break;
+            }
+            close(fd);
+            w = waitpid(pid, &st, WNOHANG);
+        } else {
+            /* No pidfd (a kernel before 5.3): look again, often at first. */
+            for (int waited = 0, step = 1; w == 0 && waited < timeout_ms; waited += step) {
+                usleep((useconds_t)step * 1000);
+                w = waitpid(pid, &st, WNOHANG);
+                step = step < 20 ? step * 2 : 20;
+            }
+        }
+    }
+    if (w < 0)
+        return -1;
+    if (w == 0)
+        return 0;
+    if (status)
+        *status = st;
+    return 1;
 }

@@ -89,6 +89,10 @@ int sm_lock_file(const char *path, bool exclusive, sm_error_t *err);
 
 /* Monotonic time in nanoseconds. */
 uint64_t sm_now_ns(void);
+/* Waits up to timeout_ms for child pid to end and reaps it: 1 (its status in *status), 0
+ * if it still runs, -1 if it is not our child. Wakes the moment it ends (a pidfd), where
+ * a poll every few milliseconds would add their latency to every run. */
+int sm_wait_child(pid_t pid, int timeout_ms, int *status);
 /* Raises this process's soft limit on open descriptors to at least `want` (as far as the
  * hard limit allows): a VMM process holds a descriptor per connection of its guest. */
 void sm_raise_fd_limit(uint64_t want);

@@ -213,18 +213,15 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
     if (r < 0) {
         /* Stopped from outside (`stop` ends the VMM after its grace period): the session
          * broke because the VM ended, and the VMM's status (137) is the answer. */
-        for (int i = 0; i < 50; i++) {
-            int status;
-            if (waitpid(vmm, &status, WNOHANG) == vmm) {
-                if (WIFEXITED(status) && WEXITSTATUS(status) == 137) {
-                    sm_error_release(err);
-                    *exit_status = 137;
-                    return 0;
-                }
-                add_console_tail(in, err);
-                return -1;
+        int status;
+        if (sm_wait_child(vmm, 1000, &status) == 1) {
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 137) {
+                sm_error_release(err);
+                *exit_status = 137;
+                return 0;
             }
-            usleep(20 * 1000);
+            add_console_tail(in, err);
+            return -1;
         }
         record_main_exit(in, 125); /* the VM's record says it failed, not "exit 0" */
         add_console_tail(in, err);
@@ -233,13 +230,8 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
     }
     run_poweroff(in);
     /* Give the guest a moment to power off cleanly, then stop the VMM. */
-    for (int i = 0; i < 100; i++) {
-        int status;
-        pid_t w = waitpid(vmm, &status, WNOHANG);
-        if (w == vmm)
-            return r;
-        usleep(20 * 1000);
-    }
+    if (sm_wait_child(vmm, 2000, NULL) != 0)
+        return r;
     kill(vmm, SIGTERM);
     wait_child(vmm);
     return r;

@@ -20,11 +20,8 @@ void run_vmm_end(pid_t vmm)
     if (vmm <= 0 || waitpid(vmm, &status, WNOHANG) != 0)
         return; /* ended and now reaped, or not ours */
     kill(vmm, SIGTERM);
-    for (int i = 0; i < 250; i++) {
-        if (waitpid(vmm, &status, WNOHANG) != 0)
-            return;
-        usleep(20 * 1000);
-    }
+    if (sm_wait_child(vmm, 5000, &status) != 0)
+        return;
     kill(vmm, SIGKILL);
     while (waitpid(vmm, &status, 0) < 0 && errno == EINTR)
         ;

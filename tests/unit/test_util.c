@@ -1,7 +1,9 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -139,6 +141,33 @@ static void test_digest_cache(void)
     CHECK(system(cmd) == 0);
 }
 
+/* Waiting for a child: woken as it ends (its status returned), a timeout when it does not
+ * end in time, and -1 for a process that is not our child. */
+static void test_wait_child(void)
+{
+    pid_t quick = fork();
+    if (quick == 0) {
+        usleep(50 * 1000);
+        _exit(7);
+    }
+    int status = 0;
+    uint64_t t0 = sm_now_ns();
+    CHECK(sm_wait_child(quick, 5000, &status) == 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    CHECK(sm_now_ns() - t0 < 2000ull * 1000000);
+    pid_t slow = fork();
+    if (slow == 0) {
+        sleep(30);
+        _exit(0);
+    }
+    t0 = sm_now_ns();
+    CHECK(sm_wait_child(slow, 100, &status) == 0);
+    CHECK(sm_now_ns() - t0 >= 90ull * 1000000);
+    kill(slow, SIGKILL);
+    CHECK(sm_wait_child(slow, 5000, &status) == 1 && WIFSIGNALED(status));
+    CHECK(sm_wait_child(1, 10, &status) == -1);
+}
+
 int main(void)
 {
     test_error_chain();
@@ -146,5 +175,6 @@ int main(void)
     test_files();
     test_capped_log();
     test_digest_cache();
+    test_wait_child();
     return check_summary("util");
 }
