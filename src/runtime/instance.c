@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <linux/magic.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +127,28 @@ bool instance_running(const struct instance *in)
     bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
     close(fd);
     return held;
+}
+
+bool instance_wait_stopped(const struct instance *in, int timeout_ms)
+{
+    int fd = in->vmm_pid > 0 ? (int)syscall(SYS_pidfd_open, in->vmm_pid, 0) : -1;
+    uint64_t deadline = sm_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+    bool stopped;
+    while (!(stopped = !instance_running(in))) {
+        int64_t left = timeout_ms < 0 ? 100 : (int64_t)(deadline - sm_now_ns()) / 1000000;
+        if (left <= 0)
+            break;
+        int step = left < 100 ? (int)left : 100;
+        if (fd >= 0) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            poll(&p, 1, step);
+        } else {
+            usleep((useconds_t)step * 1000);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return stopped;
 }
 
 bool instance_idle(const struct instance *in)

@@ -50,6 +50,10 @@ int instance_set_state(struct instance *in, const char *status, int exit_code, p
                        sm_error_t *err);
 /* The VMM process is alive: its lock on the directory is held. */
 bool instance_running(const struct instance *in);
+/* Waits up to timeout_ms (< 0: for ever) for the VM to stop running: true once it has.
+ * Woken as its VMM ends (a pidfd on vmm_pid) and, should that pid not be its VMM any more,
+ * looks at the lock every 100 ms. */
+bool instance_wait_stopped(const struct instance *in, int timeout_ms);
 /* The VM has no main process by design (an idle VM, e.g. a pool's; docs/pool.md): the
  * file `idle` in its directory says who keeps it. */
 bool instance_idle(const struct instance *in);

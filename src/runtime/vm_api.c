@@ -68,16 +68,6 @@ static pid_t owner_of(struct instance *in)
     return pid > 1 && pid <= INT32_MAX ? (pid_t)pid : 0;
 }
 
-static bool wait_stopped(struct instance *in, unsigned ms)
-{
-    for (unsigned waited = 0; waited <= ms; waited += 50) {
-        if (!instance_running(in))
-            return true;
-        usleep(50 * 1000);
-    }
-    return !instance_running(in);
-}
-
 int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
 {
     struct instance in;
@@ -109,12 +99,12 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
         if (owner > 0)
             kill(owner, SIGTERM);
     }
-    if (!wait_stopped(&in, timeout_s * 1000)) {
+    if (!instance_wait_stopped(&in, timeout_s > 86400 ? 86400 * 1000 : (int)timeout_s * 1000)) {
         if (in.vmm_pid > 1)
             kill(in.vmm_pid, SIGTERM);
-        if (!wait_stopped(&in, 5000) && in.vmm_pid > 1)
+        if (!instance_wait_stopped(&in, 5000) && in.vmm_pid > 1)
             kill(in.vmm_pid, SIGKILL);
-        wait_stopped(&in, 5000);
+        instance_wait_stopped(&in, 5000);
     }
     int r = 0;
     if (instance_running(&in))

@@ -105,13 +105,9 @@ int sm_vm_wait(const char *name_or_id, int timeout_ms, int *exit_code, sm_error_
     struct instance in;
     if (instance_find(name_or_id, &in, err) < 0)
         return sm_error_wrap(err, "wait");
-    uint64_t deadline = sm_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
-    while (instance_running(&in)) {
-        if (timeout_ms >= 0 && sm_now_ns() >= deadline) {
-            instance_release(&in);
-            return sm_error_set(err, ETIMEDOUT, "wait %s", name_or_id);
-        }
-        usleep(20 * 1000);
+    if (!instance_wait_stopped(&in, timeout_ms)) {
+        instance_release(&in);
+        return sm_error_set(err, ETIMEDOUT, "wait %s", name_or_id);
     }
     instance_release(&in);
     /* The record's status is written by the owner as the VM ends: read it afresh. */
