@@ -80,7 +80,7 @@ struct run_process {
     bool attach;
     bool bake_only; /* stop once saved: run_attached returns with *exit_status 0 */
     bool *held;     /* optional: set when snapshot_on fired (else the process ended first) */
-    int *ready_fd;         /* optional: "ok\n" is written and the fd closed (-1) once it runs */
+    int *ready_fd;  /* optional: "ok\n" is written and the fd closed (-1) once it runs */
     struct sm_process_stats *stats; /* optional */
 };
 /* A detached run's caller waits on *ready_fd: "ok" goes out once, then it is closed
@@ -95,5 +95,8 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
                  int *exit_status, sm_error_t *err);
 /* Asks the guest to power off (best effort: the VMM is stopped anyway when we go). */
 void run_poweroff(struct instance *in);
+/* sm_vm_kill with a bound on the whole exchange with the agent: `stop` spends its grace
+ * period there rather than the 30 s a busy guest's agent may take to answer. */
+int run_kill_main(const char *name_or_id, int sig, int timeout_ms, sm_error_t *err);
 
 #endif

@@ -88,10 +88,13 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
     if (cfg)
         sm_image_config_free(cfg);
     sm_error_release(&why);
+    /* The grace period counts from here: reaching a busy guest's agent spends it. */
+    int grace_ms = timeout_s > 86400 ? 86400 * 1000 : (int)timeout_s * 1000;
+    uint64_t deadline = sm_now_ns() + (uint64_t)grace_ms * 1000000;
     if (instance_idle(&in)) {
         /* No main process to signal (a pooled VM): the guest is asked to power off. */
         run_poweroff(&in);
-    } else if (sm_vm_kill(in.id, sig, &why) < 0) {
+    } else if (run_kill_main(in.id, sig, grace_ms > 0 ? grace_ms : 1, &why) < 0) {
         /* No agent to ask (the main process never started, say): its owner passes
          * SIGTERM on if it can. */
         sm_error_release(&why);
@@ -99,7 +102,8 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
         if (owner > 0)
             kill(owner, SIGTERM);
     }
-    if (!instance_wait_stopped(&in, timeout_s > 86400 ? 86400 * 1000 : (int)timeout_s * 1000)) {
+    int left_ms = (int)((int64_t)(deadline - sm_now_ns()) / 1000000);
+    if (!instance_wait_stopped(&in, left_ms > 0 ? left_ms : 0)) {
         if (in.vmm_pid > 1)
             kill(in.vmm_pid, SIGTERM);
         if (!instance_wait_stopped(&in, 5000) && in.vmm_pid > 1)

@@ -50,16 +50,22 @@ int sm_parse_signal(const char *text, int *sig, sm_error_t *err)
 }
 
 /* A running instance and a hello'd agent connection to it. */
-static int open_running(const char *name_or_id, const char *what, struct instance *in,
-                        struct agent_conn *c, sm_error_t *err)
+static int open_running_within(const char *name_or_id, const char *what, int timeout_ms,
+                               struct instance *in, struct agent_conn *c, sm_error_t *err)
 {
     if (instance_find_running(name_or_id, what, in, err) < 0)
         return -1;
-    if (run_agent_open(in, AGENT_OPEN_TIMEOUT_MS, c, err) < 0) {
+    if (run_agent_open(in, timeout_ms, c, err) < 0) {
         instance_release(in);
         return sm_error_wrap(err, "%s", what);
     }
     return 0;
+}
+
+static int open_running(const char *name_or_id, const char *what, struct instance *in,
+                        struct agent_conn *c, sm_error_t *err)
+{
+    return open_running_within(name_or_id, what, AGENT_OPEN_TIMEOUT_MS, in, c, err);
 }
 
 static int main_pid_of(struct instance *in)
@@ -81,17 +87,24 @@ static int main_pid_of(struct instance *in)
 
 int sm_vm_kill(const char *name_or_id, int sig, sm_error_t *err)
 {
+    return run_kill_main(name_or_id, sig, AGENT_OPEN_TIMEOUT_MS, err);
+}
+
+int run_kill_main(const char *name_or_id, int sig, int timeout_ms, sm_error_t *err)
+{
     if (sig <= 0 || sig >= NSIG)
         return sm_error_set(err, 0, "kill %s: %d is not a signal", name_or_id, sig);
+    uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
     struct instance in;
     struct agent_conn c;
-    if (open_running(name_or_id, "kill", &in, &c, err) < 0)
+    if (open_running_within(name_or_id, "kill", timeout_ms, &in, &c, err) < 0)
         return -1;
     int pid = main_pid_of(&in);
+    int left = (int)((int64_t)(deadline - sm_now_ns()) / 1000000);
     int r;
     if (pid < 0)
         r = sm_error_set(err, 0, "kill %s: its main process has not started", name_or_id);
-    else if (agent_signal(&c, pid, sig, AGENT_OPEN_TIMEOUT_MS, err) < 0)
+    else if (agent_signal(&c, pid, sig, left > 0 ? left : 1, err) < 0)
         r = sm_error_wrap(err, "kill %s", name_or_id);
     else
         r = 0;
