@@ -222,20 +222,25 @@ int sm_write_file_via(const char *tmp, const char *path, const void *data, size_
     return write_via(tmp, path, data, len, mode, true, err);
 }
 
-int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                         sm_error_t *err)
+/* Through PATH.tmp.PID beside it. */
+static int write_beside(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+                        sm_error_t *err)
 {
     cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     unlink(tmp); /* a leftover of a crashed process with our pid */
-    return write_via(tmp, path, data, len, mode, true, err);
+    return write_via(tmp, path, data, len, mode, durable, err);
+}
+
+int sm_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         sm_error_t *err)
+{
+    return write_beside(path, data, len, mode, true, err);
 }
 
 int sm_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
                           sm_error_t *err)
 {
-    cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-    unlink(tmp);
-    return write_via(tmp, path, data, len, mode, false, err);
+    return write_beside(path, data, len, mode, false, err);
 }
 
 int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err)
