@@ -163,6 +163,19 @@ static int remove_tree(const char *dir)
     return rmdir(dir);
 }
 
+/* The name a snapshot in dir is saved and checked under: dir's last component (a new
+ * string; trailing slashes ignored). */
+static char *snapshot_name(const char *dir)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    const char *start = dir + len;
+    while (start > dir && start[-1] != '/')
+        start--;
+    return xasprintf("%.*s", (int)(dir + len - start), start);
+}
+
 char *vm_snapshot_staging_dir(const char *dir)
 {
     return xasprintf("%s.tmp-%d", dir, (int)getpid());
@@ -189,6 +202,7 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
 {
     struct stat st;
     cleanup_free char *tmp = vm_snapshot_staging_dir(dir);
+    cleanup_free char *name = snapshot_name(dir); /* declared before any goto fail */
     if (stat(dir, &st) == 0) {
         rmdir(tmp); /* made beforehand, and now not needed */
         return sm_error_set(err, EEXIST, "snapshot %s", dir);
@@ -257,7 +271,6 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
         virtio_net_save(vm->net, &ns);
         snap_writer_add(&w, SNAP_SEC_DEVICE, SNAP_DEV_NET, &ns, sizeof(ns));
     }
-    const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
     snap_writer_add(&w, SNAP_SEC_NAME, 0, name, strlen(name));
     /* The config goes last so that every other section was gathered without error. */
     snap_writer_add(&w, SNAP_SEC_CONFIG, 0, &cfg, sizeof(cfg));
@@ -353,11 +366,7 @@ static int map_memory_file(struct vm *vm, const char *path, uint64_t size, sm_er
 /* The snapshot in dir was saved as dir's name (vm_config.snapshot_name_checked). */
 static int check_name(const struct snap_section *secs, uint32_t n, const char *dir, sm_error_t *err)
 {
-    cleanup_free char *copy = xstrdup(dir);
-    size_t len = strlen(copy);
-    while (len > 1 && copy[len - 1] == '/')
-        copy[--len] = '\0';
-    const char *name = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+    cleanup_free char *name = snapshot_name(dir);
     const struct snap_section *s = snap_find(secs, n, SNAP_SEC_NAME, 0);
     if (s == NULL)
         return sm_error_set(err, 0, "snapshot metadata: no name (saved by an older supermachine)");
