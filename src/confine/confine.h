@@ -27,6 +27,10 @@ enum confine_role {
     CONFINE_NET,     /* the user-mode network: host sockets, published ports */
 };
 
+/* The VM cgroup's name: this prefix and the VM's id (12 characters). `rm` removes the
+ * cgroup the VMM recorded only if its name has this prefix (runtime/instance.c). */
+#define CONFINE_CGROUP_PREFIX "supermachine-"
+
 /* What the VMM may reach, known before it runs a guest (paths from its vmm.json). */
 struct confine_config {
     /* Read only: files, or directories and all beneath (the kernel, initramfs, disk

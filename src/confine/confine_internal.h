@@ -5,8 +5,6 @@
 
 #include "confine/confine.h"
 
-/* The VM cgroup's name: this prefix and the VM's id (12 characters). */
-#define CONFINE_CGROUP_PREFIX "supermachine-"
 /* memory.max is the guest's RAM and this (docs/security.md: what the VMM holds beyond
  * the guest's memory, measured, with room for floods the VMM bounds). The sanitizer
  * build's shadow memory and quarantine need far more. */

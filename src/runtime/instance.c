@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "confine/confine.h"
 
 #define STATE_MAX (64 * 1024)
 
@@ -441,8 +442,8 @@ static void remove_cgroup(struct instance *in)
         text[strcspn(text, "\n")] = '\0';
         const char *base = strrchr(text, '/');
         struct statfs fs;
-        if (base && strncmp(base + 1, "supermachine-", 13) == 0 && statfs(text, &fs) == 0 &&
-            fs.f_type == CGROUP2_SUPER_MAGIC)
+        if (base && strncmp(base + 1, CONFINE_CGROUP_PREFIX, strlen(CONFINE_CGROUP_PREFIX)) == 0 &&
+            statfs(text, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
             rmdir(text);
         free(text);
     }
