@@ -149,23 +149,36 @@ static void find_rng(char *platform, size_t size)
     closedir(d);
 }
 
-/* The device's register window, from /proc/iomem ("d0002000-d0002fff : LNRO0005:02"). */
-static uint64_t find_window(const char *platform)
+/* /proc/iomem, opened. */
+static FILE *open_iomem(void)
 {
     FILE *f = fopen("/proc/iomem", "r");
     if (f == NULL)
         die(2, "/proc/iomem: %s", strerror(errno));
+    return f;
+}
+
+/* The next named region of /proc/iomem ("d0002000-d0002fff : LNRO0005:02"): its start
+ * and name; false at the end. */
+static bool next_region(FILE *f, uint64_t *start, char name[128])
+{
     char line[256];
-    uint64_t base = 0;
     while (fgets(line, sizeof(line), f)) {
-        uint64_t lo, hi;
-        char name[128];
-        if (sscanf(line, " %" SCNx64 "-%" SCNx64 " : %127[^\n]", &lo, &hi, name) == 3 &&
-            strcmp(name, platform) == 0) {
-            base = lo;
-            break;
-        }
+        uint64_t end;
+        if (sscanf(line, " %" SCNx64 "-%" SCNx64 " : %127[^\n]", start, &end, name) == 3)
+            return true;
     }
+    return false;
+}
+
+static uint64_t find_window(const char *platform)
+{
+    FILE *f = open_iomem();
+    uint64_t lo, base = 0;
+    char name[128];
+    while (base == 0 && next_region(f, &lo, name))
+        if (strcmp(name, platform) == 0)
+            base = lo;
     fclose(f);
     if (base == 0)
         die(2, "%s: not in /proc/iomem", platform);
@@ -185,16 +198,12 @@ static void unbind(const char *platform)
  * an earlier run. */
 static bool map_unbound_rng(char *platform, size_t size, uint64_t *base_out)
 {
-    FILE *f = fopen("/proc/iomem", "r");
-    if (f == NULL)
-        die(2, "/proc/iomem: %s", strerror(errno));
-    char line[256];
+    FILE *f = open_iomem();
     bool found = false;
-    while (!found && fgets(line, sizeof(line), f)) {
-        uint64_t lo, hi;
-        char name[128];
-        if (sscanf(line, " %" SCNx64 "-%" SCNx64 " : %127[^\n]", &lo, &hi, name) != 3 ||
-            strncmp(name, "LNRO0005:", 9) != 0 || strlen(name) >= size)
+    uint64_t lo;
+    char name[128];
+    while (!found && next_region(f, &lo, name)) {
+        if (strncmp(name, "LNRO0005:", 9) != 0 || strlen(name) >= size)
             continue;
         int fd = open("/dev/mem", O_RDWR | O_SYNC);
         void *p = fd < 0 ? MAP_FAILED
