@@ -15,8 +15,6 @@ run_setup
 I=$RUN_IMAGE
 tool=$(dirname "$SUPERMACHINE")/tests/tools/sm-virtq-hostile
 
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
-
 expect 0 "baked" -- run --rm "$I" echo baked
 sm run -d --name hv -m 512m "$I" sleep 600
 [ "$RC" = 0 ] || fail "run -d: $(cat "$ERR")"

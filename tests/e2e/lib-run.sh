@@ -138,13 +138,16 @@ print(total)
 PY
 }
 
+# ms_since T0: milliseconds since T0 (from date +%s%N).
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
 # stop_within_5s VM VMM_PID WHAT: `stop -t 1 VM` ends it, and its VMM, within 5 s (while
 # WHAT goes on in the guest).
 stop_within_5s() {
     local t0 ms
     t0=$(date +%s%N)
     sm stop -t 1 "$1"
-    ms=$((($(date +%s%N) - t0) / 1000000))
+    ms=$(ms_since "$t0")
     [ "$RC" = 0 ] || fail "stop: $(cat "$ERR")"
     echo "stop during $3: $ms ms"
     [ "$ms" -lt 5000 ] || fail "stop took $ms ms"
