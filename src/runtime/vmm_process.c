@@ -136,6 +136,18 @@ static void on_stop_signal(int sig)
     errno = saved;
 }
 
+/* VMM_MAIN_ENDED_SIGNAL: the session that ran the main process recorded its exit status
+ * and ends the VM with it, as docker ends a container's other processes when its init
+ * exits. The VM then ends as if it powered off (its status is the main process's), not
+ * as one stopped from outside (137). */
+static volatile sig_atomic_t main_ended;
+
+static void on_main_ended(int sig)
+{
+    main_ended = 1;
+    on_stop_signal(sig);
+}
+
 static void *watch_owner(void *arg)
 {
     int pidfd = (int)(intptr_t)arg;
@@ -268,6 +280,9 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction ended = {.sa_handler = on_main_ended};
+    sigemptyset(&ended.sa_mask);
+    sigaction(VMM_MAIN_ENDED_SIGNAL, &ended, NULL);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     int console = open(c.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -356,6 +371,8 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
 
     struct vm_result res = {0};
     int r = vm_run(vm, &res, &err);
+    if (r == 0 && res.reason == VM_EXIT_USER && main_ended)
+        res.reason = VM_EXIT_POWEROFF;
     if (net)
         net_ops->stop(net); /* its thread drives the VM's device: before vm_destroy */
     vm_destroy(vm);

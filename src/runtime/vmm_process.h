@@ -16,11 +16,17 @@
  *   allow_host_loopback                              boolean
  *   console_log                                      the guest console goes here (appended)
  *   owner_pid                                        stop the guest when this process ends
- *                                                    (0: detached, runs until stopped) */
+ *                                                    (0: detached, runs until stopped)
+ * Signals: SIGTERM or SIGINT stop the guest (status 137, as docker's kill);
+ * VMM_MAIN_ENDED_SIGNAL ends it because its main process ended (status: that process's,
+ * from main-exit). */
 #ifndef SM_RUNTIME_VMM_PROCESS_H
 #define SM_RUNTIME_VMM_PROCESS_H
 
+#include <signal.h>
 #include <sys/types.h>
+
+#define VMM_MAIN_ENDED_SIGNAL SIGUSR1
 
 #include "common/error.h"
 #include "confine/confine.h"

@@ -564,9 +564,33 @@ static void test_hostile(void)
     uint32_t *e = gp(USED(2) + 4, 8);
     CHECK_EQ_U64(e[1], 4);
     CHECK_EQ_U64(*(uint32_t *)gp(EVDATA(e[0]), 4), 0);
+    /* A host client's REQUEST waits until the guest handled the reset, which it shows by
+     * handing the event buffer back: a socket it accepted before would be reset. */
+    int held = client();
+    CHECK(held >= 0 && write(held, "CONNECT 5000\n", 13) == 13);
+    host_io();
+    notify();
+    CHECK(!rx(&h, NULL, NULL));
     add_event();
     notify();
+    CHECK(rx(&h, NULL, NULL) && h.op == VIRTIO_VSOCK_OP_REQUEST && h.dst_port == 5000);
     CHECK_EQ_U64(*uidx, 1); /* once only */
+    tx(hdr(VIRTIO_VSOCK_OP_RST, 5000, h.src_port), NULL, 0);
+    close(held);
+    /* A driver that never hands the buffer back holds clients up for a bounded time. */
+    CHECK(virtio_vsock_restore(d.v, &st, &err) == 0);
+    host_io();
+    CHECK_EQ_U64(*uidx, 2);
+    held = client();
+    CHECK(held >= 0 && write(held, "CONNECT 5001\n", 13) == 13);
+    host_io();
+    notify();
+    CHECK(!rx(&h, NULL, NULL));
+    usleep(2100 * 1000);
+    host_io();
+    CHECK(rx(&h, NULL, NULL) && h.op == VIRTIO_VSOCK_OP_REQUEST && h.dst_port == 5001);
+    tx(hdr(VIRTIO_VSOCK_OP_RST, 5001, h.src_port), NULL, 0);
+    close(held);
     st.guest_cid = 2;
     CHECK(virtio_vsock_restore(d.v, &st, &err) < 0);
     sm_error_release(&err);

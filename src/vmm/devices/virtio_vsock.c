@@ -31,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -58,6 +59,11 @@ enum { VSOCK_QUEUE_RX, VSOCK_QUEUE_TX, VSOCK_QUEUE_EVENT, VSOCK_NQUEUES };
 #define VSOCK_HASH       1024
 #define VSOCK_LINE_MAX   32 /* "CONNECT 4294967295\r\n" is 20 bytes */
 #define VSOCK_PORT_FIRST (1u << 30)
+
+/* How long host clients wait, after a restore, for the guest to handle TRANSPORT_RESET
+ * before their REQUESTs go anyway (a driver that never hands the event buffer back). */
+#define VSOCK_RESET_WAIT_MS 2000
+
 /* Tell the guest about host-side progress (a CREDIT_UPDATE) once this many bytes went to
  * the host since it last heard: early enough that a guest writing into a fast host
  * rarely runs out of credit, rare enough not to cost an rx buffer per packet. */
@@ -120,6 +126,14 @@ struct virtio_vsock {
     int listen_fd, epoll_fd, kick_fd;
     bool frozen;              /* a snapshot is being taken: leave guest memory alone */
     bool reset_event_pending; /* TRANSPORT_RESET owed to the guest (after a restore) */
+    /* After a restore the guest resets every connected socket when its driver gets to
+     * TRANSPORT_RESET, so a connection it accepted before then would be cut: host
+     * clients' REQUESTs are held until the guest hands the event buffer back (its
+     * available index passes reset_avail_seen; reset_unhandled is set when the event
+     * went out) or until reset_timer_fd fires, for a driver that never does. */
+    bool holding_requests, reset_unhandled;
+    uint16_t reset_avail_seen;
+    int reset_timer_fd;
     unsigned nconns;
     uint32_t next_port;
     struct vsock_conn *all;
@@ -695,10 +709,19 @@ static bool process_tx(struct virtio_vsock *v)
 
 /* ---- host -> guest (rx queue) ---------------------------------------------------------- */
 
+/* Whether host clients' REQUESTs must wait for the guest to handle TRANSPORT_RESET. */
+static bool reset_in_flight(const struct virtio_vsock *v)
+{
+    return v->holding_requests;
+}
+
 /* Whether c has a packet to send now. For data this asks the socket (a one-byte peek),
  * so an rx buffer is taken only for a packet that will be sent. */
+
 static bool conn_prepare(struct virtio_vsock *v, struct vsock_conn *c)
 {
+    if (c->state == CONN_REQUEST && (c->pend & PEND_REQUEST) && reset_in_flight(v))
+        return false; /* queued again by reset_handled */
     if (c->pend)
         return true;
     if (!conn_data_ready(c))
@@ -862,8 +885,21 @@ static void process_rx(struct virtio_vsock *v)
         virtio_mmio_used(v->t, VSOCK_QUEUE_RX);
 }
 
+/* The guest handled TRANSPORT_RESET (or we stopped waiting): held REQUESTs go. No
+ * system call here: a driver reset calls it from a vCPU thread. */
+static void reset_handled(struct virtio_vsock *v)
+{
+    v->holding_requests = v->reset_unhandled = false;
+    for (struct vsock_conn *c = v->all; c; c = c->anext)
+        if (c->state == CONN_REQUEST && (c->pend & PEND_REQUEST))
+            conn_enqueue(v, c);
+}
+
 static void process_event(struct virtio_vsock *v)
 {
+    if (v->reset_unhandled && queue_ready(v, VSOCK_QUEUE_EVENT) &&
+        virtq_avail_idx(&v->t->vq[VSOCK_QUEUE_EVENT]) != v->reset_avail_seen)
+        reset_handled(v); /* Linux gives the buffer back after handling the event */
     if (!v->reset_event_pending || !queue_ready(v, VSOCK_QUEUE_EVENT))
         return;
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_EVENT];
@@ -882,6 +918,8 @@ static void process_event(struct virtio_vsock *v)
         virtio_mmio_used(v->t, VSOCK_QUEUE_EVENT);
         if (fits) {
             v->reset_event_pending = false;
+            v->reset_unhandled = true;
+            v->reset_avail_seen = virtq_watch_avail(vq);
             return;
         }
     }
@@ -947,6 +985,13 @@ void virtio_vsock_handle_io(void *opaque, uint32_t events)
             (void)r;
         } else if (p == &v->listen_fd) {
             accept_clients(v);
+        } else if (p == &v->reset_timer_fd) {
+            /* Fired once: the wait is over, if the guest had not ended it already. */
+            epoll_ctl(v->epoll_fd, EPOLL_CTL_DEL, v->reset_timer_fd, NULL);
+            close(v->reset_timer_fd);
+            v->reset_timer_fd = -1;
+            if (v->holding_requests)
+                reset_handled(v);
         } else {
             conn_event(v, p, evs[i].events);
         }
@@ -1005,6 +1050,8 @@ static void vsock_reset(void *dev, struct virtio_mmio *t)
      * still sending their CONNECT line are not connections yet: they stay. */
     drop_all(v, true);
     v->reset_event_pending = false;
+    if (reset_in_flight(v))
+        reset_handled(v); /* a new driver has no sockets to reset */
 }
 
 const struct virtio_ops virtio_vsock_ops = {
@@ -1071,7 +1118,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const char *uds_path, uint64_
     struct virtio_vsock *v = xcalloc(1, sizeof(*v));
     v->guest_cid = guest_cid;
     v->uds_path = xstrdup(uds_path);
-    v->listen_fd = v->epoll_fd = v->kick_fd = -1;
+    v->listen_fd = v->epoll_fd = v->kick_fd = v->reset_timer_fd = -1;
     v->next_port = VSOCK_PORT_FIRST;
     /* Hundreds of connections need as many descriptors; the default soft limit (often
      * 1024) would cut that short. */
@@ -1143,6 +1190,8 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
         close(v->epoll_fd);
     if (v->kick_fd >= 0)
         close(v->kick_fd);
+    if (v->reset_timer_fd >= 0)
+        close(v->reset_timer_fd);
     free(v->uds_path);
     free(v);
 }
@@ -1178,6 +1227,18 @@ int virtio_vsock_restore(struct virtio_vsock *v, const struct virtio_vsock_state
     /* No connection survives a snapshot (their host ends belong to another process);
      * the guest learns it from TRANSPORT_RESET as soon as the device thread runs. */
     v->reset_event_pending = true;
+    v->holding_requests = true;
+    if (v->reset_timer_fd >= 0)
+        close(v->reset_timer_fd);
+    /* The bound on holding host clients back (holding_requests), armed now: the device
+     * thread may not make timers. */
+    v->reset_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec when = {.it_value = {.tv_sec = VSOCK_RESET_WAIT_MS / 1000,
+                                           .tv_nsec = VSOCK_RESET_WAIT_MS % 1000 * 1000000L}};
+    struct epoll_event tev = {.events = EPOLLIN, .data.ptr = &v->reset_timer_fd};
+    if (v->reset_timer_fd < 0 || timerfd_settime(v->reset_timer_fd, 0, &when, NULL) < 0 ||
+        epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->reset_timer_fd, &tev) < 0)
+        return sm_error_set(err, errno, "vsock: reset timer");
     kick(v);
     return 0;
 }

@@ -146,11 +146,15 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c, sm_error_t *err)
     return 1;
 }
 
-bool virtq_unpop(struct virtq *vq, uint16_t n)
+uint16_t virtq_avail_idx(const struct virtq *vq)
+{
+    return load16(vq, vq->s.avail_gpa + 2);
+}
+
+uint16_t virtq_watch_avail(struct virtq *vq)
 {
     struct virtq_state *s = &vq->s;
-    s->last_avail_idx = (uint16_t)(s->last_avail_idx - n);
-    uint16_t seen = load16(vq, s->avail_gpa + 2);
+    uint16_t seen = virtq_avail_idx(vq);
     if (s->event_idx) {
         /* Notify at the next addition, beyond what is there now (not at last_avail_idx:
          * the guest notifies only when it crosses avail_event). */
@@ -159,7 +163,14 @@ bool virtq_unpop(struct virtq *vq, uint16_t n)
             __atomic_store_n(ev, seen, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     }
-    return load16(vq, s->avail_gpa + 2) != seen;
+    return seen;
+}
+
+bool virtq_unpop(struct virtq *vq, uint16_t n)
+{
+    vq->s.last_avail_idx = (uint16_t)(vq->s.last_avail_idx - n);
+    uint16_t seen = virtq_watch_avail(vq);
+    return virtq_avail_idx(vq) != seen;
 }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)

@@ -57,6 +57,11 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain, sm_error_t *err);
  * guest offered), and asks the guest to notify at its next addition. Returns true if the
  * guest added buffers meanwhile (the caller may try again at once). */
 bool virtq_unpop(struct virtq *vq, uint16_t n);
+/* The guest's available index as it is now (the queue must be ready). */
+uint16_t virtq_avail_idx(const struct virtq *vq);
+/* The same, and asks the guest to notify at its next addition beyond it: a device that
+ * waits for the guest to hand a buffer back learns it by a notification. */
+uint16_t virtq_watch_avail(struct virtq *vq);
 /* Returns a chain to the guest with the number of bytes written into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 /* Whether the guest wants an interrupt for what was pushed since the last one
