@@ -45,10 +45,9 @@ static void line_done_locked(struct console *c)
     c->line_len = 0;
 }
 
-bool console_output(struct console *c, const uint8_t *buf, size_t len)
+void console_output(struct console *c, const uint8_t *buf, size_t len)
 {
     pthread_mutex_lock(&c->lock);
-    bool was_empty = c->out_len == 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t b = buf[i];
         c->out[c->out_len++] = b;
@@ -65,17 +64,7 @@ bool console_output(struct console *c, const uint8_t *buf, size_t len)
      * once, without a system call per byte. */
     if (len && (buf[len - 1] == '\n' || c->out_len > sizeof(c->out) / 2))
         flush_locked(c);
-    bool started = was_empty && c->out_len > 0;
     pthread_mutex_unlock(&c->lock);
-    return started;
-}
-
-bool console_pending(struct console *c)
-{
-    pthread_mutex_lock(&c->lock);
-    bool pending = c->out_len > 0;
-    pthread_mutex_unlock(&c->lock);
-    return pending;
 }
 
 void console_flush(struct console *c)

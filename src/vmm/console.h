@@ -46,11 +46,8 @@ struct console {
 void console_init(struct console *c, int out_fd, uint64_t limit);
 /* Watches for text; fires once. Returns -1 when all watch slots are used. */
 int console_add_watch(struct console *c, const char *text, console_watch_fn fn, void *opaque);
-/* Guest output: buffered, flushed at a newline or when full. Returns true when it left
- * a partial line in a buffer that was empty: someone must flush it soon (a prompt). */
-bool console_output(struct console *c, const uint8_t *buf, size_t len);
-/* Whether output waits in the buffer (a partial line). */
-bool console_pending(struct console *c);
+/* Guest output: buffered, flushed at a newline or when full. */
+void console_output(struct console *c, const uint8_t *buf, size_t len);
 void console_flush(struct console *c);
 /* Flushes and ends the output with a newline if the guest stopped mid-line, so that what
  * the host prints next starts on a line of its own. */

@@ -95,8 +95,7 @@ void vm_request_stop(struct vm *vm)
 static void serial_out(void *opaque, const uint8_t *buf, size_t len)
 {
     struct vm *vm = opaque;
-    if (console_output(&vm->console, buf, len))
-        wake_loop(vm); /* the main loop sleeps until there is something to flush */
+    console_output(&vm->console, buf, len);
 }
 
 static void serial_irq(void *opaque, bool level)
@@ -615,10 +614,8 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
             nfds = 3;
         }
         /* A short timeout flushes partial console lines (prompts) and retries input the
-         * guest could not take yet; with neither, the loop sleeps until woken (an idle
-         * VM costs its host no wakeups: clones sit idle by the hundred). */
-        bool pending = vm->console.in_len > 0 || console_pending(&vm->console);
-        int r = poll(fds, nfds, pending ? 20 : -1);
+         * guest could not take yet. */
+        int r = poll(fds, nfds, 20);
         if (r < 0 && errno != EINTR) {
             vm_finish(vm, VM_EXIT_ERROR, "poll: %s", strerror(errno));
             break;
