@@ -1237,8 +1237,13 @@ int virtio_vsock_restore(struct virtio_vsock *v, const struct virtio_vsock_state
                                            .tv_nsec = VSOCK_RESET_WAIT_MS % 1000 * 1000000L}};
     struct epoll_event tev = {.events = EPOLLIN, .data.ptr = &v->reset_timer_fd};
     if (v->reset_timer_fd < 0 || timerfd_settime(v->reset_timer_fd, 0, &when, NULL) < 0 ||
-        epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->reset_timer_fd, &tev) < 0)
-        return sm_error_set(err, errno, "vsock: reset timer");
+        epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->reset_timer_fd, &tev) < 0) {
+        /* Without the bound nothing may be held (the snapshot is fine: no error). */
+        if (v->reset_timer_fd >= 0)
+            close(v->reset_timer_fd);
+        v->reset_timer_fd = -1;
+        v->holding_requests = false;
+    }
     kick(v);
     return 0;
 }
