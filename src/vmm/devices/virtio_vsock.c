@@ -709,10 +709,11 @@ static bool process_tx(struct virtio_vsock *v)
 
 /* ---- host -> guest (rx queue) ---------------------------------------------------------- */
 
-/* Whether host clients' REQUESTs must wait for the guest to handle TRANSPORT_RESET. */
-static bool reset_in_flight(const struct virtio_vsock *v)
+/* A host client whose REQUEST the guest has not been sent yet: what holding_requests
+ * holds back. */
+static bool request_unsent(const struct vsock_conn *c)
 {
-    return v->holding_requests;
+    return c->state == CONN_REQUEST && (c->pend & PEND_REQUEST);
 }
 
 /* Whether c has a packet to send now. For data this asks the socket (a one-byte peek),
@@ -720,7 +721,7 @@ static bool reset_in_flight(const struct virtio_vsock *v)
 
 static bool conn_prepare(struct virtio_vsock *v, struct vsock_conn *c)
 {
-    if (c->state == CONN_REQUEST && (c->pend & PEND_REQUEST) && reset_in_flight(v))
+    if (v->holding_requests && request_unsent(c))
         return false; /* queued again by reset_handled */
     if (c->pend)
         return true;
@@ -891,7 +892,7 @@ static void reset_handled(struct virtio_vsock *v)
 {
     v->holding_requests = v->reset_unhandled = false;
     for (struct vsock_conn *c = v->all; c; c = c->anext)
-        if (c->state == CONN_REQUEST && (c->pend & PEND_REQUEST))
+        if (request_unsent(c))
             conn_enqueue(v, c);
 }
 
@@ -1050,7 +1051,7 @@ static void vsock_reset(void *dev, struct virtio_mmio *t)
      * still sending their CONNECT line are not connections yet: they stay. */
     drop_all(v, true);
     v->reset_event_pending = false;
-    if (reset_in_flight(v))
+    if (v->holding_requests)
         reset_handled(v); /* a new driver has no sockets to reset */
 }
 
