@@ -5,7 +5,7 @@
 #include <ftw.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -263,13 +263,20 @@ int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err)
     return 0;
 }
 
+void sm_sha256_hex_final(struct sha256_ctx *ctx, char out[65])
+{
+    uint8_t md[SHA256_DIGEST_SIZE];
+    sha256_digest(ctx, sizeof(md), md);
+    for (unsigned i = 0; i < sizeof(md); i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 void sm_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, data);
+    sm_sha256_hex_final(&ctx, out);
 }
 
 int sm_sha256_file(const char *path, char out[65], sm_error_t *err)
@@ -277,30 +284,21 @@ int sm_sha256_file(const char *path, char out[65], sm_error_t *err)
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sm_error_set(err, errno, "open %s", path);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        abort();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
     char buf[1 << 16];
     for (;;) {
         ssize_t r = read(fd, buf, sizeof(buf));
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            int saved = errno;
-            EVP_MD_CTX_free(ctx);
-            return sm_error_set(err, saved, "read %s", path);
+            return sm_error_set(err, errno, "read %s", path);
         }
         if (r == 0)
             break;
-        EVP_DigestUpdate(ctx, buf, (size_t)r);
+        sha256_update(&ctx, (size_t)r, (const uint8_t *)buf);
     }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    sm_sha256_hex_final(&ctx, out);
     return 0;
 }
 

@@ -80,8 +80,13 @@ void sm_capped_log_init(struct sm_capped_log *l, int fd, uint64_t limit);
 int sm_capped_log_write(struct sm_capped_log *l, const void *buf, size_t len);
 ssize_t sm_read_full(int fd, void *buf, size_t len);
 
-/* Lowercase hex sha256 of a buffer or of a file's contents (out: 65 bytes). */
+/* Lowercase hex sha256 of a buffer or of a file's contents (out: 65 bytes). SHA-256 is
+ * nettle's: OpenSSL's libcrypto cost every process that loaded it about 300 ms of start in
+ * the emulated host (its size and its initialisation), on the restore path too. */
 void sm_sha256_hex(const void *data, size_t len, char out[65]);
+/* Finishes a streaming nettle hash into lowercase hex. */
+struct sha256_ctx;
+void sm_sha256_hex_final(struct sha256_ctx *ctx, char out[65]);
 int sm_sha256_file(const char *path, char out[65], sm_error_t *err);
 
 /* Exclusive advisory lock on a lock file (created if missing); returns the fd to close. */

@@ -9,7 +9,6 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <linux/sched.h>
-#include <openssl/crypto.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -296,11 +295,6 @@ int confine_process(const struct confine_config *cfg, sm_error_t *err)
         confine_cgroup(cfg);
     if (drop_capabilities(err) < 0)
         return -1;
-    /* OpenSSL reads its configuration file the first time a digest is asked for (the
-     * kernel's, a snapshot's): now, while landlock still lets it (refused, OpenSSL would
-     * fail to initialise and every digest with it). */
-    if (cfg && OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
-        return sm_error_set(err, 0, "OpenSSL: cannot initialise");
     if (cfg && confine_landlock(cfg, err) < 0)
         return -1;
     if (seccomp_off())

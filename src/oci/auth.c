@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -60,17 +60,14 @@ static int decode_basic(const char *b64, const char *domain, struct oci_cred *ou
     size_t n = strlen(b64);
     if (n == 0 || n > 65536 || n % 4 != 0)
         return sm_error_set(err, 0, "docker config: auth for %s: invalid base64", domain);
-    cleanup_free unsigned char *buf = xmalloc(n + 1);
-    int r = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n);
-    if (r < 0)
+    cleanup_free unsigned char *buf = xmalloc(BASE64_DECODE_LENGTH(n) + 1);
+    struct base64_decode_ctx ctx;
+    size_t r = 0;
+    base64_decode_init(&ctx);
+    if (!base64_decode_update(&ctx, &r, buf, n, b64) || !base64_decode_final(&ctx))
         return sm_error_set(err, 0, "docker config: auth for %s: invalid base64", domain);
-    /* EVP_DecodeBlock counts '=' padding as zero bytes. */
-    if (n >= 1 && b64[n - 1] == '=')
-        r--;
-    if (n >= 2 && b64[n - 2] == '=')
-        r--;
     buf[r] = '\0';
-    if (memchr(buf, '\0', (size_t)r))
+    if (memchr(buf, '\0', r))
         return sm_error_set(err, 0, "docker config: auth for %s: invalid credentials", domain);
     char *colon = strchr((char *)buf, ':');
     if (colon == NULL)

@@ -11,7 +11,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,7 +41,7 @@ struct reader {
     unsigned char *in, *out;
     size_t in_len, in_pos;
     bool in_eof, stream_end;
-    EVP_MD_CTX *sha;
+    struct sha256_ctx sha; /* of the uncompressed tar: the diff_id */
     struct oci_flatten_state *st;
     uint64_t bytes; /* uncompressed bytes of this layer */
     char errmsg[256];
@@ -139,7 +139,7 @@ static ssize_t next_chunk(struct reader *r)
                  (unsigned long long)r->st->max_total_bytes);
         return -1;
     }
-    EVP_DigestUpdate(r->sha, r->out, (size_t)n);
+    sha256_update(&r->sha, (size_t)n, r->out);
     return n;
 }
 
@@ -555,16 +555,12 @@ static int apply_entry(struct apply_ctx *c, struct archive_entry *e)
 
 static int verify_diff_id(struct reader *r, const char *diff_id, const char *what, sm_error_t *err)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(r->sha, md, &mdlen);
+    char hex[65];
+    sm_sha256_hex_final(&r->sha, hex);
     if (!diff_id)
         return 0;
     if (strncmp(diff_id, "sha256:", 7) != 0)
         return sm_error_set(err, 0, "%s: unsupported diff_id %.80s", what, diff_id);
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    for (unsigned int i = 0; i < mdlen; i++)
-        sprintf(hex + 2 * i, "%02x", md[i]);
     if (strcmp(hex, diff_id + 7) != 0)
         return sm_error_set(err, 0, "%s: diff_id mismatch: expected %.80s, got sha256:%s", what,
                             diff_id, hex);
@@ -591,8 +587,7 @@ int oci_layer_apply(struct fs_tree *t, const struct oci_layer_desc *layer, uint3
     struct reader r = {.fd = fd, .st = st};
     r.in = xmalloc(IN_BUF_SIZE);
     r.out = xmalloc(OUT_BUF_SIZE);
-    r.sha = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(r.sha, EVP_sha256(), NULL);
+    sha256_init(&r.sha);
     struct archive *a = NULL;
     int ret = -1;
     char *pathbuf = xmalloc(PATH_MAX_LEN), *linkbuf = xmalloc(PATH_MAX_LEN);
@@ -665,7 +660,6 @@ out:
     if (r.comp == COMP_GZIP)
         inflateEnd(&r.zs);
     ZSTD_freeDCtx(r.zd);
-    EVP_MD_CTX_free(r.sha);
     free(r.in);
     free(r.out);
     free(pathbuf);

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,10 +86,8 @@ static int copy_entry(struct loader *l, struct archive *a, struct load_file *f, 
     int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return sm_error_set(err, errno, "create %s", f->tmp);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL)
-        abort();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    struct sha256_ctx md;
+    sha256_init(&md);
     char buf[1 << 16];
     int ret = 0;
     for (;;) {
@@ -104,16 +102,11 @@ static int copy_entry(struct loader *l, struct archive *a, struct load_file *f, 
             ret = sm_error_set(err, errno, "write %s", f->tmp);
             break;
         }
-        EVP_DigestUpdate(md, buf, (size_t)r);
+        sha256_update(&md, (size_t)r, (const uint8_t *)buf);
         f->size += (uint64_t)r;
     }
-    unsigned char d[32];
-    unsigned int dlen = 0;
-    EVP_DigestFinal_ex(md, d, &dlen);
-    EVP_MD_CTX_free(md);
     strcpy(f->digest, "sha256:");
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(f->digest + 7 + 2 * i, 3, "%02x", d[i]);
+    sm_sha256_hex_final(&md, f->digest + 7);
     if (ret == 0 && fsync(fd) < 0)
         ret = sm_error_set(err, errno, "sync %s", f->tmp);
     close(fd);

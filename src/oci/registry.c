@@ -7,7 +7,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -272,8 +272,9 @@ static char *basic_header(const struct oci_cred *c)
 {
     cleanup_free char *pair = xasprintf("%s:%s", c->username, c->password ? c->password : "");
     size_t n = strlen(pair);
-    char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pair, (int)n);
+    char *b64 = xmalloc(BASE64_ENCODE_RAW_LENGTH(n) + 1);
+    base64_encode_raw(b64, n, (const uint8_t *)pair);
+    b64[BASE64_ENCODE_RAW_LENGTH(n)] = '\0';
     explicit_bzero(pair, n);
     char *h = xasprintf("Authorization: Basic %s", b64);
     free(b64);

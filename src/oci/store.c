@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -213,10 +212,7 @@ int store_ingest_open(struct oci_store *s, const char *digest, int64_t size,
         store_ingest_close(in, true);
         return 1;
     }
-    in->md = EVP_MD_CTX_new();
-    if (in->md == NULL)
-        abort();
-    EVP_DigestInit_ex(in->md, EVP_sha256(), NULL);
+    sha256_init(&in->md);
     /* Resume: hash what an earlier, interrupted process left. */
     struct stat st;
     if (fstat(in->fd, &st) < 0) {
@@ -238,7 +234,7 @@ int store_ingest_open(struct oci_store *s, const char *digest, int64_t size,
             continue;
         if (r <= 0)
             break;
-        EVP_DigestUpdate(in->md, buf, (size_t)r);
+        sha256_update(&in->md, (size_t)r, (const uint8_t *)buf);
         done += (uint64_t)r;
     }
     in->offset = done;
@@ -259,7 +255,7 @@ int store_ingest_write(struct store_ingest *in, const void *buf, size_t len, sm_
                             (long long)in->size);
     if (sm_write_all(in->fd, buf, len) < 0)
         return sm_error_set(err, errno, "write %s", in->partial);
-    EVP_DigestUpdate(in->md, buf, len);
+    sha256_update(&in->md, len, buf);
     in->offset += len;
     return 0;
 }
@@ -268,7 +264,7 @@ int store_ingest_restart(struct store_ingest *in, sm_error_t *err)
 {
     if (ftruncate(in->fd, 0) < 0 || lseek(in->fd, 0, SEEK_SET) < 0)
         return sm_error_set(err, errno, "truncate %s", in->partial);
-    EVP_DigestInit_ex(in->md, EVP_sha256(), NULL);
+    sha256_init(&in->md);
     in->offset = 0;
     return 0;
 }
@@ -281,12 +277,8 @@ int store_ingest_commit(struct store_ingest *in, sm_error_t *err)
         unlink(in->partial);
         return -1;
     }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(in->md, md, &mdlen);
     char hex[65];
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    sm_sha256_hex_final(&in->md, hex);
     if (strcmp(hex, in->digest + 7) != 0) {
         sm_error_set(err, 0, "blob %s: digest mismatch (content is sha256:%s)", in->digest, hex);
         unlink(in->partial);
@@ -309,9 +301,6 @@ void store_ingest_close(struct store_ingest *in, bool keep)
     if (in->fd >= 0)
         close(in->fd); /* releases the lock */
     in->fd = -1;
-    if (in->md)
-        EVP_MD_CTX_free(in->md);
-    in->md = NULL;
     free(in->partial);
     in->partial = NULL;
 }

@@ -5,6 +5,7 @@
 #ifndef SM_OCI_STORE_H
 #define SM_OCI_STORE_H
 
+#include <nettle/sha2.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,7 +49,7 @@ struct store_ingest {
     int fd;
     char *partial;
     uint64_t offset; /* bytes already there (resume point), then bytes written */
-    void *md;        /* EVP_MD_CTX */
+    struct sha256_ctx md;
 };
 /* Returns 1 if the blob is already in the store (nothing to do), 0 if ingest is open. */
 int store_ingest_open(struct oci_store *s, const char *digest, int64_t size,

@@ -1,6 +1,7 @@
 #include "vmm/snapshot.h"
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -12,6 +13,14 @@
 #define HEADER_LEN  24
 #define SECTION_HDR 16
 #define TRAILER_LEN 32
+
+static void sha256_buffer(const uint8_t *buf, size_t len, uint8_t md[SHA256_DIGEST_SIZE])
+{
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, buf);
+    sha256_digest(&ctx, SHA256_DIGEST_SIZE, md);
+}
 
 static void put(struct snap_writer *w, const void *p, size_t n)
 {
@@ -54,9 +63,8 @@ uint8_t *snap_writer_finish(struct snap_writer *w, size_t *len)
     memcpy(w->buf + 8, &version, 4);
     memcpy(w->buf + 12, &w->nsections, 4);
     memcpy(w->buf + 16, &payload, 8);
-    uint8_t md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(w->buf, w->len, md, &mdlen, EVP_sha256(), NULL);
+    uint8_t md[SHA256_DIGEST_SIZE];
+    sha256_buffer(w->buf, w->len, md);
     put(w, md, sizeof(md));
     uint8_t *buf = w->buf;
     *len = w->len;
@@ -82,10 +90,9 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_section **sections, u
                             "snapshot metadata truncated or padded (%zu bytes, "
                             "header says %llu)",
                             len, (unsigned long long)(payload + HEADER_LEN + TRAILER_LEN));
-    uint8_t md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(buf, len - TRAILER_LEN, md, &mdlen, EVP_sha256(), NULL);
-    if (memcmp(md, buf + len - TRAILER_LEN, 32) != 0)
+    uint8_t md[SHA256_DIGEST_SIZE];
+    sha256_buffer(buf, len - TRAILER_LEN, md);
+    if (memcmp(md, buf + len - TRAILER_LEN, sizeof(md)) != 0)
         return sm_error_set(err, 0, "snapshot metadata checksum mismatch (corrupt)");
     if (count > payload / SECTION_HDR)
         return sm_error_set(err, 0, "snapshot metadata: %u sections cannot fit", count);

@@ -48,6 +48,16 @@ int main(void)
     CHECK_STR(c.identity_token, "tok");
     oci_cred_clear(&c);
 
+    /* Padding: base64("bob:p") ends in one '=', base64("al:x") in two; none of it may
+     * reach the password. */
+    CHECK(lookup("{\"auths\":{\"reg.lan\":{\"auth\":\"Ym9iOnA=\"}}}", "reg.lan", &c) == 0);
+    CHECK_STR(c.password, "p");
+    oci_cred_clear(&c);
+    CHECK(lookup("{\"auths\":{\"reg.lan\":{\"auth\":\"YWw6eA==\"}}}", "reg.lan", &c) == 0);
+    CHECK_STR(c.username, "al");
+    CHECK_STR(c.password, "x");
+    oci_cred_clear(&c);
+
     CHECK(lookup("{\"auths\":{\"other\":{\"auth\":\"Ym9iOnB3\"}}}", "reg.lan", &c) == 0);
     CHECK(c.username == NULL && c.password == NULL && c.identity_token == NULL);
 
