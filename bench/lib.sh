@@ -4,6 +4,30 @@
 SM_REPO=${SM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SUPERMACHINE=${SUPERMACHINE:-$SM_REPO/build/supermachine}
 
+# The instruments run inside bash: a process per clock reading (`date`), pause (`sleep`)
+# or HTTP try (`curl`) costs 50 ms to 1 s to start in the emulated host, which would be
+# counted as ours or the anchor's time.
+
+# clock_us VAR: sets VAR to the wall clock in microseconds.
+clock_us() { printf -v "$1" '%s' "${EPOCHREALTIME/./}"; }
+
+# bench_pause SECONDS: waits on a FIFO nobody writes to.
+bench_pause_fifo=$(mktemp -u)
+mkfifo "$bench_pause_fifo"
+exec {bench_pause_fd}<>"$bench_pause_fifo"
+rm -f "$bench_pause_fifo"
+bench_pause() { read -r -t "$1" -u "$bench_pause_fd" _ || true; }
+
+# http_answers PORT: whether an HTTP server on 127.0.0.1:PORT answers GET / with 200.
+http_answers() {
+    local line=
+    exec {http_fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$http_fd"
+    IFS= read -r -t 2 -u "$http_fd" line || true
+    exec {http_fd}<&-
+    [[ $line == "HTTP/1."?" 200"* ]]
+}
+
 # ms_to_marker MARKER CMD...: runs CMD, returns (prints) the milliseconds from its start
 # until a line of its output contains MARKER; then kills it. Prints "NA" if it never did.
 ms_to_marker() {
@@ -13,15 +37,15 @@ ms_to_marker() {
     fifo=$(mktemp -u)
     mkfifo "$fifo"
     local start end
-    start=$(date +%s%N)
+    clock_us start
     "$@" >"$fifo" 2>&1 </dev/null &
     local pid=$!
     local got=NA
     while IFS= read -r line; do
         case $line in
         *"$marker"*)
-            end=$(date +%s%N)
-            got=$(((end - start) / 1000000))
+            clock_us end
+            got=$(((end - start) / 1000))
             break
             ;;
         esac
