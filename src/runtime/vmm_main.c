@@ -1,4 +1,6 @@
 /* supermachine-vmm: the per-VM process (src/runtime/vmm_process.c). */
+#include <malloc.h>
+
 #include "confine/confine.h"
 #include "net/net_backend.h"
 #include "runtime/vmm_process.h"
@@ -37,6 +39,11 @@ int main(int argc, char **argv)
         .confine_devices_thread = confine_devices,
         .confine_net_thread = confine_net,
     };
+    /* One malloc arena for every thread: glibc gives each thread that allocates one of its
+     * own, and each keeps pages of its own, private to every idle clone (measured in the
+     * emulated host: 0.4-2.6 MiB of anonymous memory per VMM with the default, 0.4 MiB
+     * with one). The VMM's threads allocate rarely, so they hardly contend for it. */
+    mallopt(M_ARENA_MAX, 1);
     return vmm_process_main(argc, argv, &ext);
 }
 
