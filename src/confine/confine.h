@@ -9,9 +9,9 @@
  * process (inherited by every thread made later), and each thread narrows it to its own
  * role with confine_thread() as it starts.
  *
- * Linked into supermachine-vmm only (libseccomp and libcap-ng load there, not in the
- * library's other users). $SUPERMACHINE_SECCOMP=log logs refused calls without killing
- * (for finding what a new code path needs); =off skips the filters (debugging only). */
+ * Linked into supermachine-vmm only (libcap-ng loads there, not in the library's other
+ * users; the filters are compiled at build time: confine_seccomp_rules.h).
+ * $SUPERMACHINE_SECCOMP=off skips the filters (debugging only). */
 #ifndef SM_CONFINE_H
 #define SM_CONFINE_H
 
