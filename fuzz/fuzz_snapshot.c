@@ -3,9 +3,9 @@
  * the sections. Each virtio transport section is then restored as vm_create_from_snapshot
  * does (virtio_mmio_restore: rings re-validated) into a small guest memory, and its queues
  * are used; the serial port's section is restored (serial_restore) and its registers read. */
-#include <nettle/sha2.h>
 #include <stdlib.h>
 
+#include "common/util.h"
 #include "fuzz_input.h"
 #include "vmm/devices/serial.h"
 #include "vmm/devices/virtio_devices.h"
@@ -28,10 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct virtq_chain chain;
     uint8_t *buf = malloc(size + 32);
     memcpy(buf, data, size);
-    struct sha256_ctx sha;
-    sha256_init(&sha);
-    sha256_update(&sha, size, buf);
-    sha256_digest(&sha, SHA256_DIGEST_SIZE, buf + size);
+    sm_sha256(buf, size, buf + size);
     if (size > 0 && data[size - 1] == 0xff)
         buf[size] ^= 1; /* now and then a wrong checksum, which must be refused */
     struct snap_section *secs = NULL;

@@ -271,6 +271,14 @@ void sm_sha256_hex_final(struct sha256_ctx *ctx, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+void sm_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, data);
+    sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+}
+
 void sm_sha256_hex(const void *data, size_t len, char out[65])
 {
     struct sha256_ctx ctx;

@@ -84,6 +84,8 @@ ssize_t sm_read_full(int fd, void *buf, size_t len);
  * nettle's: OpenSSL's libcrypto cost every process that loaded it about 300 ms of start in
  * the emulated host (its size and its initialisation), on the restore path too. */
 void sm_sha256_hex(const void *data, size_t len, char out[65]);
+/* The same, the 32 bytes themselves. */
+void sm_sha256(const void *data, size_t len, uint8_t out[32]);
 /* Finishes a streaming nettle hash into lowercase hex. */
 struct sha256_ctx;
 void sm_sha256_hex_final(struct sha256_ctx *ctx, char out[65]);

@@ -1,6 +1,5 @@
 #include "vmm/snapshot.h"
 
-#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,14 +12,6 @@
 #define HEADER_LEN  24
 #define SECTION_HDR 16
 #define TRAILER_LEN 32
-
-static void sha256_buffer(const uint8_t *buf, size_t len, uint8_t md[SHA256_DIGEST_SIZE])
-{
-    struct sha256_ctx ctx;
-    sha256_init(&ctx);
-    sha256_update(&ctx, len, buf);
-    sha256_digest(&ctx, SHA256_DIGEST_SIZE, md);
-}
 
 static void put(struct snap_writer *w, const void *p, size_t n)
 {
@@ -63,8 +54,8 @@ uint8_t *snap_writer_finish(struct snap_writer *w, size_t *len)
     memcpy(w->buf + 8, &version, 4);
     memcpy(w->buf + 12, &w->nsections, 4);
     memcpy(w->buf + 16, &payload, 8);
-    uint8_t md[SHA256_DIGEST_SIZE];
-    sha256_buffer(w->buf, w->len, md);
+    uint8_t md[TRAILER_LEN];
+    sm_sha256(w->buf, w->len, md);
     put(w, md, sizeof(md));
     uint8_t *buf = w->buf;
     *len = w->len;
@@ -90,8 +81,8 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_section **sections, u
                             "snapshot metadata truncated or padded (%zu bytes, "
                             "header says %llu)",
                             len, (unsigned long long)(payload + HEADER_LEN + TRAILER_LEN));
-    uint8_t md[SHA256_DIGEST_SIZE];
-    sha256_buffer(buf, len - TRAILER_LEN, md);
+    uint8_t md[TRAILER_LEN];
+    sm_sha256(buf, len - TRAILER_LEN, md);
     if (memcmp(md, buf + len - TRAILER_LEN, sizeof(md)) != 0)
         return sm_error_set(err, 0, "snapshot metadata checksum mismatch (corrupt)");
     if (count > payload / SECTION_HDR)
