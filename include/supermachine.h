@@ -356,10 +356,13 @@ int sm_pool_create(const struct sm_pool_options *opts, struct sm_pool **out, sm_
  * waits up to timeout_ms (< 0: for ever, 0: not at all) for one to become ready or, at
  * max, to be released; ETIMEDOUT in the error if none did. */
 int sm_pool_acquire(struct sm_pool *pool, int timeout_ms, char **name_out, sm_error_t *err);
-/* Gives back a VM acquired from this pool (by name or id). It is never handed out again:
- * it is stopped and its record removed, in the background. Without discard a fresh VM
- * restored from the snapshot takes its place among the ready ones (what resetting it to
- * the snapshot would give); with discard the pool only refills to min. */
+/* Gives back a VM acquired from this pool (by name or id); returns at once, the rest
+ * happens in the background. Without discard the VM is reset to its snapshot in place
+ * (its VMM reverts guest memory and device state, ends its vsock connections and network
+ * flows, withdraws ports published since, and its agent sets clock, RNG and hostname
+ * again) and is ready again, under the same name; if that fails, it is stopped and a
+ * fresh VM takes its place. With discard it is stopped and its record removed, and the
+ * pool only refills to min. docs/pool.md. */
 int sm_pool_release(struct sm_pool *pool, const char *name_or_id, int discard, sm_error_t *err);
 struct sm_pool_stats {
     unsigned ready, in_use, starting, stopping;

@@ -42,8 +42,9 @@ void cmd_pool_usage(FILE *out)
             "       supermachine pool ls\n\n"
             "A warm pool keeps VMs of one image ready (idle: restored from the image's\n"
             "snapshot, no main process), so that `acquire` hands one out in milliseconds.\n"
-            "Use it with exec, cp and port; give it back with `release`: it is stopped\n"
-            "and removed, and a fresh one restored from the snapshot takes its place.\n\n"
+            "Use it with exec, cp and port; give it back with `release`: it is reset to\n"
+            "the snapshot in place (files, processes, connections and ports published\n"
+            "since are gone) and is ready again under the same name.\n\n"
             "pool serve: runs the pool in the foreground until SIGINT or SIGTERM (then stops\n"
             "every VM of the pool, handed out or not; killed, its VMs end with it).\n"
             "  --min N                VMs kept ready (default 1)\n"
@@ -59,8 +60,8 @@ void cmd_pool_usage(FILE *out)
             "      --no-snapshot      boot every VM from scratch (slow)\n\n"
             "pool acquire: prints the name of a ready VM, now handed out to you; waits up to\n"
             "  --timeout SECS (default 60; fractions allowed) when none is ready.\n"
-            "pool release: gives VM back (--discard: the pool only refills to min instead\n"
-            "of replacing it).\n"
+            "pool release: gives VM back (--discard: it is stopped and removed instead, and\n"
+            "the pool only refills to min).\n"
             "pool ls: the served pools with their VM counts.\n\n"
             "Errors: one line, \"supermachine: pool NAME: why\", exit status 125.\n");
 }

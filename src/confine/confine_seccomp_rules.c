@@ -40,7 +40,9 @@ static const char *const calls_main[] = {
     "sendmsg", "recvmsg", "sendto", "recvfrom", "getsockname", "getpeername", "setsockopt",
     "getsockopt", "statfs", "fstatfs",
     /* saving a snapshot: which pages are resident, a failed save cleaned up */
-    "mincore", "rmdir", "msync", NULL};
+    "mincore", "rmdir", "msync",
+    /* the control socket's clients; a reset re-arms vsock's wait for TRANSPORT_RESET */
+    "accept", "accept4", "timerfd_create", "timerfd_settime", NULL};
 
 /* A vCPU: KVM_RUN and the other KVM ioctls (restricted by type below), eventfds and the
  * console's descriptor (plain reads and writes). */

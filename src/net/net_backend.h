@@ -43,6 +43,12 @@ struct net_backend_ops {
     const struct virtio_net_backend *(*device)(void *nb);
     /* Starts the thread (once the VM, and so the device, exists). */
     int (*start)(void *nb, sm_error_t *err);
+    /* Starts the stack over as it was created, on its thread, and returns once done:
+     * every connection and flow the guest had is closed on the host, ports published
+     * since are withdrawn (those of the configuration stay, on the ports they were bound
+     * to), the list of ports is rewritten. For a VM reset to its snapshot, while the
+     * device is frozen. */
+    int (*reset)(void *nb, sm_error_t *err);
     /* Stops the thread: before vm_destroy. */
     void (*stop)(void *nb);
     void (*destroy)(void *nb);

@@ -133,6 +133,7 @@ void net_control_poll_fill(struct net_slirp *s)
             client_close(&s->clients[i]);
         free_slot |= s->clients[i].fd < 0;
     }
+    s->control_first = s->npfd;
     net_poll_add(s, s->control_fd, free_slot ? POLLIN : 0);
     for (unsigned i = 0; i < NET_MAX_CLIENTS; i++)
         net_poll_add(s, s->clients[i].fd, POLLIN); /* -1: poll ignores the entry */
@@ -140,8 +141,7 @@ void net_control_poll_fill(struct net_slirp *s)
 
 void net_control_poll_done(struct net_slirp *s)
 {
-    /* Our entries follow the stop and kick descriptors (net_thread). */
-    struct pollfd *p = &s->pfds[2];
+    struct pollfd *p = &s->pfds[s->control_first];
     for (unsigned i = 0; i < NET_MAX_CLIENTS; i++)
         if (s->clients[i].fd >= 0 && p[1 + i].fd == s->clients[i].fd &&
             (p[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))

@@ -69,6 +69,19 @@ struct net_slirp {
     bool running;
     int stop_fd;
     int control_fd;
+    unsigned control_first; /* where the control entries start in this turn's poll set */
+    /* A reset of the stack asked from another thread (net_backend_ops.reset): the
+     * thread does it between two turns and reports through reset_cond. */
+    int reset_fd;
+    pthread_mutex_t reset_lock;
+    pthread_cond_t reset_cond;
+    bool reset_requested;
+    int reset_result;
+    char reset_error[256];
+    SlirpConfig config;
+    /* The ports published when the VM started (as bound): what a reset keeps. */
+    struct net_publish initial[NET_MAX_FORWARDS];
+    unsigned ninitial;
     struct net_client clients[NET_MAX_CLIENTS];
     /* This turn's poll set: ours first, then libslirp's (slirp_pollfds_fill). */
     struct pollfd *pfds;

@@ -343,6 +343,67 @@ static void guest_frame(void *opaque, const uint8_t *f, size_t len)
     slirp_input(s->slirp, f, (int)len);
 }
 
+/* ---- starting over ------------------------------------------------------------------------ */
+
+/* The stack as created: a new libslirp instance (the old one's host sockets closed with
+ * it: connections, flows, published ports), the published ports of the configuration
+ * bound again on the ports they had, and what we remembered of the guest's flows
+ * forgotten. On the thread, between turns. */
+static int reset_stack(struct net_slirp *s, sm_error_t *err)
+{
+    net_forward_cleanup(s);
+    slirp_cleanup(s->slirp);
+    /* libslirp frees its timers as it ends; a slot it left armed would call into the old
+     * instance. */
+    memset(s->timers, 0, sizeof(s->timers));
+    memset(s->synacks, 0, sizeof(s->synacks));
+    memset(s->udp_peers, 0, sizeof(s->udp_peers));
+    memset(s->udp_published, 0, sizeof(s->udp_published));
+    s->any_udp_published = false;
+    s->backlogged = false;
+    s->slirp = slirp_new(&s->config, &slirp_callbacks, s);
+    if (s->slirp == NULL)
+        return sm_error_set(err, 0, "network: libslirp refused its configuration");
+    int r = 0;
+    for (unsigned i = 0; i < s->ninitial && r == 0; i++)
+        r = net_forward_add(s, &s->initial[i], NULL, err);
+    net_forward_write_list(s);
+    return r;
+}
+
+static void serve_reset(struct net_slirp *s)
+{
+    pthread_mutex_lock(&s->reset_lock);
+    if (s->reset_requested) {
+        sm_error_t err = NULL;
+        s->reset_result = reset_stack(s, &err);
+        snprintf(s->reset_error, sizeof(s->reset_error), "%s", err ? sm_error_message(err) : "");
+        sm_error_release(&err);
+        s->reset_requested = false;
+        pthread_cond_broadcast(&s->reset_cond);
+    }
+    pthread_mutex_unlock(&s->reset_lock);
+}
+
+static int slirp_reset(void *nb, sm_error_t *err)
+{
+    struct net_slirp *s = nb;
+    if (!s->running)
+        return reset_stack(s, err);
+    pthread_mutex_lock(&s->reset_lock);
+    s->reset_requested = true;
+    uint64_t one = 1;
+    ssize_t w = write(s->reset_fd, &one, sizeof(one));
+    (void)w;
+    while (s->reset_requested)
+        pthread_cond_wait(&s->reset_cond, &s->reset_lock);
+    int r = s->reset_result;
+    if (r < 0)
+        sm_error_set(err, 0, "%s", s->reset_error);
+    pthread_mutex_unlock(&s->reset_lock);
+    return r;
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static int64_t run_timers(struct net_slirp *s)
@@ -377,6 +438,7 @@ static void *net_thread(void *arg)
         s->npfd = s->nslirp = 0;
         net_poll_add(s, s->stop_fd, POLLIN);
         net_poll_add(s, kick_fd, POLLIN);
+        net_poll_add(s, s->reset_fd, POLLIN);
         net_control_poll_fill(s);
         uint32_t timeout = UINT32_MAX;
         slirp_pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
@@ -397,6 +459,13 @@ static void *net_thread(void *arg)
             uint64_t v;
             ssize_t rr = read(kick_fd, &v, sizeof(v));
             (void)rr;
+        }
+        if (r > 0 && (s->pfds[2].revents & POLLIN)) {
+            uint64_t v;
+            ssize_t rr = read(s->reset_fd, &v, sizeof(v));
+            (void)rr;
+            serve_reset(s);
+            continue; /* the poll set named the old stack's sockets */
         }
         slirp_pollfds_poll(s->slirp, r < 0, cb_get_revents, s);
         more_tx = virtio_net_tx(s->dev, guest_frame, s, NET_TX_BUDGET) == NET_TX_BUDGET;
@@ -421,7 +490,9 @@ static int slirp_create(const struct net_backend_config *cfg, void **out, sm_err
 {
     struct net_slirp *s = xcalloc(1, sizeof(*s));
     static const uint8_t mac[6] = NET_GUEST_MAC;
-    s->stop_fd = s->control_fd = s->pcap_fd = -1;
+    s->stop_fd = s->control_fd = s->pcap_fd = s->reset_fd = -1;
+    pthread_mutex_init(&s->reset_lock, NULL);
+    pthread_cond_init(&s->reset_cond, NULL);
     for (unsigned i = 0; i < NET_MAX_CLIENTS; i++)
         s->clients[i].fd = -1;
     memcpy(s->backend.mac, mac, 6);
@@ -435,7 +506,8 @@ static int slirp_create(const struct net_backend_config *cfg, void **out, sm_err
     sm_raise_fd_limit(NET_MAX_SOCKETS + 1024); /* a descriptor per host socket */
     pcap_open(s);
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (s->stop_fd < 0) {
+    s->reset_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->stop_fd < 0 || s->reset_fd < 0) {
         sm_error_set(err, errno, "network: eventfd");
         goto fail;
     }
@@ -460,7 +532,8 @@ static int slirp_create(const struct net_backend_config *cfg, void **out, sm_err
     inet_pton(AF_INET6, "fd00::", &sc.vprefix_addr6);
     inet_pton(AF_INET6, NET_HOST_IP6, &sc.vhost6);
     inet_pton(AF_INET6, NET_DNS_IP6, &sc.vnameserver6);
-    s->slirp = slirp_new(&sc, &slirp_callbacks, s);
+    s->config = sc;
+    s->slirp = slirp_new(&s->config, &slirp_callbacks, s);
     if (s->slirp == NULL) {
         sm_error_set(err, 0, "network: libslirp refused its configuration");
         goto fail;
@@ -468,8 +541,9 @@ static int slirp_create(const struct net_backend_config *cfg, void **out, sm_err
     for (size_t i = 0; cfg->publish && cfg->publish[i]; i++) {
         struct net_publish p;
         if (net_publish_parse(cfg->publish[i], &p, err) < 0 ||
-            net_forward_add(s, &p, NULL, err) < 0)
+            net_forward_add(s, &p, &s->initial[s->ninitial], err) < 0)
             goto fail;
+        s->ninitial++;
     }
     if (net_control_listen(s, err) < 0)
         goto fail;
@@ -531,6 +605,10 @@ static void slirp_destroy(void *nb)
         slirp_cleanup(s->slirp);
     if (s->stop_fd >= 0)
         close(s->stop_fd);
+    if (s->reset_fd >= 0)
+        close(s->reset_fd);
+    pthread_mutex_destroy(&s->reset_lock);
+    pthread_cond_destroy(&s->reset_cond);
     if (s->pcap_fd >= 0)
         close(s->pcap_fd);
     free(s->pfds);
@@ -541,6 +619,7 @@ const struct net_backend_ops net_slirp_ops = {
     .create = slirp_create,
     .device = slirp_device,
     .start = slirp_start,
+    .reset = slirp_reset,
     .stop = slirp_stop,
     .destroy = slirp_destroy,
 };

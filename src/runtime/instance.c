@@ -12,14 +12,17 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "confine/confine.h"
+#include "net/net_backend.h"
 
 #define STATE_MAX (64 * 1024)
 
@@ -458,4 +461,70 @@ int instance_remove_dir(struct instance *in, sm_error_t *err)
     if (rename(in->dir, doomed) < 0)
         return sm_error_set(err, errno, "remove %s", in->name ? in->name : in->id);
     return sm_remove_tree(doomed, err);
+}
+
+int instance_connect(const struct instance *in, const char *file, sm_error_t *err)
+{
+    int dirfd = open(in->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return sm_error_set(err, errno, "%s", in->dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, file);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(dirfd);
+    if (r < 0) {
+        if (fd >= 0)
+            close(fd);
+        if (e == ENOENT && strcmp(file, NET_CONTROL_SOCKET) == 0)
+            return sm_error_set(err, 0, "the VM has no network (--network none)");
+        return sm_error_set(err, e, "connect to %s", file);
+    }
+    return fd;
+}
+
+int instance_request(const struct instance *in, const char *file, const char *request,
+                     int timeout_ms, char *reply, size_t size, sm_error_t *err)
+{
+    int fd = instance_connect(in, file, err);
+    if (fd < 0)
+        return -1;
+    char line[NET_CONTROL_LINE];
+    int n = snprintf(line, sizeof(line), "%s\n", request);
+    if (n < 0 || (size_t)n >= sizeof(line) || sm_write_all(fd, line, (size_t)n) < 0) {
+        close(fd);
+        return sm_error_set(err, errno, "%s did not take the request", file);
+    }
+    size_t got = 0;
+    uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
+    while (got < sizeof(line) - 1) {
+        uint64_t now = sm_now_ns();
+        if (now >= deadline)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            break;
+        ssize_t r = read(fd, line + got, sizeof(line) - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (memchr(line, '\n', got))
+            break;
+    }
+    close(fd);
+    line[got] = '\0';
+    line[strcspn(line, "\n")] = '\0';
+    if (strncmp(line, "ok", 2) == 0 && (line[2] == '\0' || line[2] == ' ')) {
+        snprintf(reply, size, "%s", line[2] ? line + 3 : "");
+        return 0;
+    }
+    if (strncmp(line, "error ", 6) == 0)
+        return sm_error_set(err, 0, "%s", line + 6);
+    return sm_error_set(err, 0, "%s gave no answer", file);
 }

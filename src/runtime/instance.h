@@ -62,6 +62,16 @@ bool instance_idle(const struct instance *in);
  * them), from /proc/<vmm_pid>/smaps_rollup; -1 when the VM is not running or the figure
  * cannot be read. */
 int64_t instance_pss_kib(const struct instance *in);
+/* Connects to a Unix socket in the instance directory (through a directory descriptor:
+ * socket paths are limited to 108 bytes, a store path plus a 64-hex id may be longer).
+ * A socket that is not there: "the VM has no network (--network none)" for the
+ * network's, ENOENT for the others. */
+int instance_connect(const struct instance *in, const char *file, sm_error_t *err);
+/* One request line to a VMM socket of the instance (the network's, the VM's control
+ * socket) and its one-line answer: "ok[ REPLY]" returns 0 with REPLY in reply,
+ * "error MESSAGE" is the error. */
+int instance_request(const struct instance *in, const char *file, const char *request,
+                     int timeout_ms, char *reply, size_t size, sm_error_t *err);
 /* The "Pss:" figure (KiB) of an smaps_rollup text; -1 if absent or malformed. */
 int64_t instance_parse_pss_kib(const char *smaps_rollup);
 /* Removes the directory (the VM must not be running). */

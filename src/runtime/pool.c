@@ -1,10 +1,11 @@
 /* Warm pools (docs/pool.md): idle VMs of one image kept ready, handed out by
- * sm_pool_acquire, never reused once released.
+ * sm_pool_acquire; once given back, reset to their snapshot in place and ready again
+ * (or, discarded or when that fails, stopped and replaced).
  *
  * One mutex guards the pool; one thread of its own starts VMs (one at a time: a first
- * boot bakes the snapshot every later start restores), stops the ones given back and
- * those idle too long, and notices VMs that ended from outside. Acquirers wait on
- * `changed`; the thread on `wake`. */
+ * boot bakes the snapshot every later start restores), resets the ones given back, stops
+ * the discarded ones and those idle too long, and notices VMs that ended from outside.
+ * Acquirers wait on `changed`; the thread on `wake`. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +28,8 @@ enum pool_vm_state {
     VM_DOOMED,   /* to be stopped by the thread */
     VM_STOPPING, /* being stopped by the thread */
     VM_GONE,     /* handed out, then ended from outside: kept until released */
+    VM_RETURNED, /* given back: to be reset by the thread */
+    VM_RESETTING,
 };
 
 struct pool_vm {
@@ -119,8 +122,8 @@ static void probe(struct sm_pool *p)
 static bool want_start(const struct sm_pool *p, uint64_t now)
 {
     unsigned target = p->min + p->surplus + p->waiting;
-    return count(p, VM_READY) + p->starting < target && alive_count(p) < p->max &&
-           now >= p->retry_at_ns;
+    unsigned coming = count(p, VM_READY) + count(p, VM_RETURNED) + count(p, VM_RESETTING);
+    return coming + p->starting < target && alive_count(p) < p->max && now >= p->retry_at_ns;
 }
 
 static void start_one(struct sm_pool *p)
@@ -166,6 +169,31 @@ static void stop_one(struct sm_pool *p, struct pool_vm *v)
     pthread_cond_broadcast(&p->changed);
 }
 
+/* A VM given back, put back as it was when ready: ready again, the newest. If that
+ * fails it is stopped and a fresh one takes its place. */
+static void reset_one(struct sm_pool *p, struct pool_vm *v)
+{
+    v->state = VM_RESETTING;
+    struct pool_vm_ref ref = v->ref; /* v may move while unlocked; the name stays ours */
+    pthread_mutex_unlock(&p->lock);
+    sm_error_t err = NULL;
+    int r = p->ops.reset(p->ops.ctx, &ref, &err);
+    pthread_mutex_lock(&p->lock);
+    v = find_ref(p, ref.id);
+    if (v && r == 0) {
+        v->state = VM_READY;
+        v->since_ns = sm_now_ns();
+    } else if (v) {
+        fprintf(stderr, "supermachine: pool %s: reset %s: %s (a new VM replaces it)\n", p->name,
+                ref.name, sm_error_message(err));
+        if (p->min + p->surplus < p->max)
+            p->surplus++;
+        doom(p, v, false);
+    }
+    sm_error_release(&err);
+    pthread_cond_broadcast(&p->changed);
+}
+
 /* The ready VM unused the longest, if beyond min and idle for idle_timeout_s; else
  * *next_ns gets when one will be. */
 static struct pool_vm *idle_victim(struct sm_pool *p, uint64_t now, uint64_t *next_ns)
@@ -208,6 +236,13 @@ static void *pool_thread(void *arg)
                 v = &p->vms[i];
         if (v) { /* first: a stopped VM makes room under max */
             stop_one(p, v);
+            continue;
+        }
+        for (size_t i = 0; i < p->nvms && !v; i++)
+            if (p->vms[i].state == VM_RETURNED)
+                v = &p->vms[i];
+        if (v) { /* next: a VM given back is ready sooner than a new one */
+            reset_one(p, v);
             continue;
         }
         uint64_t now = sm_now_ns();
@@ -345,12 +380,15 @@ int sm_pool_release(struct sm_pool *p, const char *name_or_id, int discard, sm_e
             (*err)->errno_value = ENOENT;
     } else if (v->state == VM_GONE) {
         drop(p, v); /* ended from outside: nothing left to stop */
+    } else if (v->state == VM_IN_USE && !discard && p->ops.reset) {
+        v->state = VM_RETURNED; /* the thread resets it: ready again, in place */
+        v = NULL;
     } else if (v->state == VM_IN_USE) {
         doom(p, v, false);
     } else {
         v->keep = false; /* ending already (from outside): forget it once stopped */
     }
-    /* A fresh VM in its place, unless discarded: what resetting it would give. */
+    /* A fresh VM in place of one not reset, unless discarded. */
     if (v && !discard && p->min + p->surplus < p->max)
         p->surplus++;
     pthread_cond_signal(&p->wake);
@@ -364,7 +402,7 @@ void sm_pool_stats(struct sm_pool *p, struct sm_pool_stats *out)
     *out = (struct sm_pool_stats){
         .ready = count(p, VM_READY),
         .in_use = count(p, VM_IN_USE) + count(p, VM_GONE),
-        .starting = p->starting,
+        .starting = p->starting + count(p, VM_RETURNED) + count(p, VM_RESETTING),
         .stopping = count(p, VM_DOOMED) + count(p, VM_STOPPING),
         .min = p->min,
         .max = p->max,
@@ -449,6 +487,13 @@ static void idle_stop(void *arg, const struct pool_vm_ref *ref)
     instance_release(&in);
 }
 
+static int idle_reset(void *arg, const struct pool_vm_ref *ref, sm_error_t *err)
+{
+    struct idle_ctx *c = arg;
+    cleanup_free char *dir = xasprintf("%s/%s", c->vms_dir, ref->id);
+    return run_idle_reset(dir, ref->id, err);
+}
+
 static void idle_release(void *arg)
 {
     struct idle_ctx *c = arg;
@@ -519,7 +564,12 @@ int sm_pool_create(const struct sm_pool_options *o, struct sm_pool **out, sm_err
     c->vms_dir = xasprintf("%s/vms", store);
     c->owner = getpid();
     remove_leftovers(c->label);
-    struct pool_vm_ops ops = {idle_start, idle_alive, idle_stop, idle_release, c};
+    struct pool_vm_ops ops = {.start = idle_start,
+                              .alive = idle_alive,
+                              .stop = idle_stop,
+                              .reset = idle_reset,
+                              .release = idle_release,
+                              .ctx = c};
     if (pool_create_with_ops(o, &ops, out, err) < 0) {
         idle_release(c);
         return -1;

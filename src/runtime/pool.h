@@ -21,6 +21,11 @@
 int run_idle_start(struct run_plan *p, const char *image_ref, const char *label, pid_t owner,
                    struct instance *out, pid_t *vmm_out, sm_error_t *err);
 
+/* Puts the idle VM (its instance directory and id) back as its snapshot left it, in
+ * place (its VMM's control socket), then greets its agent again as run_idle_start does
+ * (clock, RNG, hostname). A VM that booted rather than restored cannot be: an error. */
+int run_idle_reset(const char *dir, const char *id, sm_error_t *err);
+
 /* Ends a VMM process that is our child and reaps it (SIGTERM, SIGKILL after 5 s); a pid
  * that is not, or no longer, our child is left alone. */
 void run_vmm_end(pid_t vmm);
@@ -41,6 +46,10 @@ struct pool_vm_ops {
     bool (*alive)(void *ctx, const struct pool_vm_ref *ref);
     /* Ends it (if it still runs), reaps its VMM and removes its record. */
     void (*stop)(void *ctx, const struct pool_vm_ref *ref);
+    /* Puts a given-back VM as it was when ready, in place (may be NULL: released VMs
+     * are then always replaced by new ones). On failure the pool stops it and starts
+     * another. */
+    int (*reset)(void *ctx, const struct pool_vm_ref *ref, sm_error_t *err);
     /* Called by sm_pool_destroy at the end (may be NULL). */
     void (*release)(void *ctx);
     void *ctx;

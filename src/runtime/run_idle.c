@@ -11,6 +11,7 @@
 #include "agent/agent_client.h"
 #include "common/util.h"
 #include "runtime/pool.h"
+#include "runtime/vmm_process.h"
 
 /* Ends a VMM that is our child and reaps it: SIGTERM (the VMM stops the guest), SIGKILL
  * after 5 s. A pid that is no longer our child (reaped elsewhere) is left alone. */
@@ -57,4 +58,20 @@ fail:
     sm_error_release(&ignored);
     instance_release(out);
     return -1;
+}
+
+int run_idle_reset(const char *dir, const char *id, sm_error_t *err)
+{
+    struct instance in = {.dir = (char *)dir};
+    snprintf(in.id, sizeof(in.id), "%s", id);
+    char reply[64];
+    if (instance_request(&in, VMM_CONTROL_SOCKET, "reset", run_agent_timeout_ms(), reply,
+                         sizeof(reply), err) < 0)
+        return sm_error_wrap(err, "reset to the snapshot");
+    /* The guest is the snapshot's again: its clock, RNG and hostname as at a start. */
+    struct agent_conn c;
+    if (run_agent_open(&in, run_agent_timeout_ms(), &c, err) < 0)
+        return -1;
+    agent_close(&c);
+    return 0;
 }

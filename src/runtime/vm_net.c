@@ -1,15 +1,9 @@
 /* The public calls on a running VM's network: its published ports (read from the file
  * its VMM keeps), and publish, unpublish and connect through the VMM's control socket
  * (net/net_backend.h). */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "common/util.h"
 #include "net/net_backend.h"
@@ -18,66 +12,12 @@
 
 #define NET_CONTROL_TIMEOUT_MS 10000
 
-/* Connects to a Unix socket in the instance directory through a directory descriptor:
- * socket paths are limited to 108 bytes, a store path plus a 64-hex id may be longer. */
-static int connect_in(const struct instance *in, const char *file, sm_error_t *err)
-{
-    int dirfd = open(in->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0)
-        return sm_error_set(err, errno, "%s", in->dir);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, file);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    int e = errno;
-    close(dirfd);
-    if (r < 0) {
-        if (fd >= 0)
-            close(fd);
-        if (e == ENOENT && strcmp(file, NET_CONTROL_SOCKET) == 0)
-            return sm_error_set(err, 0, "the VM has no network (--network none)");
-        return sm_error_set(err, e, "connect to %s", file);
-    }
-    return fd;
-}
-
 /* One request to the VMM's network, its one-line answer into reply (after "ok "). */
 static int control(const struct instance *in, const char *request, char *reply, size_t size,
                    sm_error_t *err)
 {
-    int fd = connect_in(in, NET_CONTROL_SOCKET, err);
-    if (fd < 0)
-        return -1;
-    char line[NET_CONTROL_LINE];
-    int n = snprintf(line, sizeof(line), "%s\n", request);
-    if (n < 0 || (size_t)n >= sizeof(line) || sm_write_all(fd, line, (size_t)n) < 0) {
-        close(fd);
-        return sm_error_set(err, errno, "the VM's network did not take the request");
-    }
-    size_t got = 0;
-    while (got < sizeof(line) - 1) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, NET_CONTROL_TIMEOUT_MS) <= 0)
-            break;
-        ssize_t r = read(fd, line + got, sizeof(line) - 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        if (memchr(line, '\n', got))
-            break;
-    }
-    close(fd);
-    line[got] = '\0';
-    line[strcspn(line, "\n")] = '\0';
-    if (strncmp(line, "ok", 2) == 0 && (line[2] == '\0' || line[2] == ' ')) {
-        snprintf(reply, size, "%s", line[2] ? line + 3 : "");
-        return 0;
-    }
-    if (strncmp(line, "error ", 6) == 0)
-        return sm_error_set(err, 0, "%s", line + 6);
-    return sm_error_set(err, 0, "the VM's network gave no answer");
+    return instance_request(in, NET_CONTROL_SOCKET, request, NET_CONTROL_TIMEOUT_MS, reply, size,
+                            err);
 }
 
 /* "publish SPEC" or "unpublish SPEC" to a running VM's network (SPEC checked here first,
@@ -127,7 +67,7 @@ int sm_vm_connect(const char *name_or_id, uint16_t guest_port, sm_error_t *err)
         if (strchr(file, '/') || file[0] == '.' || file[0] == '\0')
             sm_error_set(err, 0, "the VM's network named a strange socket");
         else
-            fd = connect_in(&in, file, err);
+            fd = instance_connect(&in, file, err);
     }
     instance_release(&in);
     return fd < 0 ? sm_error_wrap(err, "connect %s:%u", name_or_id, guest_port) : fd;

@@ -158,6 +158,18 @@ static void *watch_owner(void *arg)
     return NULL;
 }
 
+/* A reset of the VM to its snapshot (vm_config.on_reset) starts the network over too. */
+struct net_reset_ctx {
+    const struct net_backend_ops *ops;
+    void *net;
+};
+
+static int reset_network(void *opaque, sm_error_t *err)
+{
+    struct net_reset_ctx *n = opaque;
+    return n->net ? n->ops->reset(n->net, err) : 0;
+}
+
 static void report_ready(int fd, const char *msg)
 {
     if (fd < 0)
@@ -327,7 +339,12 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         .on_vcpu_thread = ext->confine_vcpu_thread,
         .on_devices_thread = ext->confine_devices_thread,
         .on_main_loop = ext->confine_main_thread,
+        /* A restored VM can start over from its snapshot in place (a pool's release). */
+        .control_path = c.restore ? VMM_CONTROL_SOCKET : NULL,
+        .on_reset = reset_network,
     };
+    struct net_reset_ctx net_reset = {.ops = net_ops};
+    vc.reset_opaque = &net_reset;
     if (c.network && strcmp(c.network, "user") == 0) {
         /* Host ports are taken before the guest exists: a port in use is the user's error,
          * reported as such, whether the VM boots or restores. */
@@ -345,6 +362,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         if (net_ops->create(&nc, &net, &err) < 0)
             goto fail;
         vc.net = net_ops->device(net);
+        net_reset.net = net;
     }
     struct vm *vm = NULL;
     int created =

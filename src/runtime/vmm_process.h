@@ -27,6 +27,9 @@
 #include <sys/types.h>
 
 #define VMM_MAIN_ENDED_SIGNAL SIGUSR1
+/* A restored VM's control socket in its instance directory: "reset" puts the guest back
+ * as its snapshot left it, in place (vmm/vm_control.c; a pool's release). */
+#define VMM_CONTROL_SOCKET "vmm.sock"
 
 #include "common/error.h"
 #include "confine/confine.h"

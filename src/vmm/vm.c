@@ -381,7 +381,7 @@ struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err)
     struct vm *vm = xcalloc(1, sizeof(*vm));
     vm->cfg = *cfg;
     vm->ncpus = cfg->ncpus;
-    vm->wake_fd = -1;
+    vm->wake_fd = vm->control_fd = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     console_init(&vm->console, cfg->console_out_fd, cfg->console_limit);
@@ -606,12 +606,14 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
             continue;
         }
         feed_input(vm);
-        struct pollfd fds[3] = {{.fd = vm->wake_fd, .events = POLLIN},
-                                {.fd = vm->cfg.stop_fd, .events = POLLIN}};
-        nfds_t nfds = 2;
+        struct pollfd fds[4] = {{.fd = vm->wake_fd, .events = POLLIN},
+                                {.fd = vm->cfg.stop_fd, .events = POLLIN},
+                                {.fd = vm->control_fd, .events = POLLIN},
+                                {.fd = -1}};
+        nfds_t nfds = 3;
         if (input_open && vm->console.in_len < sizeof(vm->console.in)) {
-            fds[2] = (struct pollfd){.fd = vm->cfg.console_in_fd, .events = POLLIN};
-            nfds = 3;
+            fds[3] = (struct pollfd){.fd = vm->cfg.console_in_fd, .events = POLLIN};
+            nfds = 4;
         }
         /* A short timeout flushes partial console lines (prompts) and retries input the
          * guest could not take yet. */
@@ -627,7 +629,9 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
         }
         if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
             vm_finish(vm, VM_EXIT_USER, "stopped");
-        if (nfds == 3 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)))
+        else if (fds[2].revents & POLLIN)
+            vm_control_serve(vm);
+        if (nfds == 4 && (fds[3].revents & (POLLIN | POLLHUP | POLLERR)))
             input_open = read_input(vm, &escape);
         console_flush(&vm->console);
     }
@@ -701,6 +705,12 @@ void vm_destroy(struct vm *vm)
     hv_vm_destroy(vm->hv);
     if (vm->wake_fd >= 0)
         close(vm->wake_fd);
+    if (vm->control_fd >= 0) {
+        close(vm->control_fd);
+        unlink(vm->cfg.control_path);
+    }
+    free(vm->snap_meta);
+    free(vm->snap_secs);
     free(vm);
 }
 

@@ -62,6 +62,15 @@ struct vm_config {
      * its console loop: the main thread is confined there, after starting them (a thread
      * inherits its creator's filters, so narrowing first would narrow them too). */
     void (*on_main_loop)(void);
+    /* NULL, or where a VM restored from a snapshot serves requests to start over from
+     * that snapshot (a Unix socket, made here; vm_control.c: "reset" -> "ok" or
+     * "error MESSAGE"). Served on vm_run's thread between console turns. */
+    const char *control_path;
+    /* NULL, or called during each such reset while the guest is paused and its devices
+     * frozen, after their state went back: the network backend starts over. An error
+     * ends the VM. */
+    int (*on_reset)(void *opaque, sm_error_t *err);
+    void *reset_opaque;
 };
 
 enum vm_exit_reason {
@@ -103,6 +112,13 @@ void vm_request_stop(struct vm *vm);
  * waits; vm_resume lets them go on. Used for snapshots. */
 int vm_pause(struct vm *vm, sm_error_t *err);
 void vm_resume(struct vm *vm);
+/* Puts a VM restored from a snapshot back as the snapshot left it, in place: guest RAM
+ * drops every page the guest wrote (MADV_DONTNEED on the file's private mapping, which
+ * reverts to the file) and vCPU, interrupt controller, clock and device state are
+ * loaded again; vsock connections and the network's flows end; a new VM generation ID.
+ * On vm_run's thread (vm_control.c). A failure part-way ends the VM (VM_EXIT_ERROR):
+ * its state would be neither the old nor the snapshot's. */
+int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err);
 void vm_destroy(struct vm *vm);
 /* Where a snapshot for dir is written before it is renamed to dir (a new string): this
  * process's own staging directory beside it. It may exist beforehand, empty (made before

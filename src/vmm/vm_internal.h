@@ -15,6 +15,7 @@
 #include "vmm/hv/hv.h"
 #include "vmm/ioloop.h"
 #include "vmm/memory.h"
+#include "vmm/snapshot.h"
 #include "vmm/virtio/mmio.h"
 #include "vmm/vm.h"
 
@@ -59,6 +60,11 @@ struct vm {
     unsigned snapshot_requested;
     char kernel_sha256[65];
     char initrd_sha256[65];
+    /* A restored VM's snapshot metadata, kept for resets (small: no memory). */
+    char *snap_meta;
+    struct snap_section *snap_secs;
+    uint32_t snap_nsecs;
+    int control_fd; /* cfg.control_path's listening socket, or -1 */
 };
 
 /* Creates the hypervisor VM, maps memory, creates the irqchip and the vCPUs with their
@@ -70,6 +76,10 @@ struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err);
  * GSI, described in ACPI. */
 int vm_add_virtio(struct vm *vm, const struct virtio_ops *ops, void *dev, sm_error_t *err);
 int vm_add_devices(struct vm *vm, sm_error_t *err);
+/* The control socket (vm_control.c): made once the VM is restored; served by vm_run's
+ * loop when it is readable. */
+int vm_control_listen(struct vm *vm, sm_error_t *err);
+void vm_control_serve(struct vm *vm);
 void vm_finish(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

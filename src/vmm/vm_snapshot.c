@@ -375,6 +375,97 @@ static int check_name(const struct snap_section *secs, uint32_t n, const char *d
     return 0;
 }
 
+/* Everything but memory, from the snapshot's sections into the VM's hypervisor objects
+ * and devices: at a restore, into new ones; at a reset, over the running VM's (paused). */
+static int load_state(struct vm *vm, const struct snap_section *secs, uint32_t n, sm_error_t *err)
+{
+    const void *p;
+    /* VM-wide state first: interrupt controllers, timer, clock. */
+    struct kvm_irqchip chips[HV_X86_IRQCHIPS];
+    struct kvm_pit_state2 pit;
+    struct snap_clock clock;
+    if ((p = section(secs, n, SNAP_SEC_IRQCHIP, 0, sizeof(chips), "irqchip", err)) == NULL)
+        return -1;
+    memcpy(chips, p, sizeof(chips));
+    if ((p = section(secs, n, SNAP_SEC_PIT, 0, sizeof(pit), "PIT", err)) == NULL)
+        return -1;
+    memcpy(&pit, p, sizeof(pit));
+    if ((p = section(secs, n, SNAP_SEC_CLOCK, 0, sizeof(clock), "clock", err)) == NULL)
+        return -1;
+    memcpy(&clock, p, sizeof(clock));
+    if (hv_x86_set_irqchip(vm->hv, chips, err) < 0 || hv_x86_set_pit(vm->hv, &pit, err) < 0)
+        return -1;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (restore_vcpu(&vm->vcpus[i], secs, n, err) < 0)
+            return -1;
+    /* The guest clock goes on from where it was, moved forward by the wall-clock time the
+     * snapshot spent on disk, so the guest's wall clock is right again. */
+    uint64_t now = realtime_ns();
+    uint64_t passed = now > clock.host_realtime_ns ? now - clock.host_realtime_ns : 0;
+    struct kvm_clock_data kc = {.clock = clock.kvmclock_ns + passed};
+    if (hv_x86_set_clock(vm->hv, &kc, err) < 0)
+        return -1;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (hv_x86_kvmclock_ctrl(vm->vcpus[i].hv, err) < 0)
+            return -1;
+
+    struct serial_state serial;
+    if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_SERIAL, sizeof(serial), "serial", err)) ==
+        NULL)
+        return -1;
+    memcpy(&serial, p, sizeof(serial));
+    serial_restore(&vm->serial, &serial);
+    struct snap_platform plat;
+    if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_PLATFORM, sizeof(plat), "platform", err)) ==
+        NULL)
+        return -1;
+    memcpy(&plat, p, sizeof(plat));
+    vm->platform.ged_pending = plat.ged_pending;
+    /* Every restore is a clone of the snapshot: a new VM generation ID, announced through
+     * the GED, has the guest's vmgenid driver reseed its RNG before anything else runs
+     * (the agent reseeds again with host entropy at its hello). */
+    uint8_t genid[16];
+    if (getrandom(genid, sizeof(genid), 0) != (ssize_t)sizeof(genid))
+        return sm_error_set(err, errno, "getrandom");
+    vm_mem_write(&vm->mem, X86_VMGENID_ADDR, genid, sizeof(genid));
+    platform_ged_notify(&vm->platform, X86_GED_EVT_VMGENID);
+    for (unsigned i = 0; i < vm->nvirtio; i++) {
+        struct virtio_mmio_state vs;
+        char what[32];
+        snprintf(what, sizeof(what), "virtio device %u", i);
+        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VIRTIO + i, sizeof(vs), what, err)) ==
+            NULL)
+            return -1;
+        memcpy(&vs, p, sizeof(vs));
+        if (virtio_mmio_restore(&vm->virtio[i], &vs, err) < 0)
+            return sm_error_wrap(err, "%s", what);
+    }
+    if (vm->vsock) {
+        struct virtio_vsock_state vss;
+        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VSOCK, sizeof(vss), "vsock", err)) ==
+            NULL)
+            return -1;
+        memcpy(&vss, p, sizeof(vss));
+        if (virtio_vsock_restore(vm->vsock, &vss, err) < 0)
+            return -1;
+    }
+    if (vm->net) {
+        struct virtio_net_state ns;
+        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_NET, sizeof(ns), "network device",
+                         err)) == NULL)
+            return -1;
+        memcpy(&ns, p, sizeof(ns));
+        if (virtio_net_restore(vm->net, &ns, err) < 0)
+            return -1;
+    }
+    /* Requests the guest queued while the snapshot was taken were never seen by the
+     * device (it was parked): each device looks at its rings once when the loop starts. */
+    for (unsigned i = 0; i < vm->nvirtio; i++)
+        if (vm->virtio[i].notify_fd >= 0)
+            virtio_mmio_renotify(&vm->virtio[i]);
+    return 0;
+}
+
 int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct vm **out,
                             sm_error_t *err)
 {
@@ -452,96 +543,57 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
         goto fail;
     }
 
-    /* VM-wide state first: interrupt controllers, timer, clock. */
-    struct kvm_irqchip chips[HV_X86_IRQCHIPS];
-    struct kvm_pit_state2 pit;
-    struct snap_clock clock;
-    if ((p = section(secs, n, SNAP_SEC_IRQCHIP, 0, sizeof(chips), "irqchip", err)) == NULL)
+    if (load_state(vm, secs, n, err) < 0)
         goto fail;
-    memcpy(chips, p, sizeof(chips));
-    if ((p = section(secs, n, SNAP_SEC_PIT, 0, sizeof(pit), "PIT", err)) == NULL)
+    if (cfg->control_path && vm_control_listen(vm, err) < 0)
         goto fail;
-    memcpy(&pit, p, sizeof(pit));
-    if ((p = section(secs, n, SNAP_SEC_CLOCK, 0, sizeof(clock), "clock", err)) == NULL)
-        goto fail;
-    memcpy(&clock, p, sizeof(clock));
-    if (hv_x86_set_irqchip(vm->hv, chips, err) < 0 || hv_x86_set_pit(vm->hv, &pit, err) < 0)
-        goto fail;
-    for (unsigned i = 0; i < vm->ncpus; i++)
-        if (restore_vcpu(&vm->vcpus[i], secs, n, err) < 0)
-            goto fail;
-    /* The guest clock goes on from where it was, moved forward by the wall-clock time the
-     * snapshot spent on disk, so the guest's wall clock is right again. */
-    uint64_t now = realtime_ns();
-    uint64_t passed = now > clock.host_realtime_ns ? now - clock.host_realtime_ns : 0;
-    struct kvm_clock_data kc = {.clock = clock.kvmclock_ns + passed};
-    if (hv_x86_set_clock(vm->hv, &kc, err) < 0)
-        goto fail;
-    for (unsigned i = 0; i < vm->ncpus; i++)
-        if (hv_x86_kvmclock_ctrl(vm->vcpus[i].hv, err) < 0)
-            goto fail;
-
-    struct serial_state serial;
-    if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_SERIAL, sizeof(serial), "serial", err)) ==
-        NULL)
-        goto fail;
-    memcpy(&serial, p, sizeof(serial));
-    serial_restore(&vm->serial, &serial);
-    struct snap_platform plat;
-    if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_PLATFORM, sizeof(plat), "platform", err)) ==
-        NULL)
-        goto fail;
-    memcpy(&plat, p, sizeof(plat));
-    vm->platform.ged_pending = plat.ged_pending;
-    /* Every restore is a clone of the snapshot: a new VM generation ID, announced through
-     * the GED, has the guest's vmgenid driver reseed its RNG before anything else runs
-     * (the agent reseeds again with host entropy at its hello). */
-    uint8_t genid[16];
-    if (getrandom(genid, sizeof(genid), 0) != (ssize_t)sizeof(genid)) {
-        sm_error_set(err, errno, "getrandom");
-        goto fail;
-    }
-    vm_mem_write(&vm->mem, X86_VMGENID_ADDR, genid, sizeof(genid));
-    platform_ged_notify(&vm->platform, X86_GED_EVT_VMGENID);
-    for (unsigned i = 0; i < vm->nvirtio; i++) {
-        struct virtio_mmio_state vs;
-        char what[32];
-        snprintf(what, sizeof(what), "virtio device %u", i);
-        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VIRTIO + i, sizeof(vs), what, err)) ==
-            NULL)
-            goto fail;
-        memcpy(&vs, p, sizeof(vs));
-        if (virtio_mmio_restore(&vm->virtio[i], &vs, err) < 0) {
-            sm_error_wrap(err, "%s", what);
-            goto fail;
-        }
-    }
-    if (vm->vsock) {
-        struct virtio_vsock_state vss;
-        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VSOCK, sizeof(vss), "vsock", err)) ==
-            NULL)
-            goto fail;
-        memcpy(&vss, p, sizeof(vss));
-        if (virtio_vsock_restore(vm->vsock, &vss, err) < 0)
-            goto fail;
-    }
-    if (vm->net) {
-        struct virtio_net_state ns;
-        if ((p = section(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_NET, sizeof(ns), "network device",
-                         err)) == NULL)
-            goto fail;
-        memcpy(&ns, p, sizeof(ns));
-        if (virtio_net_restore(vm->net, &ns, err) < 0)
-            goto fail;
-    }
-    /* Requests the guest queued while the snapshot was taken were never seen by the
-     * device (it was parked): each device looks at its rings once when the loop starts. */
-    for (unsigned i = 0; i < vm->nvirtio; i++)
-        if (vm->virtio[i].notify_fd >= 0)
-            virtio_mmio_renotify(&vm->virtio[i]);
+    /* Kept for resets: the sections point into the metadata. */
+    vm->snap_meta = meta;
+    vm->snap_secs = secs;
+    vm->snap_nsecs = n;
+    meta = NULL;
+    secs = NULL;
     *out = vm;
     return 0;
 fail:
     vm_destroy(vm);
     return sm_error_wrap(err, "restore %s", dir);
+}
+
+int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err)
+{
+    if (vm->snap_secs == NULL || !vm->mem.from_file)
+        return sm_error_set(err, ENOTSUP, "reset: this VM was not restored from a snapshot");
+    console_flush(&vm->console);
+    if (vm_pause(vm, err) < 0)
+        return sm_error_wrap(err, "reset");
+    /* The device thread parked between two requests (so no disk request is half done)
+     * and vsock and the network kept off guest memory, as for a save. */
+    ioloop_pause(&vm->io);
+    if (vm->vsock)
+        virtio_vsock_freeze(vm->vsock, true);
+    if (vm->net)
+        virtio_net_freeze(vm->net, true);
+    /* Every page the guest wrote is a private copy of the file's: dropped, the mapping
+     * shows the file again, and KVM's own mappings of those pages are invalidated
+     * through its MMU notifier. The page cache the clones share is untouched. */
+    int r = 0;
+    if (madvise(vm->mem.host, vm->mem.size, MADV_DONTNEED) < 0)
+        r = sm_error_set(err, errno, "madvise guest memory");
+    if (r == 0)
+        r = load_state(vm, vm->snap_secs, vm->snap_nsecs, err);
+    if (r == 0 && vm->cfg.on_reset)
+        r = vm->cfg.on_reset(vm->cfg.reset_opaque, err);
+    if (vm->vsock)
+        virtio_vsock_freeze(vm->vsock, false);
+    if (vm->net)
+        virtio_net_freeze(vm->net, false);
+    ioloop_resume(&vm->io);
+    if (r < 0) {
+        sm_error_wrap(err, "reset");
+        vm_finish(vm, VM_EXIT_ERROR, "%s", sm_error_message(*err));
+        return -1;
+    }
+    vm_resume(vm);
+    return 0;
 }

@@ -107,6 +107,18 @@ expect() {
     grep -qxF -- "$text" "$OUT" || fail "supermachine $*: stdout lacks '$text': $(head -c 2000 "$OUT")"
 }
 
+# now_ms: the wall clock in milliseconds (for the figures tests print, never assert).
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_for SECS CMD...: runs CMD every 0.2 s until it succeeds (status 0) or SECS passed
+# (status 1).
+wait_for() {
+    local secs=$1
+    shift
+    for _ in $(seq $((secs * 5))); do "$@" && return 0; sleep 0.2; done
+    return 1
+}
+
 # free_port: a TCP port free on 127.0.0.1 right now.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

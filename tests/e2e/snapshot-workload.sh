@@ -17,7 +17,6 @@ set -eu
 run_setup
 I=$RUN_IMAGE
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # A CGI script that tells what the guest is at request time, and the file the server
 # wrote when it started (at bake time: the same in every clone of the snapshot).

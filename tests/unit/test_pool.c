@@ -17,6 +17,8 @@ struct fake {
     pthread_mutex_t lock;
     int started, stopped, alive_now, max_alive;
     bool fail;
+    int resets;
+    bool reset_fails;
     char dead[16][INSTANCE_ID_LEN + 1]; /* ids that ended from outside */
     int ndead;
 };
@@ -60,6 +62,18 @@ static void fake_stop(void *arg, const struct pool_vm_ref *ref)
     pthread_mutex_unlock(&f->lock);
 }
 
+static int fake_reset(void *arg, const struct pool_vm_ref *ref, sm_error_t *err)
+{
+    struct fake *f = arg;
+    (void)ref;
+    usleep(2000);
+    pthread_mutex_lock(&f->lock);
+    f->resets++;
+    int r = f->reset_fails ? sm_error_set(err, 0, "reset refused") : 0;
+    pthread_mutex_unlock(&f->lock);
+    return r;
+}
+
 static void fake_kill(struct fake *f, const char *name)
 {
     pthread_mutex_lock(&f->lock);
@@ -75,17 +89,27 @@ static int fake_get(struct fake *f, int *field)
     return v;
 }
 
-static struct sm_pool *make(struct fake *f, unsigned min, unsigned max, unsigned idle_s)
+static struct sm_pool *make_ops(struct fake *f, unsigned min, unsigned max, unsigned idle_s,
+                                bool resets)
 {
     memset(f, 0, sizeof(*f));
     pthread_mutex_init(&f->lock, NULL);
-    struct pool_vm_ops ops = {fake_start, fake_alive, fake_stop, NULL, f};
+    struct pool_vm_ops ops = {.start = fake_start,
+                              .alive = fake_alive,
+                              .stop = fake_stop,
+                              .reset = resets ? fake_reset : NULL,
+                              .ctx = f};
     struct sm_pool_options o = {.name = "t", .min = min, .max = max, .idle_timeout_s = idle_s};
     struct sm_pool *p = NULL;
     sm_error_t err = NULL;
     CHECK(pool_create_with_ops(&o, &ops, &p, &err) == 0);
     sm_error_release(&err);
     return p;
+}
+
+static struct sm_pool *make(struct fake *f, unsigned min, unsigned max, unsigned idle_s)
+{
+    return make_ops(f, min, max, idle_s, false);
 }
 
 /* Waits (up to 5 s) until the pool has `ready` ready and `stopping` stopping VMs. */
@@ -206,7 +230,8 @@ static void test_failures(void)
     memset(&f, 0, sizeof(f));
     pthread_mutex_init(&f.lock, NULL);
     f.fail = true;
-    struct pool_vm_ops ops = {fake_start, fake_alive, fake_stop, NULL, &f};
+    struct pool_vm_ops ops = {
+        .start = fake_start, .alive = fake_alive, .stop = fake_stop, .ctx = &f};
     struct sm_pool_options o = {.name = "t", .min = 1, .max = 1};
     struct sm_pool *p = NULL;
     sm_error_t err = NULL;
@@ -264,6 +289,51 @@ static void test_on_demand_and_destroy(void)
     free(a);
 }
 
+/* With a reset operation a released VM comes back ready, the same VM, without a start;
+ * discarded or failing to reset, it is stopped and a new one replaces it. */
+static void test_reset_in_place(void)
+{
+    struct fake f;
+    struct sm_pool *p = make_ops(&f, 1, 2, 0, true);
+    CHECK(settle(p, 1, 0));
+    sm_error_t err = NULL;
+    char *a = acquire(p, 1000, &err);
+    CHECK(a != NULL);
+    CHECK(settle(p, 1, 1)); /* refilled to min */
+    int started = fake_get(&f, &f.started);
+    CHECK(sm_pool_release(p, a, 0, &err) == 0);
+    CHECK(sm_pool_release(p, a, 0, &err) < 0); /* twice: not held any more */
+    sm_error_release(&err);
+    CHECK(settle(p, 2, 0)); /* a is ready again, beside the refill */
+    CHECK(fake_get(&f, &f.resets) == 1);
+    CHECK(fake_get(&f, &f.started) == started);
+    CHECK(fake_get(&f, &f.stopped) == 0);
+    char *b = acquire(p, 1000, &err); /* the newest ready VM: a, just reset */
+    CHECK(b && strcmp(a, b) == 0);
+
+    /* A reset that fails: the VM is stopped and a new one takes its place. */
+    pthread_mutex_lock(&f.lock);
+    f.reset_fails = true;
+    pthread_mutex_unlock(&f.lock);
+    CHECK(sm_pool_release(p, b, 0, &err) == 0);
+    CHECK(settle(p, 2, 0));
+    CHECK(fake_get(&f, &f.resets) == 2);
+    CHECK(fake_get(&f, &f.stopped) == 1);
+    CHECK(fake_get(&f, &f.started) == started + 1);
+
+    /* Discarded: never reset, only stopped. */
+    char *c = acquire(p, 1000, &err);
+    CHECK(c != NULL);
+    CHECK(sm_pool_release(p, c, 1, &err) == 0);
+    CHECK(settle(p, 1, 0));
+    CHECK(fake_get(&f, &f.resets) == 2);
+    CHECK(fake_get(&f, &f.stopped) == 2);
+    CHECK(fake_get(&f, &f.max_alive) <= 2);
+    sm_pool_destroy(p);
+    CHECK(f.stopped == f.started);
+    free(a), free(b), free(c);
+}
+
 int main(void)
 {
     test_fill_acquire_max();
@@ -271,5 +341,6 @@ int main(void)
     test_outside_end();
     test_failures();
     test_on_demand_and_destroy();
+    test_reset_in_place();
     return check_summary("pool");
 }

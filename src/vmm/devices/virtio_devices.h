@@ -79,8 +79,8 @@ uint64_t virtio_vsock_guest_cid(const struct virtio_vsock *v);
  * queues alone; host sockets only set flags. */
 void virtio_vsock_freeze(struct virtio_vsock *v, bool frozen);
 void virtio_vsock_save(const struct virtio_vsock *v, struct virtio_vsock_state *s);
-/* Takes the snapshot's CID and owes the guest a TRANSPORT_RESET event, sent once the
- * device loop runs. */
+/* Ends every connection, takes the snapshot's CID and owes the guest a TRANSPORT_RESET
+ * event, sent once the device loop runs. With the device thread and vCPUs parked. */
 int virtio_vsock_restore(struct virtio_vsock *v, const struct virtio_vsock_state *s,
                          sm_error_t *err);
 
@@ -131,8 +131,7 @@ int virtio_net_kick_fd(const struct virtio_net *n);
  * lock: fn may call virtio_net_rx). The frame is valid during the call only. Returns how
  * many were taken: `budget` means more may be waiting. */
 typedef void (*virtio_net_frame_fn)(void *opaque, const uint8_t *frame, size_t len);
-unsigned virtio_net_tx(struct virtio_net *n, virtio_net_frame_fn fn, void *opaque,
-                       unsigned budget);
+unsigned virtio_net_tx(struct virtio_net *n, virtio_net_frame_fn fn, void *opaque, unsigned budget);
 /* A frame for the guest: into its rx buffers now, or queued until it gives some. */
 void virtio_net_rx(struct virtio_net *n, const uint8_t *frame, size_t len);
 /* Moves queued frames into buffers the guest gave since, and interrupts the guest for
@@ -142,6 +141,8 @@ size_t virtio_net_flush(struct virtio_net *n);
  * the guest are queued, its own wait. */
 void virtio_net_freeze(struct virtio_net *n, bool frozen);
 void virtio_net_save(const struct virtio_net *n, struct virtio_net_state *s);
+/* Checks the snapshot's MAC and MTU and drops the frames waiting for the guest (at a
+ * reset they were for the guest as it was). */
 int virtio_net_restore(struct virtio_net *n, const struct virtio_net_state *s, sm_error_t *err);
 /* Counters (frames dropped on the way in and out), for the backend's log. */
 void virtio_net_stats(struct virtio_net *n, uint64_t *rx_dropped, uint64_t *tx_dropped);

@@ -385,6 +385,11 @@ int virtio_net_restore(struct virtio_net *n, const struct virtio_net_state *s, s
     /* The guest's driver keeps the MAC and MTU it read at probe: the device must match. */
     if (memcmp(s->mac, n->mac, 6) != 0 || s->mtu != n->mtu)
         return sm_error_set(err, 0, "snapshot: its network device had another MAC or MTU");
+    pthread_mutex_lock(&n->t->lock);
+    while (n->pend_len)
+        pend_drop_head(n);
+    n->rx_used = n->tx_used = false;
+    pthread_mutex_unlock(&n->t->lock);
     return 0;
 }
 

@@ -1223,6 +1223,9 @@ int virtio_vsock_restore(struct virtio_vsock *v, const struct virtio_vsock_state
 {
     if (check_cid(s->guest_cid, err) < 0)
         return sm_error_wrap(err, "snapshot");
+    /* At a reset of a running VM, its connections end here: their guest ends went back
+     * with its memory (host clients see EOF). A new device has none. */
+    drop_all(v, false);
     v->guest_cid = s->guest_cid;
     v->next_port = s->next_port >= VSOCK_PORT_FIRST ? s->next_port : VSOCK_PORT_FIRST;
     /* No connection survives a snapshot (their host ends belong to another process);

@@ -1,0 +1,111 @@
+/* The VM's control socket (vm_config.control_path): one request per connection, one
+ * line each way, served on vm_run's thread between two console turns:
+ *   "reset" -> "ok" | "error MESSAGE"     start over from the snapshot (vm_reset_to_snapshot)
+ * The request waits for the answer, so a client knows the guest is the snapshot's again
+ * when it reads "ok". Whoever can reach the socket (the VM's instance directory) can
+ * already run anything in the guest through vsock: the socket asks for nothing more. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "vmm/vm_internal.h"
+
+#define CONTROL_LINE_MAX 64
+/* A client gets this long to send its line: the loop that carries the console waits. */
+#define CONTROL_READ_MS 1000
+
+int vm_control_listen(struct vm *vm, sm_error_t *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *path = vm->cfg.control_path;
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return sm_error_set(err, ENAMETOOLONG, "control socket %s", path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    unlink(path); /* a dead VMM's: the instance directory's lock is this process's */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return sm_error_set(err, e, "control socket %s", path);
+    }
+    vm->control_fd = fd;
+    return 0;
+}
+
+/* The request line (without its newline) into line; false if none came in time. */
+static bool read_line(int fd, char *line, size_t size)
+{
+    size_t len = 0;
+    uint64_t deadline = sm_now_ns() + (uint64_t)CONTROL_READ_MS * 1000000;
+    for (;;) {
+        uint64_t now = sm_now_ns();
+        if (now >= deadline)
+            return false;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
+        if (r < 0 && errno != EINTR)
+            return false;
+        if (r <= 0)
+            continue;
+        ssize_t n = recv(fd, line + len, size - 1 - len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return false;
+        len += (size_t)n;
+        line[len] = '\0';
+        char *nl = memchr(line, '\n', len);
+        if (nl) {
+            *nl = '\0';
+            if (nl > line && nl[-1] == '\r')
+                nl[-1] = '\0';
+            return true;
+        }
+        if (len == size - 1)
+            return false; /* no request is this long */
+    }
+}
+
+static void answer(int fd, const char *text)
+{
+    char buf[600];
+    int n = snprintf(buf, sizeof(buf), "%s\n", text);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(buf)) {
+        n = (int)sizeof(buf) - 1;
+        buf[n - 1] = '\n';
+    }
+    ssize_t w = send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)w; /* a client gone is its own business */
+}
+
+void vm_control_serve(struct vm *vm)
+{
+    int fd = accept4(vm->control_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    char line[CONTROL_LINE_MAX];
+    if (!read_line(fd, line, sizeof(line))) {
+        answer(fd, "error no request line");
+    } else if (strcmp(line, "reset") == 0) {
+        sm_error_t err = NULL;
+        if (vm_reset_to_snapshot(vm, &err) == 0) {
+            answer(fd, "ok");
+        } else {
+            char msg[560];
+            snprintf(msg, sizeof(msg), "error %s", sm_error_message(err));
+            answer(fd, msg);
+        }
+        sm_error_release(&err);
+    } else {
+        answer(fd, "error unknown request (want: reset)");
+    }
+    close(fd);
+}
