@@ -110,12 +110,12 @@ expect() {
 # now_ms: the wall clock in milliseconds (for the figures tests print, never assert).
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# wait_for SECS CMD...: runs CMD every 0.2 s until it succeeds (status 0) or SECS passed
-# (status 1).
+# wait_for SECS CMD...: runs CMD every 0.2 s until it succeeds (status 0) or SECS have
+# passed (status 1), however long CMD itself takes.
 wait_for() {
-    local secs=$1
+    local deadline=$((SECONDS + $1))
     shift
-    for _ in $(seq $((secs * 5))); do "$@" && return 0; sleep 0.2; done
+    while [ $SECONDS -lt $deadline ]; do "$@" && return 0; sleep 0.2; done
     return 1
 }
 

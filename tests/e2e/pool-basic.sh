@@ -28,7 +28,8 @@ in_use_count() { "$SM" pool ls | awk '$1 == "t" { print $4 }'; }
 
 # ---- serve ----
 t0=$(now_ms)
-"$SM" pool serve --min 2 --max 3 --network none t "$I" >"$WORK/serve.log" 2>&1 </dev/null &
+# No idle timeout: the released VM must stay among the ready ones (ready3).
+"$SM" pool serve --min 2 --max 3 --idle-timeout 0 --network none t "$I" >"$WORK/serve.log" 2>&1 </dev/null &
 SERVE=$!
 wait_for 900 grep -q '^pool t: 2 ready' "$WORK/serve.log" ||
     fail "the pool never had 2 VMs ready: $(cat "$WORK/serve.log")"

@@ -46,7 +46,8 @@ HTTPD='mkdir -p /www && echo "served by $(hostname)" >/www/index.html && httpd -
 # The snapshot first: the pool's first VM would otherwise boot and bake it, and a VM
 # that booted cannot be reset (it is replaced).
 expect 0 "baked" -- run --rm "$I" echo baked
-"$SM" pool serve --min 1 --max 2 t "$I" >"$WORK/serve.log" 2>&1 </dev/null &
+# No idle timeout: a ready VM trimmed meanwhile would hide the one coming back.
+"$SM" pool serve --min 1 --max 2 --idle-timeout 0 t "$I" >"$WORK/serve.log" 2>&1 </dev/null &
 SERVE=$!
 wait_for 900 grep -q '^pool t: 1 ready' "$WORK/serve.log" ||
     fail "the pool never had a VM ready: $(cat "$WORK/serve.log")"
