@@ -76,8 +76,7 @@ struct net_slirp {
     pthread_mutex_t reset_lock;
     pthread_cond_t reset_cond;
     bool reset_requested;
-    int reset_result;
-    char reset_error[256];
+    sm_error_t reset_err; /* the failed reset's error (NULL: done), handed to the caller */
     SlirpConfig config;
     /* The ports published when the VM started (as bound): what a reset keeps. */
     struct net_publish initial[NET_MAX_FORWARDS];

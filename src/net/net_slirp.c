@@ -375,10 +375,7 @@ static void serve_reset(struct net_slirp *s)
 {
     pthread_mutex_lock(&s->reset_lock);
     if (s->reset_requested) {
-        sm_error_t err = NULL;
-        s->reset_result = reset_stack(s, &err);
-        snprintf(s->reset_error, sizeof(s->reset_error), "%s", err ? sm_error_message(err) : "");
-        sm_error_release(&err);
+        reset_stack(s, &s->reset_err);
         s->reset_requested = false;
         pthread_cond_broadcast(&s->reset_cond);
     }
@@ -397,9 +394,12 @@ static int slirp_reset(void *nb, sm_error_t *err)
     (void)w;
     while (s->reset_requested)
         pthread_cond_wait(&s->reset_cond, &s->reset_lock);
-    int r = s->reset_result;
-    if (r < 0)
-        sm_error_set(err, 0, "%s", s->reset_error);
+    int r = s->reset_err ? -1 : 0;
+    if (err)
+        *err = s->reset_err; /* NULL on success */
+    else
+        sm_error_release(&s->reset_err);
+    s->reset_err = NULL;
     pthread_mutex_unlock(&s->reset_lock);
     return r;
 }

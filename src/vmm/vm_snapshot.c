@@ -138,6 +138,16 @@ static int save_memory(struct vm *vm, const char *path, sm_error_t *err)
     return 0;
 }
 
+/* vsock and the network have threads of their own that host sockets keep busy: frozen,
+ * they leave guest memory and their queues alone (a save writes, a reset reloads them). */
+static void freeze_devices(struct vm *vm, bool frozen)
+{
+    if (vm->vsock)
+        virtio_vsock_freeze(vm->vsock, frozen);
+    if (vm->net)
+        virtio_net_freeze(vm->net, frozen);
+}
+
 static int fingerprint(struct vm *vm, char out[65], sm_error_t *err)
 {
     cleanup_free struct kvm_cpuid2 *supported = NULL;
@@ -227,10 +237,7 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
 
     /* The vCPUs are paused, but host sockets keep the device thread busy: vsock must not
      * touch guest memory or its queues until the memory file is written. */
-    if (vm->vsock)
-        virtio_vsock_freeze(vm->vsock, true);
-    if (vm->net)
-        virtio_net_freeze(vm->net, true);
+    freeze_devices(vm, true);
     if (fingerprint(vm, cfg.host_fingerprint, err) < 0)
         goto fail;
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -284,16 +291,10 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
         sm_error_set(err, errno, "rename %s to %s", tmp, dir);
         goto fail;
     }
-    if (vm->vsock)
-        virtio_vsock_freeze(vm->vsock, false);
-    if (vm->net)
-        virtio_net_freeze(vm->net, false);
+    freeze_devices(vm, false);
     return 0;
 fail:
-    if (vm->vsock)
-        virtio_vsock_freeze(vm->vsock, false);
-    if (vm->net)
-        virtio_net_freeze(vm->net, false);
+    freeze_devices(vm, false);
     free(w.buf);
     remove_tree(tmp);
     return sm_error_wrap(err, "save snapshot %s", dir);
@@ -570,10 +571,7 @@ int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err)
     /* The device thread parked between two requests (so no disk request is half done)
      * and vsock and the network kept off guest memory, as for a save. */
     ioloop_pause(&vm->io);
-    if (vm->vsock)
-        virtio_vsock_freeze(vm->vsock, true);
-    if (vm->net)
-        virtio_net_freeze(vm->net, true);
+    freeze_devices(vm, true);
     /* Every page the guest wrote is a private copy of the file's: dropped, the mapping
      * shows the file again, and KVM's own mappings of those pages are invalidated
      * through its MMU notifier. The page cache the clones share is untouched. */
@@ -584,10 +582,7 @@ int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err)
         r = load_state(vm, vm->snap_secs, vm->snap_nsecs, err);
     if (r == 0 && vm->cfg.on_reset)
         r = vm->cfg.on_reset(vm->cfg.reset_opaque, err);
-    if (vm->vsock)
-        virtio_vsock_freeze(vm->vsock, false);
-    if (vm->net)
-        virtio_net_freeze(vm->net, false);
+    freeze_devices(vm, false);
     ioloop_resume(&vm->io);
     if (r < 0) {
         sm_error_wrap(err, "reset");
