@@ -380,7 +380,7 @@ int sm_pool_release(struct sm_pool *p, const char *name_or_id, int discard, sm_e
             (*err)->errno_value = ENOENT;
     } else if (v->state == VM_GONE) {
         drop(p, v); /* ended from outside: nothing left to stop */
-    } else if (v->state == VM_IN_USE && !discard && p->ops.reset) {
+    } else if (v->state == VM_IN_USE && !discard && p->ops.reset && v->ref.resettable) {
         v->state = VM_RETURNED; /* the thread resets it: ready again, in place */
         v = NULL;
     } else if (v->state == VM_IN_USE) {
@@ -456,6 +456,7 @@ static int idle_start(void *arg, struct pool_vm_ref *ref, sm_error_t *err)
     struct instance in;
     if (run_idle_start(&c->plan, c->image, c->label, c->owner, &in, &ref->vmm, err) < 0)
         return -1;
+    ref->resettable = c->plan.restore; /* run_idle_start looked for the snapshot */
     memcpy(ref->id, in.id, sizeof(ref->id));
     ref->name = xstrdup(in.name);
     instance_release(&in);

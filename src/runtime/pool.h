@@ -35,6 +35,9 @@ struct pool_vm_ref {
     char id[INSTANCE_ID_LEN + 1];
     char *name;
     pid_t vmm; /* our child, or 0 */
+    /* It can be reset in place (a restored VM; a booted one, which baked the snapshot,
+     * has nothing to go back to): a given-back VM that cannot is replaced. */
+    bool resettable;
 };
 
 /* How a pool starts, probes and stops its VMs: idle VMs by default (pool.c), fakes in the

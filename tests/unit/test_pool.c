@@ -19,6 +19,7 @@ struct fake {
     bool fail;
     int resets;
     bool reset_fails;
+    bool first_boots;                   /* VM 1 booted (baked the snapshot): it cannot be reset */
     char dead[16][INSTANCE_ID_LEN + 1]; /* ids that ended from outside */
     int ndead;
 };
@@ -35,6 +36,7 @@ static int fake_start(void *arg, struct pool_vm_ref *ref, sm_error_t *err)
         int n = ++f->started;
         snprintf(ref->id, sizeof(ref->id), "%064d", n);
         ref->name = xasprintf("vm-%d", n);
+        ref->resettable = !(f->first_boots && n == 1);
         if (++f->alive_now > f->max_alive)
             f->max_alive = f->alive_now;
     }
@@ -90,10 +92,11 @@ static int fake_get(struct fake *f, int *field)
 }
 
 static struct sm_pool *make_ops(struct fake *f, unsigned min, unsigned max, unsigned idle_s,
-                                bool resets)
+                                bool resets, bool first_boots)
 {
     memset(f, 0, sizeof(*f));
     pthread_mutex_init(&f->lock, NULL);
+    f->first_boots = first_boots;
     struct pool_vm_ops ops = {.start = fake_start,
                               .alive = fake_alive,
                               .stop = fake_stop,
@@ -109,7 +112,7 @@ static struct sm_pool *make_ops(struct fake *f, unsigned min, unsigned max, unsi
 
 static struct sm_pool *make(struct fake *f, unsigned min, unsigned max, unsigned idle_s)
 {
-    return make_ops(f, min, max, idle_s, false);
+    return make_ops(f, min, max, idle_s, false, false);
 }
 
 /* Waits (up to 5 s) until the pool has `ready` ready and `stopping` stopping VMs. */
@@ -294,7 +297,7 @@ static void test_on_demand_and_destroy(void)
 static void test_reset_in_place(void)
 {
     struct fake f;
-    struct sm_pool *p = make_ops(&f, 1, 2, 0, true);
+    struct sm_pool *p = make_ops(&f, 1, 2, 0, true, false);
     CHECK(settle(p, 1, 0));
     sm_error_t err = NULL;
     char *a = acquire(p, 1000, &err);
@@ -334,6 +337,33 @@ static void test_reset_in_place(void)
     free(a), free(b), free(c);
 }
 
+/* A VM that booted rather than restored is never reset: given back, it is stopped
+ * without an attempt and a new one (restored) takes its place. */
+static void test_booted_vm_replaced(void)
+{
+    struct fake f;
+    struct sm_pool *p = make_ops(&f, 1, 2, 0, true, true);
+    CHECK(settle(p, 1, 0));
+    sm_error_t err = NULL;
+    char *a = acquire(p, 1000, &err); /* vm-1, the booted one */
+    CHECK(a && strcmp(a, "vm-1") == 0);
+    CHECK(settle(p, 1, 1));
+    CHECK(sm_pool_release(p, a, 0, &err) == 0);
+    CHECK(settle(p, 2, 0));
+    CHECK(fake_get(&f, &f.resets) == 0);
+    CHECK(fake_get(&f, &f.stopped) == 1);
+    char *b = acquire(p, 1000, &err); /* a restored one, which is reset */
+    CHECK(b && strcmp(b, "vm-1") != 0);
+    CHECK(sm_pool_release(p, b, 0, &err) == 0);
+    CHECK(settle(p, 2, 0));
+    CHECK(fake_get(&f, &f.resets) == 1);
+    CHECK(fake_get(&f, &f.stopped) == 1);
+    sm_pool_destroy(p);
+    CHECK(f.stopped == f.started);
+    sm_error_release(&err);
+    free(a), free(b);
+}
+
 int main(void)
 {
     test_fill_acquire_max();
@@ -342,5 +372,6 @@ int main(void)
     test_failures();
     test_on_demand_and_destroy();
     test_reset_in_place();
+    test_booted_vm_replaced();
     return check_summary("pool");
 }
