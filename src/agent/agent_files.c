@@ -83,10 +83,13 @@ int agent_write_file(struct agent_conn *c, const char *path, unsigned mode, unsi
     json_object_put(o);
     if (w < 0)
         return sm_error_set(err, errno, "agent: send write-file");
-    static __thread uint8_t buf[AGENT_DATA_CHUNK];
+    /* On the heap, for this call only: a static thread-local buffer would be in every
+     * thread of every process that links the library (each thread's TLS is set up, and
+     * touched, when it starts), 64 KiB private memory per thread of each VMM. */
+    cleanup_free uint8_t *buf = xmalloc(AGENT_DATA_CHUNK);
     int64_t sent = 0;
     for (;;) {
-        ssize_t n = read(in_fd, buf, sizeof(buf));
+        ssize_t n = read(in_fd, buf, AGENT_DATA_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
