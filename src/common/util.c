@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,6 +50,21 @@ void *xcalloc(size_t n, size_t size)
     if (p == NULL)
         abort();
     return p;
+}
+
+void *xcalloc_pages(size_t size)
+{
+    void *p =
+        mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort();
+    return p;
+}
+
+void xfree_pages(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size ? size : 1);
 }
 
 void *xrealloc(void *p, size_t n)

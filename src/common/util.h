@@ -24,6 +24,12 @@ void sm_fclosep(FILE **f);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
+/* Zeroed memory for a large structure that stays mostly unused (a VM, a device, the
+ * network backend's tables): fresh anonymous pages, each backed only once written.
+ * calloc zeroes what it takes from the heap, so every page of it would be private memory
+ * in each VMM of a hundred clones. Freed with xfree_pages and the same size. */
+void *xcalloc_pages(size_t size);
+void xfree_pages(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

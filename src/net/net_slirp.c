@@ -488,7 +488,7 @@ static void slirp_destroy(void *nb);
 
 static int slirp_create(const struct net_backend_config *cfg, void **out, sm_error_t *err)
 {
-    struct net_slirp *s = xcalloc(1, sizeof(*s));
+    struct net_slirp *s = xcalloc_pages(sizeof(*s));
     static const uint8_t mac[6] = NET_GUEST_MAC;
     s->stop_fd = s->control_fd = s->pcap_fd = s->reset_fd = -1;
     pthread_mutex_init(&s->reset_lock, NULL);
@@ -612,7 +612,7 @@ static void slirp_destroy(void *nb)
     if (s->pcap_fd >= 0)
         close(s->pcap_fd);
     free(s->pfds);
-    free(s);
+    xfree_pages(s, sizeof(*s));
 }
 
 const struct net_backend_ops net_slirp_ops = {

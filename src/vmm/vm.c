@@ -378,7 +378,7 @@ int vm_add_devices(struct vm *vm, sm_error_t *err)
 
 struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err)
 {
-    struct vm *vm = xcalloc(1, sizeof(*vm));
+    struct vm *vm = xcalloc_pages(sizeof(*vm));
     vm->cfg = *cfg;
     vm->ncpus = cfg->ncpus;
     vm->wake_fd = vm->control_fd = -1;
@@ -711,7 +711,7 @@ void vm_destroy(struct vm *vm)
     }
     free(vm->snap_meta);
     free(vm->snap_secs);
-    free(vm);
+    xfree_pages(vm, sizeof(*vm));
 }
 
 const char *vm_exit_reason_name(enum vm_exit_reason r)

@@ -334,7 +334,7 @@ const struct virtio_ops virtio_net_ops = {
 
 struct virtio_net *virtio_net_create(const uint8_t mac[6], uint16_t mtu)
 {
-    struct virtio_net *n = xcalloc(1, sizeof(*n));
+    struct virtio_net *n = xcalloc_pages(sizeof(*n));
     memcpy(n->mac, mac, 6);
     n->mtu = mtu < 68 ? 1500 : mtu;
     n->max_frame = ETH_HLEN + ETH_VLAN_HLEN + n->mtu;
@@ -353,7 +353,7 @@ void virtio_net_destroy(struct virtio_net *n)
         return;
     pend_clear(n);
     free(n->txbuf);
-    free(n);
+    xfree_pages(n, sizeof(*n));
 }
 
 int virtio_net_kick_fd(const struct virtio_net *n)

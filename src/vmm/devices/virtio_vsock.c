@@ -1116,7 +1116,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const char *uds_path, uint64_
                             uds_path ? uds_path : "", sizeof(sa.sun_path) - 12);
     memcpy(sa.sun_path, uds_path, strlen(uds_path) + 1);
 
-    struct virtio_vsock *v = xcalloc(1, sizeof(*v));
+    struct virtio_vsock *v = xcalloc_pages(sizeof(*v));
     v->guest_cid = guest_cid;
     v->uds_path = xstrdup(uds_path);
     v->listen_fd = v->epoll_fd = v->kick_fd = v->reset_timer_fd = -1;
@@ -1194,7 +1194,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
     if (v->reset_timer_fd >= 0)
         close(v->reset_timer_fd);
     free(v->uds_path);
-    free(v);
+    xfree_pages(v, sizeof(*v));
 }
 
 uint64_t virtio_vsock_guest_cid(const struct virtio_vsock *v)
