@@ -27,7 +27,8 @@ void *xrealloc(void *p, size_t n);
 /* Zeroed memory for a large structure that stays mostly unused (a VM, a device, the
  * network backend's tables): fresh anonymous pages, each backed only once written.
  * calloc zeroes what it takes from the heap, so every page of it would be private memory
- * in each VMM of a hundred clones. Freed with xfree_pages and the same size. */
+ * in each VMM of a hundred clones. Freed with xfree_pages and the same size. (The ASan
+ * build takes them from the heap, for its redzones.) */
 void *xcalloc_pages(size_t size);
 void xfree_pages(void *p, size_t size);
 char *xstrdup(const char *s);
