@@ -72,8 +72,8 @@ static int add_library_tls(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* Static thread-local storage is set up, and so written, at every thread's start: in
  * each VMM's five threads, each pool thread and each thread of a program that links the
- * library, every page of it is private memory. A 64 KiB buffer once cost 384 KiB per
- * idle VMM (docs/memory.md). */
+ * library, every page of it is private memory. A 64 KiB buffer once cost 64 KiB in each
+ * thread of every idle VMM (docs/memory.md). */
 static void test_library_tls(void)
 {
     size_t tls = 0;
