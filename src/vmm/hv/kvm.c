@@ -1,6 +1,9 @@
 /* KVM backend of the hypervisor interface (vmm/hv/hv.h). */
 #include <errno.h>
 #include <fcntl.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +39,34 @@ static int kvm_check_ext(struct hv_vm *vm, long ext)
     return r < 0 ? 0 : r;
 }
 
+/* A /dev/kvm without VMX or SVM under it is a software one: PVM (a nested cloud host's
+ * "pagetable-based" KVM) runs an unmodified kernel only by emulating it, so slowly that
+ * Debian's kernel does not finish decompressing in minutes, and the run would look hung.
+ * CPUID is asked directly: it needs no file, which the confined VMM could not open. A
+ * kernel made for such a host (`boot --kernel`) may still be run by setting
+ * SUPERMACHINE_ALLOW_SOFTWARE_KVM=1. */
+static bool kvm_host_has_hardware_virtualization(void)
+{
+#if defined(__x86_64__)
+    unsigned eax, ebx, ecx, edx;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 5))) /* VMX */
+        return true;
+    if (__get_cpuid(0x80000001, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 2))) /* SVM */
+        return true;
+    return false;
+#else
+    return true;
+#endif
+}
+
 int hv_vm_create(struct hv_vm **out, sm_error_t *err)
 {
+    if (!kvm_host_has_hardware_virtualization() && !getenv("SUPERMACHINE_ALLOW_SOFTWARE_KVM"))
+        return sm_error_set(err, 0,
+                            "/dev/kvm: this host's CPU has no hardware virtualization (neither "
+                            "VMX nor SVM), so its KVM (a paravirtual one such as PVM) cannot run "
+                            "an unmodified guest kernel");
+
     struct hv_vm *vm = xcalloc(1, sizeof(*vm));
     vm->vm_fd = -1;
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
