@@ -68,6 +68,11 @@ int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
  * number of bytes read (less than len only at end of file) or -1 with errno set. */
 int sm_write_all(int fd, const void *buf, size_t len);
 
+/* One formatted line (a newline is added) sent to a control-socket client without
+ * blocking and without SIGPIPE: an answer longer than 1 KiB is cut there, and a client
+ * that is gone or not reading loses it, which is its own business, never the server's. */
+void sm_send_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Members of a JSON object (json-c) from files and registries: the string value of key
  * (NULL if o is NULL, lacks it, or it is not a string), and its integer value (0 if
  * absent; json-c's conversion otherwise). */

@@ -4,7 +4,6 @@
  * written at once, and a client that sends nothing useful is dropped. */
 #define NET_CONTROL_TIMEOUT 5 /* seconds */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,23 +27,6 @@ int net_control_listen(struct net_slirp *s, sm_error_t *err)
     return 0;
 }
 
-static void reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reply(int fd, const char *fmt, ...)
-{
-    char line[NET_CONTROL_LINE + 64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    ssize_t w = send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)w; /* a client gone is its own business */
-}
-
 static void handle(struct net_slirp *s, int fd, char *line)
 {
     sm_error_t err = NULL;
@@ -58,13 +40,13 @@ static void handle(struct net_slirp *s, int fd, char *line)
             net_forward_write_list(s);
             char spec[80];
             net_publish_format(&bound, spec, sizeof(spec));
-            reply(fd, "ok %s", spec);
+            sm_send_line(fd, "ok %s", spec);
             return;
         }
     } else if (strcmp(line, "unpublish") == 0 && arg) {
         if (net_publish_parse(arg, &p, &err) == 0 && net_forward_remove(s, &p, &err) == 0) {
             net_forward_write_list(s);
-            reply(fd, "ok");
+            sm_send_line(fd, "ok");
             return;
         }
     } else if (strcmp(line, "connect") == 0 && arg) {
@@ -74,13 +56,13 @@ static void handle(struct net_slirp *s, int fd, char *line)
         if (*end || port < 1 || port > 65535) {
             sm_error_set(&err, 0, "connect %s: not a port", arg);
         } else if (net_forward_unix(s, (uint16_t)port, &path, &err) == 0) {
-            reply(fd, "ok %s", path);
+            sm_send_line(fd, "ok %s", path);
             return;
         }
     } else {
         sm_error_set(&err, 0, "unknown request");
     }
-    reply(fd, "error %s", sm_error_message(err));
+    sm_send_line(fd, "error %s", sm_error_message(err));
     sm_error_release(&err);
 }
 
@@ -115,7 +97,7 @@ static void client_read(struct net_slirp *s, struct net_client *c)
             return;
         }
         if (c->len == sizeof(c->line) - 1) {
-            reply(c->fd, "error request too long");
+            sm_send_line(c->fd, "error request too long");
             client_close(c);
             return;
         }

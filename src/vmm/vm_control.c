@@ -6,7 +6,6 @@
  * already run anything in the guest through vsock: the socket asks for nothing more. */
 #include <errno.h>
 #include <poll.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -72,20 +71,6 @@ static bool read_line(int fd, char *line, size_t size)
     }
 }
 
-static void answer(int fd, const char *text)
-{
-    char buf[600];
-    int n = snprintf(buf, sizeof(buf), "%s\n", text);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof(buf)) {
-        n = (int)sizeof(buf) - 1;
-        buf[n - 1] = '\n';
-    }
-    ssize_t w = send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)w; /* a client gone is its own business */
-}
-
 void vm_control_serve(struct vm *vm)
 {
     int fd = accept4(vm->control_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -93,19 +78,17 @@ void vm_control_serve(struct vm *vm)
         return;
     char line[CONTROL_LINE_MAX];
     if (!read_line(fd, line, sizeof(line))) {
-        answer(fd, "error no request line");
+        sm_send_line(fd, "error no request line");
     } else if (strcmp(line, "reset") == 0) {
         sm_error_t err = NULL;
         if (vm_reset_to_snapshot(vm, &err) == 0) {
-            answer(fd, "ok");
+            sm_send_line(fd, "ok");
         } else {
-            char msg[560];
-            snprintf(msg, sizeof(msg), "error %s", sm_error_message(err));
-            answer(fd, msg);
+            sm_send_line(fd, "error %s", sm_error_message(err));
         }
         sm_error_release(&err);
     } else {
-        answer(fd, "error unknown request (want: reset)");
+        sm_send_line(fd, "error unknown request (want: reset)");
     }
     close(fd);
 }

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +169,30 @@ static void test_wait_child(void)
     CHECK(sm_wait_child(1, 10, &status) == -1);
 }
 
+/* Control-socket answers: one line each, cut at 1 KiB with its newline kept, and a
+ * client that went away costs the server nothing (no SIGPIPE, no blocking). */
+static void test_send_line(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    sm_send_line(sv[0], "ok %s %d", "port", 8080);
+    char buf[4096];
+    ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+    CHECK(n == 13 && memcmp(buf, "ok port 8080\n", 13) == 0);
+
+    char long_text[3000];
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = 0;
+    sm_send_line(sv[0], "error %s", long_text);
+    n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+    CHECK(n == 1023 && memcmp(buf, "error xx", 8) == 0 && buf[n - 1] == '\n');
+    CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
+
+    close(sv[1]);
+    sm_send_line(sv[0], "ok"); /* the peer is gone: EPIPE, which must not kill us */
+    close(sv[0]);
+}
+
 int main(void)
 {
     test_error_chain();
@@ -176,5 +201,6 @@ int main(void)
     test_capped_log();
     test_digest_cache();
     test_wait_child();
+    test_send_line();
     return check_summary("util");
 }
