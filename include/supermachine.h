@@ -219,6 +219,9 @@ struct sm_run_options {
      * snapshot with the process already running (its output from then on). Not with
      * tty, interactive or no_snapshot. */
     const char *snapshot_on;
+    /* The guest's hostname (docker's -h), also in its /etc/hostname and /etc/hosts: 1 to
+     * 63 letters, digits, '-' and '.'. NULL: the first 12 characters of the VM's id. */
+    const char *hostname;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):

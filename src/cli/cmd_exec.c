@@ -14,30 +14,27 @@ void cmd_exec_usage(FILE *out)
             "  -i, --interactive      keep stdin open\n"
             "  -t, --tty              give the command a terminal\n"
             "  -e, --env K=V          set an environment variable (K alone: take it from here)\n"
+            "      --env-file FILE    set the variables FILE lists, one K=V (or K) a line\n"
             "  -w, --workdir DIR      working directory\n"
             "  -u, --user USER[:GROUP]  user to run as\n");
 }
 
-static void free_env(const char **env, char **owned, size_t nowned)
-{
-    for (size_t i = 0; i < nowned; i++)
-        free(owned[i]);
-    free(owned);
-    free(env);
-}
+enum { OPT_ENV_FILE = 256 };
 
 int cmd_exec(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"interactive", no_argument, NULL, 'i'}, {"tty", no_argument, NULL, 't'},
-        {"env", required_argument, NULL, 'e'},   {"workdir", required_argument, NULL, 'w'},
-        {"user", required_argument, NULL, 'u'},  {NULL, 0, NULL, 0},
+        {"interactive", no_argument, NULL, 'i'},
+        {"tty", no_argument, NULL, 't'},
+        {"env", required_argument, NULL, 'e'},
+        {"workdir", required_argument, NULL, 'w'},
+        {"user", required_argument, NULL, 'u'},
+        {"env-file", required_argument, NULL, OPT_ENV_FILE},
+        {NULL, 0, NULL, 0},
     };
     struct sm_exec_options o = {
         .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
-    const char **env = calloc(argc + 1, sizeof(char *));
-    char **owned = calloc(argc + 1, sizeof(char *)); /* the "K=V" made for bare names */
-    size_t nenv = 0, nowned = 0;
+    struct cli_env env = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+ite:w:u:", longopts, NULL)) != -1) {
@@ -49,15 +46,15 @@ int cmd_exec(int argc, char **argv)
         case 't':
             o.tty = 1;
             break;
-        case 'e': {
-            char *made;
-            const char *kv = cli_env_arg(optarg, &made);
-            if (kv)
-                env[nenv++] = kv;
-            if (made)
-                owned[nowned++] = made;
+        case 'e':
+            cli_env_add(&env, optarg);
             break;
-        }
+        case OPT_ENV_FILE:
+            if (cli_env_add_file(&env, "exec", optarg) < 0) {
+                cli_env_free(&env);
+                return 125;
+            }
+            break;
         case 'w':
             o.workdir = optarg;
             break;
@@ -65,24 +62,24 @@ int cmd_exec(int argc, char **argv)
             o.user = optarg;
             break;
         default:
-            free_env(env, owned, nowned);
+            cli_env_free(&env);
             return cli_usage_error("exec: see 'supermachine exec --help'");
         }
     }
     if (argc - optind < 2) {
-        free_env(env, owned, nowned);
+        cli_env_free(&env);
         return cli_usage_error("exec: want a VM and a command; see 'supermachine exec --help'");
     }
     if (o.tty && o.interactive && !isatty(0)) {
-        free_env(env, owned, nowned);
+        cli_env_free(&env);
         return cli_usage_error("exec: -t: the input device is not a TTY");
     }
-    o.env = env;
+    o.env = env.list;
     o.argv = (const char *const *)&argv[optind + 1];
     int status = 0;
     sm_error_t err = NULL;
     if (sm_vm_exec(argv[optind], &o, &status, &err) < 0)
         status = cli_fail(&err);
-    free_env(env, owned, nowned);
+    cli_env_free(&env);
     return status;
 }

@@ -18,6 +18,8 @@ void cmd_run_usage(FILE *out)
             "      --rm               remove the VM when it ends\n"
             "      --name NAME        name the VM (default: generated)\n"
             "  -e, --env K=V          set an environment variable (K alone: take it from here)\n"
+            "      --env-file FILE    set the variables FILE lists, one K=V (or K) a line\n"
+            "  -h, --hostname NAME    the guest's hostname (default: the VM's short id)\n"
             "  -w, --workdir DIR      working directory of the command\n"
             "  -u, --user USER[:GROUP]  user to run as (name or uid)\n"
             "      --entrypoint CMD   replace the image's entrypoint (\"\" clears it)\n"

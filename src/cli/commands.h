@@ -61,11 +61,30 @@ void cli_push(const char ***v, size_t *n, const char *s);
  * not set here (left out). */
 const char *cli_env_arg(const char *arg, char **made);
 
+/* The environment a command line gives (env_options.c): -e arguments and --env-file
+ * lines, in their order, as docker takes them. list is NULL-terminated (NULL when
+ * empty); cli_env_free releases it and the strings made for it. */
+struct cli_env {
+    const char **list;
+    size_t n;
+    char **owned;
+    size_t nowned;
+};
+/* One -e argument (cli_env_arg's rules). */
+void cli_env_add(struct cli_env *e, const char *arg);
+/* An --env-file: each line "K=V" (the value is the rest of the line as it is: no quotes,
+ * no escapes) or "K" (this environment's value, left out if unset); leading blanks are
+ * dropped, blank lines and lines starting with # skipped. -1: the error was printed
+ * (exit 125). */
+int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path);
+void cli_env_free(struct cli_env *e);
+
 /* The options run and bake share (run_options.c): IMAGE and COMMAND end up in a.o. -1:
  * the error was printed (exit 125). cli_run_args_free releases the arrays. */
 struct cli_run_args {
     struct sm_run_options o;
-    const char **env, **publish;
+    struct cli_env env;
+    const char **publish;
     struct cli_vm_lists lists;
     const char *entry[2];
 };

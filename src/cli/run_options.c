@@ -13,6 +13,7 @@ enum {
     OPT_NAME,
     OPT_ENTRYPOINT,
     OPT_SNAPSHOT_ON,
+    OPT_ENV_FILE,
 };
 
 int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a)
@@ -22,6 +23,8 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"rm", no_argument, NULL, OPT_RM},
         {"name", required_argument, NULL, OPT_NAME},
         {"env", required_argument, NULL, 'e'},
+        {"env-file", required_argument, NULL, OPT_ENV_FILE},
+        {"hostname", required_argument, NULL, 'h'},
         {"workdir", required_argument, NULL, 'w'},
         {"user", required_argument, NULL, 'u'},
         {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
@@ -36,10 +39,10 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     struct sm_run_options *o = &a->o;
     *o = (struct sm_run_options){
         .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
-    size_t nenv = 0, npublish = 0;
+    size_t npublish = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+de:w:u:m:itp:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+de:w:u:m:itp:h:", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->detach = 1;
@@ -50,13 +53,16 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         case OPT_NAME:
             o->name = optarg;
             break;
-        case 'e': {
-            char *made; /* lives as long as the command: the options point to it */
-            const char *kv = cli_env_arg(optarg, &made);
-            if (kv)
-                cli_push(&a->env, &nenv, kv);
+        case 'e':
+            cli_env_add(&a->env, optarg);
             break;
-        }
+        case OPT_ENV_FILE:
+            if (cli_env_add_file(&a->env, cmd, optarg) < 0)
+                return -1;
+            break;
+        case 'h':
+            o->hostname = optarg; /* checked by the library */
+            break;
         case 'w':
             o->workdir = optarg;
             break;
@@ -95,14 +101,14 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     o->image = argv[optind++];
     if (optind < argc)
         o->cmd = (const char *const *)&argv[optind];
-    o->env = a->env;
+    o->env = a->env.list;
     o->publish = a->publish;
     return 0;
 }
 
 void cli_run_args_free(struct cli_run_args *a)
 {
-    free(a->env);
+    cli_env_free(&a->env);
     free(a->publish);
     free(a->lists.allow);
     free(a->lists.deny);

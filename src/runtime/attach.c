@@ -66,8 +66,9 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
                                 err);
         if (r < 0)
             break;
-        char hostname[13];
-        snprintf(hostname, sizeof(hostname), "%.12s", in->id); /* docker's */
+        char hostname[64];
+        snprintf(hostname, sizeof(hostname), "%.*s", in->hostname ? 63 : 12, /* docker's */
+                 in->hostname ? in->hostname : in->id);
         r = agent_hello(&c, hostname, timeout_ms, err);
         if (r == 0)
             break;

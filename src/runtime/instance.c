@@ -51,6 +51,7 @@ void instance_release(struct instance *in)
     free(in->image);
     free(in->digest);
     free(in->command);
+    free(in->hostname);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -93,6 +94,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->image = xstrdup(sm_json_str(cfg, "image") ? sm_json_str(cfg, "image") : "");
     in->digest = xstrdup(sm_json_str(cfg, "digest") ? sm_json_str(cfg, "digest") : "");
     in->command = xstrdup(sm_json_str(cfg, "command") ? sm_json_str(cfg, "command") : "");
+    in->hostname = sm_json_str(cfg, "hostname") ? xstrdup(sm_json_str(cfg, "hostname")) : NULL;
     in->created = sm_json_int(cfg, "created");
     json_object *ar;
     in->auto_remove =
@@ -321,7 +323,7 @@ int instance_find_running(const char *name_or_id, const char *what, struct insta
 }
 
 int instance_create(const char *name, const char *image, const char *digest, const char *command,
-                    bool auto_remove, struct instance *out, sm_error_t *err)
+                    const char *hostname, bool auto_remove, struct instance *out, sm_error_t *err)
 {
     if (name && !valid_name(name))
         return sm_error_set(err, 0, "name %s: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", name);
@@ -383,6 +385,7 @@ int instance_create(const char *name, const char *image, const char *digest, con
     out->image = xstrdup(image);
     out->digest = xstrdup(digest);
     out->command = xstrdup(command ? command : "");
+    out->hostname = hostname ? xstrdup(hostname) : NULL;
     out->created = time(NULL);
     out->auto_remove = auto_remove;
     out->status = xstrdup("created");
@@ -395,6 +398,8 @@ int instance_create(const char *name, const char *image, const char *digest, con
     json_object_object_add(cfg, "command", json_object_new_string(out->command));
     json_object_object_add(cfg, "created", json_object_new_int64(out->created));
     json_object_object_add(cfg, "auto_remove", json_object_new_boolean(auto_remove));
+    if (hostname)
+        json_object_object_add(cfg, "hostname", json_object_new_string(hostname));
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

@@ -20,6 +20,7 @@ struct instance {
     char *image;     /* the reference the user gave */
     char *digest;    /* the image's manifest digest */
     char *command;   /* the main process's argv joined with spaces (for ps) */
+    char *hostname;  /* the guest's, as given (docker's -h); NULL: the id's first 12 */
     int64_t created; /* unix seconds */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
@@ -32,7 +33,7 @@ struct instance {
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,
  * unique among instances (checked under <store>/vms/.lock). */
 int instance_create(const char *name, const char *image, const char *digest, const char *command,
-                    bool auto_remove, struct instance *out, sm_error_t *err);
+                    const char *hostname, bool auto_remove, struct instance *out, sm_error_t *err);
 /* Finds an instance by name, full id or unique id prefix. */
 int instance_find(const char *name_or_id, struct instance *out, sm_error_t *err);
 /* The same, for an operation (`what`, as errors name it) that needs the VM running. */

@@ -528,7 +528,7 @@ static int check_run_options(const struct sm_run_options *r, sm_error_t *err)
 {
     if (r == NULL || r->image == NULL || *r->image == '\0')
         return sm_error_set(err, EINVAL, "no image given");
-    const char *bad = r->name                           ? "a VM name"
+    const char *bad = r->name || r->hostname            ? "a VM name or hostname"
                       : r->cmd || r->entrypoint         ? "a command"
                       : r->env || r->workdir || r->user ? "environment, workdir or user"
                       : r->tty || r->interactive        ? "a terminal or stdin"

@@ -313,8 +313,8 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
         return sm_error_wrap(err, "run %s", o->image ? o->image : "");
     cleanup_free char *command = join_argv(p.argv);
     struct instance in;
-    if (instance_create(o->name, o->image, p.image->manifest_digest, command, o->auto_remove != 0,
-                        &in, err) < 0) {
+    if (instance_create(o->name, o->image, p.image->manifest_digest, command, o->hostname,
+                        o->auto_remove != 0, &in, err) < 0) {
         run_plan_release(&p);
         return sm_error_wrap(err, "run %s", o->image);
     }
@@ -368,7 +368,8 @@ int sm_bake(const struct sm_run_options *opts, int *baked_out, char **dir_out, s
     if (!p.workload_restore) {
         cleanup_free char *command = join_argv(p.argv);
         struct instance in;
-        if (instance_create(o.name, image, p.image->manifest_digest, command, true, &in, err) < 0) {
+        if (instance_create(o.name, image, p.image->manifest_digest, command, o.hostname, true, &in,
+                            err) < 0) {
             run_plan_release(&p);
             return sm_error_wrap(err, "bake %s", image);
         }

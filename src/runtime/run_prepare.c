@@ -3,6 +3,7 @@
  *   <store>/snapshots/<key>/          init-ready snapshot of one image on one kernel
  * Keys hash everything the cached thing depends on, so a new kernel, a new sm-init, other
  * memory or CPUs give a new key instead of a stale snapshot. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,23 @@ static int compose_argv(const struct sm_run_options *o, const struct sm_image_co
 }
 
 /* Env: the image's, then the user's (same key replaces), then what docker always sets. */
+/* What the guest's agent takes (docs/protocol.md, hello): an RFC 1123 host name. */
+static int check_hostname(const char *name, sm_error_t *err)
+{
+    if (name == NULL)
+        return 0;
+    size_t len = strlen(name);
+    bool ok = len >= 1 && len <= 63 && name[0] != '-' && name[0] != '.';
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '.';
+    if (!ok)
+        return sm_error_set(err, 0,
+                            "--hostname %s: want 1 to 63 letters, digits, '-' and '.', not "
+                            "starting with '-' or '.'",
+                            name);
+    return 0;
+}
+
 static char **compose_env(const struct sm_run_options *o, const struct sm_image_config *c)
 {
     char **env = NULL;
@@ -319,7 +337,8 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
     if (p->memory_mib < 64 || p->memory_mib > VM_MAX_MEMORY_MIB)
         return sm_error_set(err, 0, "--memory %llu MiB: want 64 MiB to %d MiB",
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
-    if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0)
+    if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0 ||
+        check_hostname(o->hostname, err) < 0)
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;

@@ -44,6 +44,28 @@ sm run --rm "$I" sh -c 'echo to-out; echo to-err >&2'
 SM_PASSED=host expect 0 "FOO=bar GREETING=override P=host U=unset" -- run --rm -e FOO=bar \
     -e GREETING=override -e SM_PASSED -e SM_UNSET_HERE "$I" \
     sh -c 'echo FOO=$FOO GREETING=$GREETING P=$SM_PASSED U=${SM_UNSET_HERE-unset}'
+# --env-file as docker reads it: comments and blank lines skipped, leading blanks
+# dropped, the value the rest of the line as it is (quotes and trailing blanks kept), a
+# bare name passed from here; -e after it wins.
+printf '# a comment\n\n   FROM_FILE=one\nSPACED= two words  \nQUOTED="q"\nSM_PASSED\nSM_UNSET_HERE\nLATER=file\n' >"$WORK/env"
+SM_PASSED=host expect 0 "one| two words  |\"q\"|host|unset|cli" -- run --rm --env-file "$WORK/env" \
+    -e LATER=cli "$I" sh -c 'echo "$FROM_FILE|$SPACED|$QUOTED|$SM_PASSED|${SM_UNSET_HERE-unset}|$LATER"'
+printf 'OK=1\n=nameless\n' >"$WORK/bad.env"
+sm run --rm --env-file "$WORK/bad.env" "$I" true
+[ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] &&
+    grep -qF "supermachine: run: --env-file $WORK/bad.env: line 2: no variable name" "$ERR" ||
+    fail "a bad env file: exit $RC, $(cat "$ERR")"
+# -h: the guest's hostname, /etc/hostname and /etc/hosts; the default is the id's first 12.
+expect 0 "web-1.example|web-1.example|web-1.example" -- run --rm -h web-1.example "$I" \
+    sh -c 'echo "$(hostname)|$(cat /etc/hostname)|$(grep -o "web-1.example" /etc/hosts | head -n 1)"'
+sm run -d --name hostdefault "$I" sleep 600
+[ "$RC" = 0 ] || fail "run -d: exit $RC: $(cat "$ERR")"
+id=$(cat "$OUT")
+expect 0 "${id:0:12}" -- exec hostdefault hostname
+sm rm -f hostdefault
+sm run --rm --hostname -bad "$I" true
+[ "$RC" = 125 ] && grep -q "^supermachine: run $I: --hostname -bad: want" "$ERR" ||
+    fail "a bad hostname: exit $RC, $(cat "$ERR")"
 expect 0 "/etc" -- run --rm -w /etc "$I" pwd
 expect 0 "1000 1000" -- run --rm -u app "$I" sh -c 'echo $(id -u) $(id -g)'
 expect 0 "65534" -- run --rm -u 65534 "$I" id -u

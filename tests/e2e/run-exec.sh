@@ -60,7 +60,10 @@ echo "100 MB of output intact in $(((t1 - t0) / 1000000)) ms"
 # ---- environment: K=V, and a bare K passes this side's value (unset: left out) ----
 SM_PASSED="from the host" expect 0 "from the host|1|unset" -- exec -e SM_PASSED -e x=1 -e SM_UNSET_HERE \
     box sh -c 'echo "$SM_PASSED|$x|${SM_UNSET_HERE-unset}"'
-echo "exec -e: K=V, and K alone passed from here"
+printf 'FROM_FILE=one two\n# skipped\nSM_PASSED\n' >"$WORK/exec.env"
+SM_PASSED=passed expect 0 "one two|passed" -- exec --env-file "$WORK/exec.env" \
+    box sh -c 'echo "$FROM_FILE|$SM_PASSED"'
+echo "exec -e: K=V, and K alone passed from here; --env-file"
 
 # ---- exit statuses of exec ----
 sm exec box no-such-command

@@ -1,0 +1,89 @@
+/* -e and --env-file (commands.h): the environment a command line gives `run`, `bake`
+ * and `exec`, with docker's rules, in the order given (a later K wins in the guest). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static void keep(struct cli_env *e, char *made)
+{
+    e->owned = realloc(e->owned, (e->nowned + 1) * sizeof(char *));
+    if (e->owned == NULL)
+        abort();
+    e->owned[e->nowned++] = made;
+}
+
+void cli_env_add(struct cli_env *e, const char *arg)
+{
+    char *made;
+    const char *kv = cli_env_arg(arg, &made);
+    if (made)
+        keep(e, made);
+    if (kv)
+        cli_push(&e->list, &e->n, kv);
+}
+
+int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return cli_usage_error("%s: --env-file %s: %s", cmd, path, strerror(errno)), -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    for (unsigned lineno = 1; (len = getline(&line, &cap, f)) >= 0; lineno++) {
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (memchr(line, '\0', (size_t)len)) {
+            rc = cli_usage_error("%s: --env-file %s: line %u: a NUL byte", cmd, path, lineno);
+            break;
+        }
+        char *p = line;
+        if (lineno == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
+            p += 3;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        size_t name_len = strcspn(p, "=");
+        if (name_len == 0) {
+            rc = cli_usage_error("%s: --env-file %s: line %u: no variable name", cmd, path, lineno);
+            break;
+        }
+        for (size_t i = 0; i < name_len; i++) {
+            if (isspace((unsigned char)p[i])) {
+                rc = cli_usage_error("%s: --env-file %s: line %u: variable '%.*s' contains "
+                                     "whitespace",
+                                     cmd, path, lineno, (int)name_len, p);
+                break;
+            }
+        }
+        if (rc)
+            break;
+        /* The value is the rest of the line as it is: no quotes, no escapes, trailing
+         * blanks kept, as docker reads it. */
+        char *copy = strdup(p);
+        if (copy == NULL)
+            abort();
+        keep(e, copy);
+        cli_env_add(e, copy);
+    }
+    if (rc == 0 && ferror(f))
+        rc = cli_usage_error("%s: --env-file %s: %s", cmd, path, strerror(errno));
+    free(line);
+    fclose(f);
+    return rc ? -1 : 0;
+}
+
+void cli_env_free(struct cli_env *e)
+{
+    for (size_t i = 0; i < e->nowned; i++)
+        free(e->owned[i]);
+    free(e->owned);
+    free(e->list);
+    memset(e, 0, sizeof(*e));
+}
