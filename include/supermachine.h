@@ -257,6 +257,14 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err);
 int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err);
 /* Copies the VM's main process output (stdout and stderr as they came) to fd. */
 int sm_vm_logs(const char *name_or_id, int fd, sm_error_t *err);
+/* The same with docker logs' options. */
+struct sm_logs_options {
+    int follow;          /* then go on copying new output until the VM stops (-f) */
+    int tail;            /* nonzero: begin with only the last tail_lines lines (--tail) */
+    uint64_t tail_lines; /* 0 with tail set: none of what was written so far */
+};
+int sm_vm_logs_with(const char *name_or_id, int fd, const struct sm_logs_options *opts,
+                    sm_error_t *err);
 
 /* What a process cost, as the guest measured it. */
 struct sm_process_stats {

@@ -1,4 +1,4 @@
-/* The public calls on VMs that exist: list, stop, remove, logs, exec. */
+/* The public calls on VMs that exist: list, stop, remove, exec (logs: vm_logs.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -136,28 +136,6 @@ int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err)
     int r = instance_remove_dir(&in, err);
     instance_release(&in);
     return r < 0 ? sm_error_wrap(err, "rm %s", name_or_id) : 0;
-}
-
-int sm_vm_logs(const char *name_or_id, int fd, sm_error_t *err)
-{
-    struct instance in;
-    if (instance_find(name_or_id, &in, err) < 0)
-        return sm_error_wrap(err, "logs");
-    cleanup_free char *path = instance_path(&in, "output.log");
-    instance_release(&in);
-    int src = open(path, O_RDONLY | O_CLOEXEC);
-    if (src < 0)
-        return errno == ENOENT ? 0 : sm_error_set(err, errno, "logs %s", name_or_id);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(src, buf, sizeof(buf))) > 0) {
-        if (sm_write_all(fd, buf, (size_t)n) < 0) {
-            close(src);
-            return sm_error_set(err, errno, "logs %s: write", name_or_id);
-        }
-    }
-    close(src);
-    return n < 0 ? sm_error_set(err, errno, "logs %s: read", name_or_id) : 0;
 }
 
 int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exit_status,

@@ -4,7 +4,8 @@
 # prepare: lib-run.sh run_fixture
 # A detached VM's life, as docker's: run -d prints the id and returns while the command
 # runs; ps lists it Up with its memory (PSS); exec runs more commands in it (exit
-# statuses, stdin, the same writable root); logs shows its output; stop sends SIGTERM
+# statuses, stdin, the same writable root); logs shows its output, its last lines with
+# --tail, and with -f follows it until the VM ends; stop sends SIGTERM
 # (exit 143) within the grace period, or stops the VM outright when the process ignores
 # it (137); rm removes it; a VMM killed outright (as the host's OOM killer would) leaves
 # a record that says Exited (137); the example program (examples/three-commands.c) does
@@ -59,6 +60,24 @@ sm exec web true
 [ "$RC" = 125 ] && grep -q "not running" "$ERR" || fail "exec in a stopped VM: $RC $(cat "$ERR")"
 sm rm web
 [ "$RC" = 0 ] || fail "rm web: $(cat "$ERR")"
+
+# logs -f: what was written, then each line as it comes, and it returns once the VM
+# ends; --tail N starts with the last N lines.
+sm run -d --name ticker "$I" sh -c 'for i in 1 2 3 4 5 6; do echo tick $i; sleep 1; done'
+[ "$RC" = 0 ] || fail "run -d ticker: $(cat "$ERR")"
+start=$(date +%s)
+timeout -s KILL 120 "$SUPERMACHINE" logs -f --tail 100 ticker >"$WORK/follow" 2>"$WORK/follow.err" ||
+    fail "logs -f ticker: exit $?: $(cat "$WORK/follow.err")"
+[ "$(cat "$WORK/follow")" = "$(printf 'tick %s\n' 1 2 3 4 5 6)" ] ||
+    fail "logs -f ticker printed: $(cat "$WORK/follow")"
+sm ps -a
+grep -q "Exited (0) .* ticker$" "$OUT" || fail "logs -f returned before ticker ended: $(cat "$OUT")"
+echo "logs -f followed ticker to its end in $(($(date +%s) - start)) s"
+expect 0 "tick 6" -- logs --tail 2 ticker
+[ "$(cat "$OUT")" = "$(printf 'tick 5\ntick 6')" ] || fail "logs --tail 2: $(cat "$OUT")"
+sm logs -n 0 ticker
+[ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "logs -n 0: $RC $(cat "$OUT")"
+sm rm ticker
 
 # A process that ignores SIGTERM: stopped outright after the grace period.
 sm run -d --name stubborn "$I" sh -c 'trap "" TERM; echo up; while :; do sleep 1; done'
