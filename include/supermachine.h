@@ -284,6 +284,11 @@ struct sm_exec_options {
     uint64_t timeout_ms;            /* 0: none; else the process is killed (137) */
     struct sm_process_stats *stats; /* optional: filled when the process ends */
     int forward_signals;            /* as in sm_run_options */
+    /* docker exec -d: return once the process runs (exit status 0), its output
+     * discarded and stdin, tty and forward_signals ignored; a process that could not
+     * start (126, 127) gives its status at once. The process goes on after this
+     * program exits, until it ends or the VM stops. */
+    int detach;
 };
 /* Runs another process in a running VM; *exit_status as for sm_run. */
 int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *opts, int *exit_status,

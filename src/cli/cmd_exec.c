@@ -11,6 +11,7 @@ void cmd_exec_usage(FILE *out)
     fprintf(out,
             "Usage: supermachine exec [OPTIONS] VM COMMAND [ARG...]\n\n"
             "Runs a command in a running VM; the exit status is the command's.\n\n"
+            "  -d, --detach           run it in the background (its output is discarded)\n"
             "  -i, --interactive      keep stdin open\n"
             "  -t, --tty              give the command a terminal\n"
             "  -e, --env K=V          set an environment variable (K alone: take it from here)\n"
@@ -24,6 +25,7 @@ enum { OPT_ENV_FILE = 256 };
 int cmd_exec(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"detach", no_argument, NULL, 'd'},
         {"interactive", no_argument, NULL, 'i'},
         {"tty", no_argument, NULL, 't'},
         {"env", required_argument, NULL, 'e'},
@@ -37,8 +39,11 @@ int cmd_exec(int argc, char **argv)
     struct cli_env env = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+ite:w:u:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+dite:w:u:", longopts, NULL)) != -1) {
         switch (c) {
+        case 'd':
+            o.detach = 1;
+            break;
         case 'i':
             o.interactive = 1;
             o.stdin_fd = 0;
@@ -70,7 +75,7 @@ int cmd_exec(int argc, char **argv)
         cli_env_free(&env);
         return cli_usage_error("exec: want a VM and a command; see 'supermachine exec --help'");
     }
-    if (o.tty && o.interactive && !isatty(0)) {
+    if (!o.detach && o.tty && o.interactive && !isatty(0)) {
         cli_env_free(&env);
         return cli_usage_error("exec: -t: the input device is not a TTY");
     }

@@ -86,6 +86,12 @@ struct run_process {
 /* A detached run's caller waits on *ready_fd: "ok" goes out once, then it is closed
  * and set to -1 (no-op when ready_fd is NULL or already -1). */
 void run_signal_ready(int *ready_fd);
+/* Runs body(arg, ready_fd) in a monitor process of its own session (double-forked, so
+ * that it outlives the caller and is nobody's zombie) and waits for the monitor's first
+ * line on ready_fd, or for it to close it: the line (without its newline, "" for none)
+ * goes to answer. */
+int run_in_monitor(void (*body)(void *arg, int ready_fd), void *arg, char *answer, size_t size,
+                   sm_error_t *err);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
 /* Connects to the instance's agent (waiting for it to listen, up to timeout_ms), runs

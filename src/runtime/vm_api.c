@@ -138,6 +138,59 @@ int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err)
     return r < 0 ? sm_error_wrap(err, "rm %s", name_or_id) : 0;
 }
 
+struct detached_exec {
+    struct instance *in;
+    const struct run_process *proc;
+};
+
+static void detached_exec_monitor(void *arg, int ready_fd)
+{
+    struct detached_exec *d = arg;
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0)
+        _exit(125);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    struct run_process mp = *d->proc;
+    mp.in_fd = -1, mp.out_fd = null, mp.err_fd = null;
+    mp.interactive = mp.tty = mp.forward_signals = false;
+    mp.ready_fd = &ready_fd;
+    int status = 125;
+    sm_error_t merr = NULL;
+    if (run_attached(d->in, &mp, AGENT_RUNNING_TIMEOUT_MS, &status, &merr) < 0) {
+        if (ready_fd >= 0)
+            dprintf(ready_fd, "error %s\n", sm_error_message(merr));
+    } else if (ready_fd >= 0) {
+        dprintf(ready_fd, "exit %d\n", status); /* it never started */
+    }
+}
+
+/* docker exec -d: a monitor process holds the agent session while the process runs, its
+ * output discarded. Returns once the process started; one that could not start (127,
+ * say) gives its status at once. */
+static int exec_detached(struct instance *in, const struct run_process *proc, int *exit_status,
+                         sm_error_t *err)
+{
+    struct detached_exec d = {in, proc};
+    char answer[1024];
+    if (run_in_monitor(detached_exec_monitor, &d, answer, sizeof(answer), err) < 0)
+        return -1;
+    *exit_status = 0;
+    if (strcmp(answer, "ok") == 0)
+        return 0;
+    char *end;
+    if (strncmp(answer, "exit ", 5) == 0) {
+        long v = strtol(answer + 5, &end, 10);
+        if (*end == '\0' && v >= 0 && v <= 255) {
+            *exit_status = (int)v;
+            return 0;
+        }
+    }
+    return sm_error_set(err, 0, "%s",
+                        strncmp(answer, "error ", 6) == 0 ? answer + 6 : "the exec monitor failed");
+}
+
 int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exit_status,
                sm_error_t *err)
 {
@@ -176,7 +229,8 @@ int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exi
         .timeout_ms = o->timeout_ms,
         .stats = o->stats,
     };
-    int r = run_attached(&in, &proc, AGENT_RUNNING_TIMEOUT_MS, exit_status, err);
+    int r = o->detach ? exec_detached(&in, &proc, exit_status, err)
+                      : run_attached(&in, &proc, AGENT_RUNNING_TIMEOUT_MS, exit_status, err);
     sm_strv_free(env);
     if (cfg)
         sm_image_config_free(cfg);

@@ -5,7 +5,8 @@
 # A running VM driven from outside, against the real guest: files copied in and out
 # (3 MB by sha256; a missing file is an error that leaves nothing); 10 concurrent exec
 # with their own outputs and statuses; 100 MB of output intact (sha256); 127 and 128+n
-# from exec; -t through a real pseudo-terminal (script(1)), input typed through it;
+# from exec; exec -d returns while its process runs on (and 127 at once for a missing
+# command); -t through a real pseudo-terminal (script(1)), input typed through it;
 # listening TCP ports read inside the guest; kill -s; wait; stop with the image's
 # StopSignal (SIGUSR1 here) and with SIGTERM when the image names none.
 set -eu
@@ -70,6 +71,17 @@ sm exec box no-such-command
 [ "$RC" = 127 ] && grep -q "executable file not found" "$ERR" || fail "exec 127: $RC $(cat "$ERR")"
 sm exec box sh -c 'kill -9 $$'
 [ "$RC" = 137 ] || fail "exec killed by SIGKILL: $RC, want 137"
+
+# ---- exec -d: it returns while the process waits for a file only a later exec makes ----
+sm exec -d box sh -c 'echo waiting >/tmp/bg; while [ ! -e /tmp/go ]; do sleep 0.2; done; echo done >/tmp/bg'
+[ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "exec -d: exit $RC, out $(cat "$OUT"), err $(cat "$ERR")"
+expect 0 "waiting" -- exec box cat /tmp/bg
+sm exec box touch /tmp/go
+bg_done() { sm exec box cat /tmp/bg && grep -qx done "$OUT"; }
+wait_for 60 bg_done || fail "exec -d's process did not go on: /tmp/bg says $(cat "$OUT")"
+sm exec -d box no-such-command
+[ "$RC" = 127 ] || fail "exec -d of a missing command: exit $RC, want 127: $(cat "$ERR")"
+echo "exec -d: returned while its process ran on"
 
 # ---- a real terminal ----
 if command -v script >/dev/null; then
