@@ -21,6 +21,8 @@ const char *agent_frame_type_name(unsigned type)
         [AGENT_ERROR] = "error",         [AGENT_WRITE_FILE] = "write-file",
         [AGENT_READ_FILE] = "read-file", [AGENT_PORTS] = "ports",
         [AGENT_HELD] = "held",           [AGENT_ATTACH] = "attach",
+        [AGENT_WRITE_TAR] = "write-tar", [AGENT_READ_TAR] = "read-tar",
+        [AGENT_STAT] = "stat",
     };
     return type >= 1 && type <= AGENT_TYPE_MAX ? names[type] : "unknown";
 }

@@ -47,7 +47,14 @@ enum agent_frame_type {
                         * frozen and the marker line is on the console */
     AGENT_ATTACH = 16, /* host, a session's opener: JSON {}; continues the kept process's
                         * session on this connection (STARTED, output, EXIT) and thaws it */
-    AGENT_TYPE_MAX = AGENT_ATTACH,
+    /* Trees of files (docker cp of directories), as tar streams (docs/protocol.md). */
+    AGENT_WRITE_TAR = 17, /* host: JSON {path, uid, gid}; then STDIN data (a tar stream),
+                           * empty = end; the guest extracts it into directory path */
+    AGENT_READ_TAR = 18,  /* host: JSON {path, name}; guest: STDOUT data (a tar stream of
+                           * path, its top entry called name), then EXIT {status, size} */
+    AGENT_STAT = 19,      /* host: JSON {path}; guest: EXIT {status, type}: "dir", "file",
+                           * "other" or "none" (symlinks followed) */
+    AGENT_TYPE_MAX = AGENT_STAT,
 };
 
 /* When a kept process is ready to be snapshotted (`--snapshot-on`), as the user writes
