@@ -1,5 +1,6 @@
-/* Agent sessions that are not a process: write a file, read a file, list listening TCP
- * ports, signal a process by pid. Each answers EXIT {status: 0} or ERROR and ends. */
+/* Agent sessions that are not a process: write a file, read a file, write and read a
+ * tree as a tar stream (tar.c), stat a path, list listening TCP ports, signal a process
+ * by pid. Each answers EXIT {status: 0} or ERROR and ends. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,16 @@ static void send_ok(int conn, int64_t size)
     json_object_put(o);
 }
 
+/* stat's answer: what is at the path. */
+static void send_type(int conn, const char *type)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_int(0));
+    json_object_object_add(o, "type", json_object_new_string(type));
+    agent_write_json(conn, AGENT_EXIT, o);
+    json_object_put(o);
+}
+
 static void send_errno(int conn, const char *what, const char *path, int e)
 {
     char msg[PATH_MAX + 128];
@@ -38,6 +49,52 @@ static bool valid_path(int conn, const char *path)
         return false;
     }
     return true;
+}
+
+/* The STDIN frames that follow a write opener, each handed to sink, up to the empty one
+ * that ends them. total: the bytes taken. -1 when the host went away or broke the
+ * protocol (the decoder's error is sent) or the sink failed (it sent its own). */
+static int receive_stdin(int conn, struct agent_decoder *dec,
+                         int (*sink)(void *arg, const uint8_t *buf, size_t len), void *arg,
+                         int64_t *total)
+{
+    *total = 0;
+    for (;;) {
+        uint8_t type;
+        const uint8_t *payload;
+        size_t len;
+        if (guest_read_frame(conn, dec, &type, &payload, &len) < 0 || type != AGENT_STDIN) {
+            if (dec->error[0])
+                guest_send_error(conn, dec->error);
+            return -1;
+        }
+        if (len == 0)
+            return 0;
+        if (sink(arg, payload, len) < 0)
+            return -1;
+        *total += (int64_t)len;
+    }
+}
+
+struct file_sink {
+    int conn, fd;
+    const char *path;
+};
+
+static int write_to_file(void *arg, const uint8_t *buf, size_t len)
+{
+    struct file_sink *f = arg;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(f->fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            send_errno(f->conn, "write", f->path, w < 0 ? errno : ENOSPC);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
 }
 
 /* The file is written beside its destination and renamed over it once complete, so a
@@ -58,35 +115,12 @@ void guest_op_write_file(int conn, struct agent_decoder *dec, json_object *req)
         send_errno(conn, "write", path, errno);
         return;
     }
-    int64_t total = 0;
-    for (;;) {
-        uint8_t type;
-        const uint8_t *payload;
-        size_t len;
-        if (guest_read_frame(conn, dec, &type, &payload, &len) < 0 || type != AGENT_STDIN) {
-            /* The host went away or broke the protocol: nothing is left behind. */
-            close(fd);
-            unlink(tmp);
-            if (dec->error[0])
-                guest_send_error(conn, dec->error);
-            return;
-        }
-        if (len == 0)
-            break;
-        for (size_t off = 0; off < len;) {
-            ssize_t w = write(fd, payload + off, len - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                int e = w < 0 ? errno : ENOSPC;
-                close(fd);
-                unlink(tmp);
-                send_errno(conn, "write", path, e);
-                return;
-            }
-            off += (size_t)w;
-        }
-        total += (int64_t)len;
+    struct file_sink sink = {conn, fd, path};
+    int64_t total;
+    if (receive_stdin(conn, dec, write_to_file, &sink, &total) < 0) {
+        close(fd);
+        unlink(tmp); /* nothing is left behind */
+        return;
     }
     if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0 || fchmod(fd, (mode_t)mode) < 0 || close(fd) < 0 ||
         rename(tmp, path) < 0) {
@@ -136,6 +170,103 @@ void guest_op_read_file(int conn, json_object *req)
     }
     close(fd);
     send_ok(conn, total);
+}
+
+struct untar_sink {
+    int conn;
+    struct guest_untar *u;
+};
+
+static int feed_untar(void *arg, const uint8_t *buf, size_t len)
+{
+    struct untar_sink *t = arg;
+    char why[PATH_MAX + 128];
+    if (guest_untar_feed(t->u, buf, len, why, sizeof(why)) < 0) {
+        guest_send_error(t->conn, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* The host's tar stream is extracted as it arrives: nothing holds a whole tree. A broken
+ * transfer leaves the entries completed before it (a half-written file is removed). */
+void guest_op_write_tar(int conn, struct agent_decoder *dec, json_object *req)
+{
+    const char *path = agent_json_str(req, "path");
+    if (!valid_path(conn, path))
+        return;
+    int64_t uid = 0, gid = 0;
+    agent_json_int(req, "uid", 0, UINT32_MAX - 1, &uid);
+    agent_json_int(req, "gid", 0, UINT32_MAX - 1, &gid);
+    char why[PATH_MAX + 128];
+    struct guest_untar u;
+    if (guest_untar_init(&u, path, (uid_t)uid, (gid_t)gid, why, sizeof(why)) < 0) {
+        guest_send_error(conn, why);
+        return;
+    }
+    struct untar_sink sink = {conn, &u};
+    int64_t total;
+    if (receive_stdin(conn, dec, feed_untar, &sink, &total) < 0) {
+        guest_untar_free(&u); /* a half-written file goes */
+        return;
+    }
+    if (guest_untar_finish(&u, why, sizeof(why)) < 0) {
+        guest_send_error(conn, why);
+        return;
+    }
+    send_ok(conn, total);
+}
+
+struct tar_out {
+    int conn;
+    int64_t total;
+};
+
+static int send_stdout(void *arg, const void *buf, size_t len)
+{
+    struct tar_out *out = arg;
+    if (agent_write_frame(out->conn, AGENT_STDOUT, buf, len) < 0)
+        _exit(0); /* the host went away */
+    out->total += (int64_t)len;
+    return 0;
+}
+
+void guest_op_read_tar(int conn, json_object *req)
+{
+    const char *path = agent_json_str(req, "path");
+    const char *name = agent_json_str(req, "name");
+    if (!valid_path(conn, path))
+        return;
+    /* What is missing is said before any output: an error mid-stream is a failed copy. */
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        send_errno(conn, "read-tar", path, errno);
+        return;
+    }
+    char why[PATH_MAX + 128];
+    struct tar_out out = {.conn = conn};
+    if (guest_tar_write(path, name ? name : "", send_stdout, &out, why, sizeof(why)) < 0) {
+        guest_send_error(conn, why);
+        return;
+    }
+    send_ok(conn, out.total);
+}
+
+/* Symlinks followed, as docker's cp resolves its destination. */
+void guest_op_stat(int conn, json_object *req)
+{
+    const char *path = agent_json_str(req, "path");
+    if (!valid_path(conn, path))
+        return;
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            send_type(conn, "none");
+        else
+            send_errno(conn, "stat", path, errno);
+        return;
+    }
+    send_type(conn, S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : "other");
 }
 
 /* One /proc/net/tcp{,6} table: sockets in state 0A (LISTEN). The kernel prints each

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Logs one line on the console (and the kernel log's console) with the init's prefix. */
@@ -41,6 +42,60 @@ void guest_op_write_file(int conn, struct agent_decoder *dec, struct json_object
 void guest_op_read_file(int conn, struct json_object *req);
 void guest_op_ports(int conn);
 void guest_op_signal(int conn, struct json_object *req);
+/* Trees as tar streams (docker cp of directories): write-tar extracts the STDIN frames
+ * into an existing directory, read-tar sends a tree as STDOUT frames; both end with EXIT
+ * {status, size: the tar's bytes}. stat answers EXIT {status, type}. */
+void guest_op_write_tar(int conn, struct agent_decoder *dec, struct json_object *req);
+void guest_op_read_tar(int conn, struct json_object *req);
+void guest_op_stat(int conn, struct json_object *req);
+
+/* The tar format (tar.c), without frames or sockets. guest_tar_write writes a POSIX tar
+ * of path (never following symlinks, the top one included) through emit, in chunks of at
+ * most 64 KiB: its top entry is called name and the rest name/...; with name "" a
+ * directory's own entry is left out and its contents are named relative to it (a file
+ * keeps its base name). Regular files, directories and symlinks are stored; devices,
+ * fifos and sockets left out. 0, or -1 with why ("read-tar PATH: reason") filled. */
+int guest_tar_write(const char *path, const char *name,
+                    int (*emit)(void *arg, const void *buf, size_t len), void *arg, char *why,
+                    size_t whylen);
+
+/* An extractor fed a tar stream as it comes, in pieces of any size: ustar, v7, pax and
+ * GNU long names; regular files, directories, symlinks and hardlinks (the rest skipped),
+ * owned by uid:gid, into the existing directory dir. Names with a ".." are refused; a
+ * file appears under its name only once complete. The fields are tar.c's. */
+struct guest_untar {
+    int dir; /* the destination */
+    uid_t uid;
+    gid_t gid;
+    char *why;
+    size_t whylen;
+    int state, sink;
+    unsigned char block[512]; /* a header, as it arrives */
+    size_t block_len;
+    int zero_blocks;
+    uint64_t data_left, pad_left;
+    char ext_type; /* 'x', 'L' or 'K' while one's data is collected into ext */
+    char *ext;
+    size_t ext_len;
+    char *pax_path, *pax_link, *long_name, *long_link; /* for the next entry */
+    bool pax_size_set;
+    uint64_t pax_size;
+    char *name; /* the current entry's, relative to dir */
+    mode_t mode;
+    int64_t mtime;
+    int file_fd, file_dir; /* a regular file being written at file_tmp in file_dir */
+    const char *file_base;
+    char file_tmp[48];
+    unsigned seq;
+};
+/* Each: 0, or -1 with why ("write-tar...: reason") filled; after an error, or instead of
+ * finish, guest_untar_free removes what is half written. finish fails on a stream that
+ * ended inside an entry, and frees. */
+int guest_untar_init(struct guest_untar *u, const char *dir, uid_t uid, gid_t gid, char *why,
+                     size_t whylen);
+int guest_untar_feed(struct guest_untar *u, const void *buf, size_t len, char *why, size_t whylen);
+int guest_untar_finish(struct guest_untar *u, char *why, size_t whylen);
+void guest_untar_free(struct guest_untar *u);
 
 /* The guest's listening TCP sockets (/proc/net/tcp and tcp6), one call each. */
 typedef void (*guest_listener_fn)(void *arg, unsigned port, const char *address);
@@ -55,7 +110,7 @@ int keep_freeze(bool frozen);
 int64_t keep_cpu_usage_us(void); /* the cgroup's CPU time, -1 if unknown */
 bool keep_port_listening(unsigned port);
 void keep_print_marker(const char *marker); /* a line on /dev/console */
-int keep_accept(int listen_fd);              /* the handed-over connection, or -1 */
+int keep_accept(int listen_fd);             /* the handed-over connection, or -1 */
 void keep_attach_session(int conn) __attribute__((noreturn));
 
 /* sm-init --listen: the agent runs on a host for tests, where the host's clock and

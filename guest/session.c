@@ -868,11 +868,18 @@ void agent_session(int conn)
         if (type == AGENT_HELLO) {
             apply_hello(&s, o);
         } else if (type == AGENT_WRITE_FILE || type == AGENT_READ_FILE || type == AGENT_PORTS ||
-                   type == AGENT_SIGNAL) {
+                   type == AGENT_SIGNAL || type == AGENT_WRITE_TAR || type == AGENT_READ_TAR ||
+                   type == AGENT_STAT) {
             if (type == AGENT_WRITE_FILE)
                 guest_op_write_file(conn, &s.dec, o);
             else if (type == AGENT_READ_FILE)
                 guest_op_read_file(conn, o);
+            else if (type == AGENT_WRITE_TAR)
+                guest_op_write_tar(conn, &s.dec, o);
+            else if (type == AGENT_READ_TAR)
+                guest_op_read_tar(conn, o);
+            else if (type == AGENT_STAT)
+                guest_op_stat(conn, o);
             else if (type == AGENT_PORTS)
                 guest_op_ports(conn);
             else

@@ -312,6 +312,22 @@ int sm_vm_copy_in(const char *name_or_id, const char *guest_path, int in_fd, uns
 int sm_vm_read_file(const char *name_or_id, const char *guest_path, size_t max_bytes,
                     void **data, size_t *len, sm_error_t *err);
 int sm_vm_copy_out(const char *name_or_id, const char *guest_path, int out_fd, sm_error_t *err);
+/* docker cp: a file, symlink or whole directory between this host and a running VM, with
+ * docker's rules (docs/run.md): into an existing directory under its own name, else as
+ * the destination; "DIR/." for a directory's contents; a directory never onto a file.
+ * Into the VM, files and directories belong to root and keep their modes and times; out
+ * of it, to the caller, without set-id bits, and the copy appears whole or not at all
+ * (extracted beside the destination, then moved in). */
+int sm_vm_cp_in(const char *name_or_id, const char *local_path, const char *guest_path,
+                sm_error_t *err);
+int sm_vm_cp_out(const char *name_or_id, const char *guest_path, const char *local_path,
+                 sm_error_t *err);
+/* The same as tar streams (docker cp - VM:DIR, docker cp VM:PATH -): a tar read from in_fd
+ * extracted into the VM's existing directory; a tar of the VM's path (its top entry named
+ * as the path's last component) written to out_fd. The bytes out_fd receives are the
+ * guest's, unchecked. */
+int sm_vm_tar_in(const char *name_or_id, int in_fd, const char *guest_dir, sm_error_t *err);
+int sm_vm_tar_out(const char *name_or_id, const char *guest_path, int out_fd, sm_error_t *err);
 
 /* TCP ports listening inside the guest, as its kernel lists them. */
 struct sm_port {

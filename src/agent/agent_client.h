@@ -87,6 +87,19 @@ int agent_signal(struct agent_conn *c, int pid, int sig, int timeout_ms, sm_erro
  * into place), owned by uid:gid with mode. */
 int agent_write_file(struct agent_conn *c, const char *path, unsigned mode, unsigned uid,
                      unsigned gid, int in_fd, sm_error_t *err);
+/* Streams a tar read from in_fd into the guest, which extracts it into its existing
+ * directory dir, every file and directory owned by uid:gid. */
+int agent_write_tar(struct agent_conn *c, const char *dir, unsigned uid, unsigned gid, int in_fd,
+                    sm_error_t *err);
+/* Copies a tar of the guest's path (a file, a directory with everything under it, or a
+ * symlink) to out_fd, its top entry named top ("": a directory's contents). The bytes
+ * are the guest's: whoever reads them must not trust them. */
+int agent_read_tar(struct agent_conn *c, const char *path, const char *top, int out_fd,
+                   sm_error_t *err);
+/* What is at the guest's path, symlinks followed. */
+enum agent_path_type { AGENT_PATH_NONE, AGENT_PATH_FILE, AGENT_PATH_DIR, AGENT_PATH_OTHER };
+int agent_stat(struct agent_conn *c, const char *path, enum agent_path_type *type, int timeout_ms,
+               sm_error_t *err);
 /* Copies the guest's regular file at path to out_fd; more than max_bytes is an error. */
 int agent_read_file(struct agent_conn *c, const char *path, int out_fd, uint64_t max_bytes,
                     uint64_t *size, sm_error_t *err);

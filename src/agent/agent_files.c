@@ -71,18 +71,10 @@ int agent_signal(struct agent_conn *c, int pid, int sig, int timeout_ms, sm_erro
     return await_ok(c, timeout_ms, NULL, err);
 }
 
-int agent_write_file(struct agent_conn *c, const char *path, unsigned mode, unsigned uid,
-                     unsigned gid, int in_fd, sm_error_t *err)
+/* After a write-file or write-tar opener: in_fd's bytes as STDIN frames, an empty one at
+ * its end, and the guest's count of what it took compared with what was sent. */
+static int stream_in(struct agent_conn *c, int in_fd, sm_error_t *err)
 {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "path", json_object_new_string(path));
-    json_object_object_add(o, "mode", json_object_new_int((int)(mode & 07777)));
-    json_object_object_add(o, "uid", json_object_new_int64(uid));
-    json_object_object_add(o, "gid", json_object_new_int64(gid));
-    int w = agent_write_json(c->fd, AGENT_WRITE_FILE, o);
-    json_object_put(o);
-    if (w < 0)
-        return sm_error_set(err, errno, "agent: send write-file");
     /* On the heap, for this call only: a static thread-local buffer would be in every
      * thread of every process that links the library (each thread's TLS is set up, and
      * touched, when it starts), 64 KiB private memory per thread of each VMM. */
@@ -110,15 +102,72 @@ int agent_write_file(struct agent_conn *c, const char *path, unsigned mode, unsi
     return 0;
 }
 
-int agent_read_file(struct agent_conn *c, const char *path, int out_fd, uint64_t max_bytes,
-                    uint64_t *size, sm_error_t *err)
+int agent_write_file(struct agent_conn *c, const char *path, unsigned mode, unsigned uid,
+                     unsigned gid, int in_fd, sm_error_t *err)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "path", json_object_new_string(path));
-    int w = agent_write_json(c->fd, AGENT_READ_FILE, o);
+    json_object_object_add(o, "mode", json_object_new_int((int)(mode & 07777)));
+    json_object_object_add(o, "uid", json_object_new_int64(uid));
+    json_object_object_add(o, "gid", json_object_new_int64(gid));
+    int w = agent_write_json(c->fd, AGENT_WRITE_FILE, o);
     json_object_put(o);
     if (w < 0)
-        return sm_error_set(err, errno, "agent: send read-file");
+        return sm_error_set(err, errno, "agent: send write-file");
+    return stream_in(c, in_fd, err);
+}
+
+int agent_write_tar(struct agent_conn *c, const char *dir, unsigned uid, unsigned gid, int in_fd,
+                    sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "path", json_object_new_string(dir));
+    json_object_object_add(o, "uid", json_object_new_int64(uid));
+    json_object_object_add(o, "gid", json_object_new_int64(gid));
+    int w = agent_write_json(c->fd, AGENT_WRITE_TAR, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send write-tar");
+    return stream_in(c, in_fd, err);
+}
+
+int agent_stat(struct agent_conn *c, const char *path, enum agent_path_type *type, int timeout_ms,
+               sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "path", json_object_new_string(path));
+    int w = agent_write_json(c->fd, AGENT_STAT, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send stat");
+    json_object *j = read_answer(c, AGENT_EXIT, timeout_ms, err);
+    if (j == NULL)
+        return -1;
+    static const char *const names[] = {
+        [AGENT_PATH_NONE] = "none",
+        [AGENT_PATH_FILE] = "file",
+        [AGENT_PATH_DIR] = "dir",
+        [AGENT_PATH_OTHER] = "other",
+    };
+    const char *said = agent_json_str(j, "type");
+    int64_t status = -1;
+    int found = -1;
+    for (size_t i = 0; said && i < SM_ARRAY_SIZE(names); i++)
+        if (strcmp(said, names[i]) == 0)
+            found = (int)i;
+    bool ok = agent_json_int(j, "status", 0, 0, &status) && found >= 0;
+    json_object_put(j);
+    if (!ok)
+        return sm_error_set(err, 0, "agent: a malformed answer to stat %s", path);
+    *type = (enum agent_path_type)found;
+    return 0;
+}
+
+/* After a read-file or read-tar opener: STDOUT frames to out_fd, at most max_bytes, until
+ * the EXIT whose size must be what arrived. */
+static int stream_out(struct agent_conn *c, const char *path, int out_fd, uint64_t max_bytes,
+                      uint64_t *size, sm_error_t *err)
+{
     uint64_t got = 0;
     for (;;) {
         uint8_t type;
@@ -148,6 +197,31 @@ int agent_read_file(struct agent_conn *c, const char *path, int out_fd, uint64_t
             *size = got;
         return 0;
     }
+}
+
+int agent_read_file(struct agent_conn *c, const char *path, int out_fd, uint64_t max_bytes,
+                    uint64_t *size, sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "path", json_object_new_string(path));
+    int w = agent_write_json(c->fd, AGENT_READ_FILE, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send read-file");
+    return stream_out(c, path, out_fd, max_bytes, size, err);
+}
+
+int agent_read_tar(struct agent_conn *c, const char *path, const char *top, int out_fd,
+                   sm_error_t *err)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "path", json_object_new_string(path));
+    json_object_object_add(o, "name", json_object_new_string(top));
+    int w = agent_write_json(c->fd, AGENT_READ_TAR, o);
+    json_object_put(o);
+    if (w < 0)
+        return sm_error_set(err, errno, "agent: send read-tar");
+    return stream_out(c, path, out_fd, UINT64_MAX, NULL, err);
 }
 
 int agent_ports_parse(json_object *j, struct agent_port **ports, size_t *n, sm_error_t *err)

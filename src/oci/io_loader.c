@@ -116,3 +116,15 @@ int initramfs_build(const char *out_path, const char *init_binary, const char *m
     const struct sm_io_plugin_ops *p = io(err);
     return p ? p->initramfs_build(out_path, init_binary, modules_dir, module_names, err) : -1;
 }
+
+int copy_tar_create(const char *path, const char *top, int fd, sm_error_t *err)
+{
+    const struct sm_io_plugin_ops *p = io(err);
+    return p ? p->copy_tar_create(path, top, fd, err) : -1;
+}
+
+int copy_tar_extract(int fd, const char *dir, const char *top, const char *as, sm_error_t *err)
+{
+    const struct sm_io_plugin_ops *p = io(err);
+    return p ? p->copy_tar_extract(fd, dir, top, as, err) : -1;
+}

@@ -14,6 +14,8 @@ __attribute__((visibility("default"))) const struct sm_io_plugin_ops *sm_io_plug
         .tree_export_tar = fs_tree_export_tar,
         .image_load = sm_image_load,
         .initramfs_build = initramfs_build,
+        .copy_tar_create = copy_tar_create,
+        .copy_tar_extract = copy_tar_extract,
     };
     return &ops;
 }

@@ -18,10 +18,11 @@
 #include "agent/initramfs.h"
 #include "oci/flatten.h"
 #include "oci/registry.h"
+#include "runtime/copy_tar.h"
 #include "supermachine.h"
 
 /* Bumped whenever a member changes: a plugin from another build is refused. */
-#define SM_IO_PLUGIN_VERSION 1
+#define SM_IO_PLUGIN_VERSION 2
 #define SM_IO_PLUGIN_FILE    "supermachine-io.so"
 
 struct sm_io_plugin_ops {
@@ -35,6 +36,8 @@ struct sm_io_plugin_ops {
     __typeof__(fs_tree_export_tar) *tree_export_tar;
     __typeof__(sm_image_load) *image_load;
     __typeof__(initramfs_build) *initramfs_build;
+    __typeof__(copy_tar_create) *copy_tar_create;
+    __typeof__(copy_tar_extract) *copy_tar_extract;
 };
 
 /* In the plugin: its table. */

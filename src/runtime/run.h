@@ -94,6 +94,10 @@ int run_in_monitor(void (*body)(void *arg, int ready_fd), void *arg, char *answe
                    sm_error_t *err);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
+/* The running VM name_or_id and a hello'd agent connection to it; `what` names the
+ * operation in errors. Release both (instance_release, agent_close). */
+int run_open_running(const char *name_or_id, const char *what, struct instance *in,
+                     struct agent_conn *c, sm_error_t *err);
 /* Connects to the instance's agent (waiting for it to listen, up to timeout_ms), runs
  * the process attached to the descriptors, forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT and
  * window size changes, and returns its exit status (128+N for a signal). */

@@ -62,8 +62,8 @@ static int open_running_within(const char *name_or_id, const char *what, int tim
     return 0;
 }
 
-static int open_running(const char *name_or_id, const char *what, struct instance *in,
-                        struct agent_conn *c, sm_error_t *err)
+int run_open_running(const char *name_or_id, const char *what, struct instance *in,
+                     struct agent_conn *c, sm_error_t *err)
 {
     return open_running_within(name_or_id, what, AGENT_OPEN_TIMEOUT_MS, in, c, err);
 }
@@ -137,7 +137,7 @@ int sm_vm_copy_in(const char *name_or_id, const char *guest_path, int in_fd, uns
 {
     struct instance in;
     struct agent_conn c;
-    if (open_running(name_or_id, "copy", &in, &c, err) < 0)
+    if (run_open_running(name_or_id, "copy", &in, &c, err) < 0)
         return -1;
     int r = agent_write_file(&c, guest_path, mode, 0, 0, in_fd, err);
     agent_close(&c);
@@ -167,7 +167,7 @@ static int copy_out(const char *name_or_id, const char *guest_path, int out_fd, 
 {
     struct instance in;
     struct agent_conn c;
-    if (open_running(name_or_id, "copy", &in, &c, err) < 0)
+    if (run_open_running(name_or_id, "copy", &in, &c, err) < 0)
         return -1;
     int r = agent_read_file(&c, guest_path, out_fd, max, size, err);
     agent_close(&c);
@@ -208,7 +208,7 @@ int sm_vm_ports(const char *name_or_id, struct sm_port **ports, size_t *n, sm_er
 {
     struct instance in;
     struct agent_conn c;
-    if (open_running(name_or_id, "ports", &in, &c, err) < 0)
+    if (run_open_running(name_or_id, "ports", &in, &c, err) < 0)
         return -1;
     struct agent_port *list = NULL;
     size_t count = 0;

@@ -3,7 +3,9 @@
 # timeout: 900
 # prepare: lib-run.sh run_fixture
 # A running VM driven from outside, against the real guest: files copied in and out
-# (3 MB by sha256; a missing file is an error that leaves nothing); 10 concurrent exec
+# (3 MB by sha256; a missing file is an error that leaves nothing); whole directories
+# with docker cp's rules (a round trip compared with diff -r, "DIR/.", a directory onto
+# a file refused) and as tar streams read and written by GNU tar; 10 concurrent exec
 # with their own outputs and statuses; 100 MB of output intact (sha256); 127 and 128+n
 # from exec; exec -d returns while its process runs on (and 127 at once for a missing
 # command); -t through a real pseudo-terminal (script(1)), input typed through it;
@@ -32,8 +34,54 @@ sm cp box:/tmp/blob "$WORK/back"
 [ "$RC" = 0 ] && [ "$(sha256sum <"$WORK/back" | cut -d' ' -f1)" = "$want" ] || fail "cp out: $RC $(cat "$ERR")"
 sm cp box:/tmp/no-such-file "$WORK/missing"
 [ "$RC" = 125 ] && grep -q "No such file" "$ERR" || fail "cp of a missing file: $RC $(cat "$ERR")"
-ls "$WORK" | grep -q -e missing -e sm-tmp && fail "a failed cp left files: $(ls "$WORK")"
+ls -a "$WORK" | grep -q -e missing -e sm-tmp -e sm-cp && fail "a failed cp left files: $(ls -a "$WORK")"
 echo "cp: 3 MB in and out intact, mode kept, a missing file refused"
+
+# ---- directories (docker cp's rules) ----
+T=$WORK/tree
+mkdir -p "$T/a/b/c" "$T/empty-dir"
+echo hello >"$T/a/hello"
+: >"$T/a/empty"
+head -c 300000 /dev/urandom >"$T/a/b/random"
+ln -s ../hello "$T/a/b/link"
+long=$T/a/b/c/$(printf 'n%.0s' $(seq 1 120))
+echo long >"$long"
+chmod 0750 "$long"
+sm cp "$T" box:/tmp/
+[ "$RC" = 0 ] || fail "cp of a directory in: $RC $(cat "$ERR")"
+expect 0 "0 0 hello" -- exec box sh -c 'echo $(stat -c "%u %g" /tmp/tree/a/hello) $(cat /tmp/tree/a/hello)'
+expect 0 "../hello" -- exec box readlink /tmp/tree/a/b/link
+sm cp box:/tmp/tree "$WORK/tree-back"
+[ "$RC" = 0 ] || fail "cp of a directory out: $RC $(cat "$ERR")"
+diff -r --no-dereference "$T" "$WORK/tree-back" || fail "the directory's round trip differs"
+[ "$(stat -c %a "$WORK/tree-back/a/b/c/"n*)" = 750 ] || fail "a mode was lost on the round trip"
+# Into an existing directory: under the source's name; DIR/. copies the contents.
+mkdir "$WORK/into"
+sm cp box:/tmp/tree "$WORK/into"
+[ "$RC" = 0 ] && [ -f "$WORK/into/tree/a/hello" ] || fail "cp out into a directory: $RC $(cat "$ERR"); $(ls -R "$WORK/into")"
+sm cp "$T/." box:/tmp/contents
+[ "$RC" = 0 ] || fail "cp DIR/. in: $RC $(cat "$ERR")"
+expect 0 "a empty-dir" -- exec box sh -c 'echo $(ls /tmp/contents)'
+sm cp box:/etc/hostname "$WORK/into/"
+[ "$RC" = 0 ] && [ -s "$WORK/into/hostname" ] || fail "cp of a file into a directory: $RC $(cat "$ERR")"
+# A directory onto a file is refused; a missing source leaves nothing.
+sm cp "$T" box:/tmp/blob
+[ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] && grep -q "cannot copy a directory onto the file /tmp/blob" "$ERR" ||
+    fail "a directory onto a file: $RC $(cat "$ERR")"
+sm cp box:/tmp/no-such-dir "$WORK/nothing"
+[ "$RC" = 125 ] && [ ! -e "$WORK/nothing" ] || fail "cp of a missing directory: $RC $(cat "$ERR")"
+ls -a "$WORK" | grep -q sm-cp && fail "a failed cp left its scratch directory: $(ls -a "$WORK")"
+# Tar streams, with GNU tar on this side.
+timeout -s KILL 120 "$SUPERMACHINE" cp box:/tmp/tree - | tar -tf - >"$WORK/listing" ||
+    fail "cp VM:DIR - | tar -t failed"
+grep -qx "tree/a/b/link" "$WORK/listing" && grep -qx "tree/a/b/random" "$WORK/listing" ||
+    fail "cp VM:DIR - gave: $(head -n 20 "$WORK/listing")"
+sm exec box mkdir /tmp/fromtar
+tar -C "$WORK" -cf - tree | timeout -s KILL 120 "$SUPERMACHINE" cp - box:/tmp/fromtar ||
+    fail "tar -c | cp - VM:DIR failed"
+expect 0 "$(sha256sum <"$T/a/b/random" | cut -d' ' -f1)  /tmp/fromtar/tree/a/b/random" -- \
+    exec box sha256sum /tmp/fromtar/tree/a/b/random
+echo "cp: directories in and out with docker's rules, and as tar streams"
 
 # ---- 10 concurrent exec ----
 pids=()
