@@ -270,6 +270,12 @@ put("flatten", "one-layer", l1)
 put("flatten", "two-layers", l1 + SEP + l2)
 put("flatten", "gzip-layer", gzip.compress(l1, mtime=0) + SEP + gzip.compress(l2, mtime=0))
 put("flatten", "bad-paths", tar([("../escape", "file", b"x"), ("lib/x", "file", b"under a symlink")]))
+# cp out of a VM (fuzz_copy_tar.c): trees as a guest's read-tar sends them, and as a
+# hostile one might (outside the top, "..", a symlink then a file through it, a device).
+put("copy_tar", "tree", tar([("t", "dir", None), ("t/a", "file", b"hello\n"), ("t/l", "sym", "a"),
+                             ("t/d", "dir", None), ("t/d/setuid-ping", "file", b"ping")]))
+put("copy_tar", "hostile", tar([("t", "dir", None), ("t/x", "sym", "../../escape"), ("t/x/f", "file", b"x"),
+                                ("../escape", "file", b"x"), ("other", "file", b"y"), ("t/dev", "chr", None)]))
 try:
     import zstandard
     put("flatten", "zstd-layer", zstandard.ZstdCompressor().compress(l2))
