@@ -11,7 +11,7 @@ void cmd_cp_usage(FILE *out)
     fprintf(out, "Usage: supermachine cp VM:SRC_PATH DEST_PATH|-\n"
                  "       supermachine cp SRC_PATH|- VM:DEST_PATH\n\n"
                  "Copies a file, a symlink or a whole directory between this host and a running\n"
-                 "VM, as docker cp does. Paths in the VM are absolute.\n\n"
+                 "VM, as docker cp does. Paths in the VM start at its root.\n\n"
                  "  - A file goes into DEST_PATH if it is a directory (under its own name),\n"
                  "    else it becomes DEST_PATH (a DEST_PATH ending in / must be a directory).\n"
                  "  - A directory goes into DEST_PATH if it is one, else it becomes DEST_PATH;\n"

@@ -36,6 +36,10 @@ struct cp_path {
 static void cp_path_parse(const char *given, struct cp_path *p)
 {
     size_t len = strlen(given);
+    if (len == 0) {
+        given = ".";
+        len = 1;
+    }
     p->slash = len > 0 && given[len - 1] == '/';
     p->contents = (len >= 2 && strcmp(given + len - 2, "/.") == 0) || strcmp(given, ".") == 0;
     p->path = xstrdup(given);
@@ -48,6 +52,12 @@ static void cp_path_parse(const char *given, struct cp_path *p)
         free(p->path);
         p->path = xstrdup(".");
     }
+}
+
+/* A path in the VM as docker takes it: relative to the root. */
+static char *guest_abs(const char *path)
+{
+    return path[0] == '/' ? xstrdup(path) : xasprintf("/%s", path);
 }
 
 /* The last component and what is before it ("/a/b" -> "/a", "b"; "b" -> ".", "b"). */
@@ -165,10 +175,8 @@ static int guest_stat(const char *vm, const char *path, enum agent_path_type *ty
 
 int sm_vm_tar_in(const char *name_or_id, int in_fd, const char *guest_dir, sm_error_t *err)
 {
-    if (guest_dir[0] != '/')
-        return sm_error_set(err, 0, "copy to %s:%s: want an absolute path in the VM", name_or_id,
-                            guest_dir);
-    if (tar_into_guest(name_or_id, guest_dir, NULL, in_fd, err) < 0)
+    cleanup_free char *dir = guest_abs(guest_dir);
+    if (tar_into_guest(name_or_id, dir, NULL, in_fd, err) < 0)
         return sm_error_wrap(err, "copy to %s:%s", name_or_id, guest_dir);
     return 0;
 }
@@ -202,12 +210,10 @@ static int plan_copy_in(const char *vm, const struct cp_path *src, bool src_dir,
 int sm_vm_cp_in(const char *name_or_id, const char *local_path, const char *guest_path,
                 sm_error_t *err)
 {
-    if (guest_path[0] != '/')
-        return sm_error_set(err, 0, "copy to %s:%s: want an absolute path in the VM", name_or_id,
-                            guest_path);
     struct cp_path src, dst;
+    cleanup_free char *guest = guest_abs(guest_path);
     cp_path_parse(local_path, &src);
-    cp_path_parse(guest_path, &dst);
+    cp_path_parse(guest, &dst);
     cleanup_free char *dir = NULL, *top = NULL;
     struct stat st;
     int r = -1;
@@ -246,9 +252,6 @@ static int talk_read_tar(void *arg, int fd, sm_error_t *err)
 /* The guest's root holds /proc and /sys: a copy of all of it would never end. */
 static int check_copy_out_path(const char *vm, const char *guest_path, sm_error_t *err)
 {
-    if (guest_path[0] != '/')
-        return sm_error_set(err, 0, "copy from %s:%s: want an absolute path in the VM", vm,
-                            guest_path);
     if (guest_path[strspn(guest_path, "/.")] == '\0')
         return sm_error_set(err, 0, "copy from %s:%s: not the whole root (copy its directories)",
                             vm, guest_path);
@@ -260,7 +263,8 @@ int sm_vm_tar_out(const char *name_or_id, const char *guest_path, int out_fd, sm
     if (check_copy_out_path(name_or_id, guest_path, err) < 0)
         return -1;
     struct cp_path src;
-    cp_path_parse(guest_path, &src);
+    cleanup_free char *guest = guest_abs(guest_path);
+    cp_path_parse(guest, &src);
     struct read_tar_arg a = {name_or_id, src.path, src.contents ? "" : path_base(src.path)};
     int r = talk_read_tar(&a, out_fd, err);
     free(src.path);
@@ -344,7 +348,8 @@ int sm_vm_cp_out(const char *name_or_id, const char *guest_path, const char *loc
     if (check_copy_out_path(name_or_id, guest_path, err) < 0)
         return -1;
     struct cp_path src, dst;
-    cp_path_parse(guest_path, &src);
+    cleanup_free char *guest = guest_abs(guest_path);
+    cp_path_parse(guest, &src);
     cp_path_parse(local_path, &dst);
     /* The scratch directory sits where the copy goes, so that moving it in is a rename. */
     struct stat st;
