@@ -125,8 +125,7 @@ int cmd_boot(int argc, char **argv)
         .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO, .cpus = 1, .memory_mib = 512};
     unsigned long long v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             o.kernel = optarg;
@@ -165,8 +164,7 @@ int cmd_boot(int argc, char **argv)
             o.memory_mib = v;
             break;
         default:
-            return cli_usage_error("boot: unknown option '%s'; see 'supermachine boot --help'",
-                                   argv[optind - 1]);
+            return cli_option_error("boot", c, argv);
         }
     }
     if (optind < argc)

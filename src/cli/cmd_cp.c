@@ -37,8 +37,9 @@ int cmd_cp(int argc, char **argv)
 {
     static const struct option longopts[] = {{NULL, 0, NULL, 0}};
     optind = 1;
-    if (getopt_long(argc, argv, "+", longopts, NULL) != -1)
-        return cli_usage_error("cp: see 'supermachine cp --help'");
+    int c = getopt_long(argc, argv, "+:", longopts, NULL);
+    if (c != -1)
+        return cli_option_error("cp", c, argv);
     if (argc - optind != 2)
         return cli_usage_error("cp: want a source and a destination; see 'supermachine cp --help'");
     const char *src = argv[optind], *dst = argv[optind + 1];

@@ -39,7 +39,7 @@ int cmd_exec(int argc, char **argv)
     struct cli_env env = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+dite:w:u:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:dite:w:u:", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o.detach = 1;
@@ -68,7 +68,7 @@ int cmd_exec(int argc, char **argv)
             break;
         default:
             cli_env_free(&env);
-            return cli_usage_error("exec: see 'supermachine exec --help'");
+            return cli_option_error("exec", c, argv);
         }
     }
     if (argc - optind < 2) {

@@ -25,13 +25,13 @@ int cmd_export(int argc, char **argv)
     const char *output = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:o:", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             output = optarg;
             break;
         default:
-            return cli_usage_error("export: see 'supermachine export --help'");
+            return cli_option_error("export", c, argv);
         }
     }
     if (argc - optind != 1)

@@ -27,7 +27,7 @@ int cmd_images(int argc, char **argv)
     bool quiet = false, digests = false, notrunc = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:q", longopts, NULL)) != -1) {
         switch (c) {
         case 'q':
             quiet = true;
@@ -39,7 +39,7 @@ int cmd_images(int argc, char **argv)
             notrunc = true;
             break;
         default:
-            return cli_usage_error("images: see 'supermachine images --help'");
+            return cli_option_error("images", c, argv);
         }
     }
     if (optind != argc)

@@ -21,9 +21,9 @@ int cmd_kill(int argc, char **argv)
     int sig = SIGKILL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+s:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:s:", longopts, NULL)) != -1) {
         if (c != 's')
-            return cli_usage_error("kill: see 'supermachine kill --help'");
+            return cli_option_error("kill", c, argv);
         sm_error_t err = NULL;
         if (sm_parse_signal(optarg, &sig, &err) < 0)
             return cli_fail(&err);

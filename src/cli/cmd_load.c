@@ -26,7 +26,7 @@ int cmd_load(int argc, char **argv)
     bool quiet = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+i:q", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:i:q", longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             input = optarg;
@@ -35,7 +35,7 @@ int cmd_load(int argc, char **argv)
             quiet = true;
             break;
         default:
-            return cli_usage_error("load: see 'supermachine load --help'");
+            return cli_option_error("load", c, argv);
         }
     }
     if (input == NULL || optind != argc)

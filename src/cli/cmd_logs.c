@@ -25,7 +25,7 @@ int cmd_logs(int argc, char **argv)
     struct sm_logs_options o = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+fn:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:fn:", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             o.follow = 1;
@@ -45,7 +45,7 @@ int cmd_logs(int argc, char **argv)
             break;
         }
         default:
-            return cli_usage_error("logs: see 'supermachine logs --help'");
+            return cli_option_error("logs", c, argv);
         }
     }
     if (optind + 1 != argc)

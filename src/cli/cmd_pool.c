@@ -309,7 +309,7 @@ static int serve_options(int argc, char **argv, struct sm_run_options *o,
     bool max_given = false;
     int c, r;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:", longopts, NULL)) != -1) {
         if (c == OPT_MIN)
             r = parse_count("--min", optarg, 1024, &po->min);
         else if (c == OPT_MAX)
@@ -317,7 +317,7 @@ static int serve_options(int argc, char **argv, struct sm_run_options *o,
         else if (c == OPT_IDLE)
             r = parse_count("--idle-timeout", optarg, 86400 * 365, &po->idle_timeout_s);
         else if ((r = cli_vm_option("pool serve", c, optarg, o, lists)) == 0)
-            return cli_usage_error("pool serve: see 'supermachine pool --help'");
+            return cli_option_error("pool serve", c, argv);
         if (r < 0)
             return 125;
     }
@@ -499,9 +499,11 @@ static int pool_acquire(int argc, char **argv)
     double secs = 60;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+t:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:t:", longopts, NULL)) != -1) {
         char *end;
-        if (c != 't' || (secs = strtod(optarg, &end), *end) || !(secs >= 0) || secs > 86400)
+        if (c != 't')
+            return cli_option_error("pool acquire", c, argv);
+        if ((secs = strtod(optarg, &end), *end) || !(secs >= 0) || secs > 86400)
             return cli_usage_error("pool acquire: --timeout SECS (0 to 86400); see "
                                    "'supermachine pool --help'");
     }
@@ -525,9 +527,9 @@ static int pool_release(int argc, char **argv)
     };
     int discard = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+d", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:d", longopts, NULL)) != -1) {
         if (c != 'd')
-            return cli_usage_error("pool release: see 'supermachine pool --help'");
+            return cli_option_error("pool release", c, argv);
         discard = 1;
     }
     if (argc - optind != 2)

@@ -105,7 +105,7 @@ int cmd_port(int argc, char **argv)
     const char *publish = NULL, *unpublish = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+l", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:l", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
             listen_mode = true;
@@ -117,7 +117,7 @@ int cmd_port(int argc, char **argv)
             unpublish = optarg;
             break;
         default:
-            return cli_usage_error("port: see 'supermachine port --help'");
+            return cli_option_error("port", c, argv);
         }
     }
     int left = argc - optind;

@@ -50,7 +50,7 @@ int cmd_ps(int argc, char **argv)
     bool all = false, quiet = false, notrunc = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+aq", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:aq", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             all = true;
@@ -62,7 +62,7 @@ int cmd_ps(int argc, char **argv)
             notrunc = true;
             break;
         default:
-            return cli_usage_error("ps: see 'supermachine ps --help'");
+            return cli_option_error("ps", c, argv);
         }
     }
     if (optind < argc)

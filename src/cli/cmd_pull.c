@@ -28,7 +28,7 @@ int cmd_pull(int argc, char **argv)
     bool quiet = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:q", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             opts.platform = optarg;
@@ -37,7 +37,7 @@ int cmd_pull(int argc, char **argv)
             quiet = true;
             break;
         default:
-            return cli_usage_error("pull: see 'supermachine pull --help'");
+            return cli_option_error("pull", c, argv);
         }
     }
     if (argc - optind != 1)

@@ -20,9 +20,9 @@ int cmd_rm(int argc, char **argv)
     bool force = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+f", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:f", longopts, NULL)) != -1) {
         if (c != 'f')
-            return cli_usage_error("rm: see 'supermachine rm --help'");
+            return cli_option_error("rm", c, argv);
         force = true;
     }
     if (optind >= argc)

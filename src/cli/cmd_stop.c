@@ -1,5 +1,5 @@
-/* supermachine stop: the image's StopSignal (else SIGTERM) to each VM's main process, then stop the VM after a grace
- * period, as docker stop. */
+/* supermachine stop: the image's StopSignal (else SIGTERM) to each VM's main process, then stop the
+ * VM after a grace period, as docker stop. */
 #include <getopt.h>
 #include <stdlib.h>
 
@@ -23,9 +23,9 @@ int cmd_stop(int argc, char **argv)
     unsigned grace = 10;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+t:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:t:", longopts, NULL)) != -1) {
         if (c != 't')
-            return cli_usage_error("stop: see 'supermachine stop --help'");
+            return cli_option_error("stop", c, argv);
         char *end;
         long v = strtol(optarg, &end, 10);
         if (*end || v < 0 || v > 86400)

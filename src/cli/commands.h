@@ -20,6 +20,10 @@ int cli_fail(sm_error_t *err);
 /* Prints "supermachine: <fmt...>" and returns 125: for bad command-line input. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* After getopt_long returned '?' (an unknown option) or ':' (one without its value; the
+ * optstring starts with "+:"): one line naming the option and what is wrong, 125. */
+int cli_option_error(const char *cmd, int c, char **argv);
+
 /* "12.3MB", as docker; "5 minutes ago" (format.c). */
 void cli_human_size(uint64_t v, char *out, size_t n);
 /* Powers of 1024, as docker stats prints memory: "23.44MiB", "1.5GiB". */

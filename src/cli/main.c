@@ -1,5 +1,6 @@
 /* supermachine CLI: a thin layer over libsupermachine. Dispatches to one function per
  * subcommand; each command parses its own flags (docker's syntax) and calls the library. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,38 @@ int cli_usage_error(const char *fmt, ...)
     return 125;
 }
 
+/* Options docker takes that a VM has no use for, and why. */
+static const struct {
+    const char *option;
+    const char *why;
+} docker_only[] = {
+    {"-v", "host directories are not shared with a VM: copy them in with 'supermachine cp'"},
+    {"--volume", "host directories are not shared with a VM: copy them in with 'supermachine cp'"},
+    {"--mount", "host directories are not shared with a VM: copy them in with 'supermachine cp'"},
+    {"--privileged", "the guest's root already holds every capability, inside its own kernel"},
+    {"--cap-add", "the guest's root already holds every capability, inside its own kernel"},
+    {"--device", "host devices are not passed to a VM"},
+};
+
+int cli_option_error(const char *cmd, int c, char **argv)
+{
+    /* getopt_long left optopt at 0 for an unknown long option and moved past it; a
+     * short one is optopt, wherever it sat in a cluster of them. */
+    const char *last = optind > 0 ? argv[optind - 1] : "";
+    char opt[64];
+    if (optopt == 0 || (c == ':' && strncmp(last, "--", 2) == 0))
+        snprintf(opt, sizeof(opt), "%.*s", (int)strcspn(last, "="), last);
+    else
+        snprintf(opt, sizeof(opt), "-%c", optopt);
+    if (c == ':')
+        return cli_usage_error("%s: option '%s' needs a value; see 'supermachine %s --help'", cmd,
+                               opt, cmd);
+    for (size_t i = 0; i < sizeof(docker_only) / sizeof(docker_only[0]); i++)
+        if (strcmp(opt, docker_only[i].option) == 0)
+            return cli_usage_error("%s: %s: %s", cmd, opt, docker_only[i].why);
+    return cli_usage_error("%s: unknown option '%s'; see 'supermachine %s --help'", cmd, opt, cmd);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: supermachine COMMAND [OPTIONS] [ARGS...]\n\n"
@@ -86,6 +119,7 @@ int main(int argc, char **argv)
                 return 0;
             }
         }
+        opterr = 0; /* each command says what is wrong in one line: cli_option_error */
         return commands[i].fn(argc - 1, argv + 1);
     }
     return cli_usage_error("'%s' is not a supermachine command; see 'supermachine --help'", name);

@@ -42,7 +42,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     size_t npublish = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+de:w:u:m:itp:h:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:h:", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->detach = 1;
@@ -90,7 +90,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
             case 1:
                 break;
             case 0:
-                return cli_usage_error("%s: see 'supermachine %s --help'", cmd, cmd), -1;
+                return cli_option_error(cmd, c, argv), -1;
             default:
                 return -1;
             }
