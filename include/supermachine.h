@@ -250,6 +250,12 @@ struct sm_vm_info {
                         * mapping them); -1 when not running */
 };
 int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
+/* A VM's record as a JSON object (malloc'd), with docker inspect's keys where they mean
+ * the same: Id, Name, Created, Image, ImageDigest, Command, State (Status, Running,
+ * ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image), HostConfig (Cpus,
+ * MemoryMiB, NetworkMode, AutoRemove), NetworkSettings (Ports as docker's), MemoryPssKiB
+ * (-1 when it is not running). */
+int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);
 /* Stops a VM: the guest's processes get SIGTERM, then after timeout_s the VM is killed. */
 int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err);

@@ -22,6 +22,18 @@ id=$(cat "$OUT")
 sm ps
 grep -q "^${id:0:12} .* Up .* web$" "$OUT" || fail "ps does not list web as Up: $(cat "$OUT")"
 
+# inspect: the record with docker's keys; a VM's name is found before an image's.
+sm inspect web
+[ "$RC" = 0 ] || fail "inspect web: $RC $(cat "$ERR")"
+python3 - "$OUT" "$id" <<'PY' || fail "inspect web: $(cat "$OUT")"
+import json, sys
+d = json.load(open(sys.argv[1]))[0]
+assert d["Id"] == sys.argv[2] and d["Name"] == "web", d
+assert d["State"]["Running"] is True and d["State"]["Status"] == "running" and d["State"]["Pid"] > 0, d
+assert d["Config"]["Hostname"] == sys.argv[2][:12] and d["HostConfig"]["MemoryMiB"] == 512, d
+assert d["MemoryPssKiB"] > 1024, d
+PY
+
 # ps's MEMORY column (the one before NAMES): the VM's PSS in docker's units ("23.44MiB"),
 # "-" when it does not run.
 memory_of() { awk -v n="$1" 'NR == 1 { if ($(NF-1) != "MEMORY") print "no-MEMORY-column"; next }
@@ -55,6 +67,10 @@ sm stop web
 [ "$RC" = 0 ] || fail "stop web: $(cat "$ERR")"
 sm ps -a
 grep -q "Exited (143) .* web$" "$OUT" || fail "after stop: $(cat "$OUT")"
+sm inspect --type vm web
+python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))[0]["State"]
+assert s["Status"] == "exited" and s["ExitCode"] == 143 and not s["Running"], s' "$OUT" ||
+    fail "inspect after stop: $(cat "$OUT")"
 [ "$(memory_of web)" = - ] || fail "ps -a shows memory for the stopped web: $(cat "$OUT")"
 sm exec web true
 [ "$RC" = 125 ] && grep -q "not running" "$ERR" || fail "exec in a stopped VM: $RC $(cat "$ERR")"
