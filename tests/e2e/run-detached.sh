@@ -93,6 +93,15 @@ expect 0 "tick 6" -- logs --tail 2 ticker
 [ "$(cat "$OUT")" = "$(printf 'tick 5\ntick 6')" ] || fail "logs --tail 2: $(cat "$OUT")"
 sm logs -n 0 ticker
 [ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "logs -n 0: $RC $(cat "$OUT")"
+# ps's filters and --format, as docker's.
+expect 0 "ticker exited" -- ps -f exited=0 -f name=icke --format '{{.Names}} {{.State}}'
+sm ps -f exited=3 -f name=ticker -q
+[ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "ps -f exited=3 matched: $(cat "$OUT")"
+sm ps -f name=ticker --format '{{.Names}}'
+[ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "ps without -a listed the ended ticker: $(cat "$OUT")"
+expect 0 "ticker" -- ps -l --format '{{.Names}}'
+sm ps --format 'table {{.ID}}\t{{.Names}}' -a
+head -n 1 "$OUT" | grep -qx "VM ID	NAMES" || fail "ps --format table: $(head -n 2 "$OUT")"
 sm rm ticker
 
 # A process that ignores SIGTERM: stopped outright after the grace period.
