@@ -219,6 +219,9 @@ struct sm_run_options {
      * snapshot with the process already running (its output from then on). Not with
      * tty, interactive or no_snapshot. */
     const char *snapshot_on;
+    /* docker's -P: publish every port the image exposes (its ExposedPorts), each on a
+     * free host port (sm_vm_published_ports says which). */
+    int publish_all;
     /* The guest's hostname (docker's -h), also in its /etc/hostname and /etc/hosts: 1 to
      * 63 letters, digits, '-' and '.'. NULL: the first 12 characters of the VM's id. */
     const char *hostname;

@@ -39,6 +39,8 @@ void cmd_run_usage(FILE *out)
             "  -p, --publish [IP:][HOSTPORT:]GUESTPORT[/tcp|/udp]\n"
             "                         publish a guest port on the host (IP: 0.0.0.0 unless\n"
             "                         given; HOSTPORT: any free one unless given)\n"
+            "  -P, --publish-all      publish every port the image exposes, each on a free\n"
+            "                         host port ('supermachine port VM' lists them)\n"
             "      --network MODE     user (the default) or none (loopback only)\n"
             "      --allow-host-loopback\n"
             "                         let the guest reach this host's loopback at 10.0.2.2\n"

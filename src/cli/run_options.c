@@ -32,6 +32,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"tty", no_argument, NULL, 't'},
         {"snapshot-on", required_argument, NULL, OPT_SNAPSHOT_ON},
         {"publish", required_argument, NULL, 'p'},
+        {"publish-all", no_argument, NULL, 'P'},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -42,7 +43,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     size_t npublish = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:h:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:Ph:", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->detach = 1;
@@ -81,6 +82,9 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
             break;
         case 'p':
             cli_push(&a->publish, &npublish, optarg);
+            break;
+        case 'P':
+            o->publish_all = 1;
             break;
         case OPT_SNAPSHOT_ON:
             o->snapshot_on = optarg; /* checked by the library */

@@ -533,8 +533,8 @@ static int check_run_options(const struct sm_run_options *r, sm_error_t *err)
                       : r->env || r->workdir || r->user ? "environment, workdir or user"
                       : r->tty || r->interactive        ? "a terminal or stdin"
                       : r->detach || r->auto_remove     ? "detach or auto-remove"
-                      : r->publish && r->publish[0]     ? "ports to publish"
-                                                        : NULL;
+                      : (r->publish && r->publish[0]) || r->publish_all ? "ports to publish"
+                                                                        : NULL;
     if (bad)
         return sm_error_set(err, EINVAL,
                             "%s: a pool's VMs have no main process and are alike "

@@ -306,7 +306,7 @@ static int check_network(const struct sm_run_options *o, struct run_plan *p, sm_
     p->network = strcmp(mode, "user") == 0;
     p->allow_host_loopback = o->allow_host_loopback != 0;
     if (!p->network && (strv_len(o->publish) || strv_len(o->egress_allow) ||
-                        strv_len(o->egress_deny) || o->allow_host_loopback))
+                        strv_len(o->egress_deny) || o->allow_host_loopback || o->publish_all))
         return sm_error_set(err, 0,
                             "--network none: no ports to publish, no egress rules, "
                             "no host loopback");
@@ -342,6 +342,18 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;
+    if (o->publish_all) {
+        /* docker's -P: every port the image exposes, each on a free host port. A range
+         * ("8000-8010/tcp") is not one port: left out. */
+        size_t n = strv_len((const char *const *)p->publish);
+        for (size_t i = 0; p->image->exposed_ports && p->image->exposed_ports[i]; i++) {
+            struct net_publish pub;
+            sm_error_t ignored = NULL;
+            if (net_publish_parse(p->image->exposed_ports[i], &pub, &ignored) == 0)
+                strv_append(&p->publish, &n, p->image->exposed_ports[i]);
+            sm_error_release(&ignored);
+        }
+    }
     p->env = compose_env(o, p->image);
     const char *wd = o->workdir ? o->workdir : p->image->working_dir;
     p->workdir = xstrdup(wd && *wd ? wd : "/");

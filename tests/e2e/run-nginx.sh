@@ -10,7 +10,8 @@
 # its access log (a symlink to /dev/stdout) and error log (to /dev/stderr) reach `logs`;
 # `stop` sends the image's StopSignal (SIGQUIT), nginx quits gracefully and the VM shows
 # Exited (0), as docker would; rm removes it. Then `bake` (trigger: the exposed port) and
-# a run restored from that snapshot, nginx already serving.
+# a run restored from that snapshot with -P (the exposed port on a free host port), nginx
+# already serving.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 . "$(dirname "$0")/lib-debian.sh"
@@ -99,8 +100,9 @@ sm bake "$I"
 wdir=$(cat "$OUT")
 [ -f "$wdir/snapshot.meta" ] || fail "bake printed '$wdir': no snapshot there"
 start=$SECONDS
-sm run -d --name baked -p 0:80 --snapshot-on listen:80 "$I"
-[ "$RC" = 0 ] || fail "run --snapshot-on listen:80 (restore): exit $RC: $(cat "$ERR")"
+# -P publishes what the image exposes (80/tcp) on a free host port, as docker's.
+sm run -d --name baked -P --snapshot-on listen:80 "$I"
+[ "$RC" = 0 ] || fail "run -P --snapshot-on listen:80 (restore): exit $RC: $(cat "$ERR")"
 restored=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("restore", ""))' \
     "$SUPERMACHINE_HOME/vms/$(cat "$OUT")/vmm.json")
 [ "$restored" = "$wdir" ] || fail "the run restored '$restored', not the baked $wdir"
