@@ -84,6 +84,11 @@ void sm_image_list_free(struct sm_image_info *list, size_t n);
  * given, gets the references removed (NULL-terminated; sm_strv_free). */
 int sm_image_remove(const char *ref, char ***removed_out, sm_error_t *err);
 
+/* docker tag: names the image that ref names (a reference, an image ID or a manifest
+ * digest) also target, a reference with no digest in it; an image target named before is
+ * left with its other names, if any. */
+int sm_image_tag(const char *ref, const char *target, sm_error_t *err);
+
 /* Docker-style inspect object (Id, RepoTags, RepoDigests, Created, Architecture, Os,
  * Config, RootFS, Size, ...) as a JSON string; malloc'd. */
 int sm_image_inspect(const char *ref, char **json_out, sm_error_t *err);

@@ -118,6 +118,7 @@ SM_CMD(rm)
 SM_CMD(rmi)
 SM_CMD(run)
 SM_CMD(stop)
+SM_CMD(tag)
 SM_CMD(wait)
 #undef SM_CMD
 

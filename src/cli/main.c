@@ -30,6 +30,7 @@ static const struct sm_command commands[] = {
     {"rmi", "Remove images", cmd_rmi, cmd_rmi_usage},
     {"run", "Run an image as a microVM", cmd_run, cmd_run_usage},
     {"stop", "Stop running VMs", cmd_stop, cmd_stop_usage},
+    {"tag", "Give an image another name", cmd_tag, cmd_tag_usage},
     {"wait", "Wait for VMs to stop; print their exit codes", cmd_wait, cmd_wait_usage},
 };
 

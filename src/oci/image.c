@@ -361,6 +361,29 @@ void sm_image_list_free(struct sm_image_info *list, size_t n)
 
 /* ---- remove ---- */
 
+int sm_image_tag(const char *user_ref, const char *target, sm_error_t *err)
+{
+    struct oci_ref ref;
+    if (oci_ref_parse(target, &ref, err) < 0)
+        return sm_error_wrap(err, "tag %s %s", user_ref, target);
+    if (ref.digest[0])
+        return sm_error_set(err, 0, "tag %s %s: a tag cannot hold a digest", user_ref, target);
+    struct oci_store s;
+    if (store_open(&s, true, err) < 0)
+        return sm_error_wrap(err, "tag %s %s", user_ref, target);
+    struct store_image img;
+    int r = store_resolve(&s, user_ref, &img, err);
+    if (r == 0) {
+        free(img.name);
+        img.name = oci_ref_string(&ref);
+        img.added = time(NULL);
+        r = store_index_put(&s, &img, err);
+        free(img.name);
+    }
+    store_close(&s);
+    return r < 0 ? sm_error_wrap(err, "tag %s %s", user_ref, target) : 0;
+}
+
 int sm_image_remove(const char *user_ref, char ***removed_out, sm_error_t *err)
 {
     struct oci_store s;

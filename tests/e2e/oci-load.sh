@@ -1,7 +1,8 @@
 #!/bin/bash
 # `load -i`: a docker save tarball built by hand (manifest.json + config + layer tars,
 # legacy directory layout with a symlinked layer), gzip-compressed too, and an OCI layout
-# archive; then hostile archives (bad JSON, missing layer, digest mismatch), each a
+# archive; `tag` names a loaded image again (by name or ID) and rmi of a tag keeps the
+# image; then hostile archives (bad JSON, missing layer, digest mismatch), each a
 # one-line error with the store unchanged.
 set -eu
 . "$(dirname "$0")/lib-registry.sh"
@@ -93,6 +94,28 @@ sm load -i "$A/oci.tar"
 grep -qx "Loaded image: example.com/oci/img:2" "$OUT" || fail "load output: $(cat "$OUT")"
 sm inspect example.com/oci/img:2
 [ "$RC" = 0 ] || fail "inspect loaded OCI image: $(cat "$ERR")"
+store_check
+
+# tag: another name for the same image; removing one name keeps the other and the blobs.
+id=$(python3 -c "import json; print(json.load(open('$OUT'))[0]['Id'])")
+sm tag example.com/oci/img:2 mine:renamed
+[ "$RC" = 0 ] || fail "tag: $(cat "$ERR")"
+sm inspect mine:renamed
+[ "$RC" = 0 ] && [ "$(python3 -c "import json; print(json.load(open('$OUT'))[0]['Id'])")" = "$id" ] ||
+    fail "the tag names another image: $(cat "$OUT" "$ERR")"
+sm images
+grep -q '^mine  *renamed ' "$OUT" || fail "images lacks mine:renamed: $(cat "$OUT")"
+sm tag "${id#sha256:}" by-id:1
+[ "$RC" = 0 ] || fail "tag by image ID: $(cat "$ERR")"
+sm tag example.com/oci/img:2 'bad name'
+[ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] && grep -q "^supermachine: tag example.com/oci/img:2 bad name: " "$ERR" ||
+    fail "a bad target: $RC $(cat "$ERR")"
+sm tag no-such:image x:1
+[ "$RC" = 125 ] && grep -q "^supermachine: tag no-such:image x:1: " "$ERR" || fail "an absent source: $RC $(cat "$ERR")"
+sm rmi mine:renamed by-id:1
+[ "$RC" = 0 ] || fail "rmi of the tags: $(cat "$ERR")"
+sm inspect example.com/oci/img:2
+[ "$RC" = 0 ] || fail "rmi of a tag removed the image it named: $(cat "$ERR")"
 store_check
 
 before=$(store_snapshot)
