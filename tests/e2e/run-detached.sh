@@ -22,18 +22,6 @@ id=$(cat "$OUT")
 sm ps
 grep -q "^${id:0:12} .* Up .* web$" "$OUT" || fail "ps does not list web as Up: $(cat "$OUT")"
 
-# inspect: the record with docker's keys; a VM's name is found before an image's.
-sm inspect web
-[ "$RC" = 0 ] || fail "inspect web: $RC $(cat "$ERR")"
-python3 - "$OUT" "$id" <<'PY' || fail "inspect web: $(cat "$OUT")"
-import json, sys
-d = json.load(open(sys.argv[1]))[0]
-assert d["Id"] == sys.argv[2] and d["Name"] == "web", d
-assert d["State"]["Running"] is True and d["State"]["Status"] == "running" and d["State"]["Pid"] > 0, d
-assert d["Config"]["Hostname"] == sys.argv[2][:12] and d["HostConfig"]["MemoryMiB"] == 512, d
-assert d["MemoryPssKiB"] > 1024, d
-PY
-
 # ps's MEMORY column (the one before NAMES): the VM's PSS in docker's units ("23.44MiB"),
 # "-" when it does not run.
 memory_of() { awk -v n="$1" 'NR == 1 { if ($(NF-1) != "MEMORY") print "no-MEMORY-column"; next }
@@ -48,6 +36,18 @@ k=$(kib "$mem")
 echo "ps: web (512 MiB guest) uses $mem (PSS)"
 [ "$k" -gt 1024 ] && [ "$k" -lt $(((512 + 200) * 1024)) ] ||
     fail "ps shows web's memory as '$mem': want a PSS between 1 MiB and 712 MiB: $(cat "$OUT")"
+
+# inspect: the record with docker's keys; a VM's name is found before an image's.
+sm inspect web
+[ "$RC" = 0 ] || fail "inspect web: $RC $(cat "$ERR")"
+python3 - "$OUT" "$id" <<'PY' || fail "inspect web: $(cat "$OUT")"
+import json, sys
+d = json.load(open(sys.argv[1]))[0]
+assert d["Id"] == sys.argv[2] and d["Name"] == "web", d
+assert d["State"]["Running"] is True and d["State"]["Status"] == "running" and d["State"]["Pid"] > 0, d
+assert d["Config"]["Hostname"] == sys.argv[2][:12] and d["HostConfig"]["MemoryMiB"] == 512, d
+assert d["MemoryPssKiB"] > 1024, d
+PY
 
 for i in $(seq 1 50); do
     sm logs web
