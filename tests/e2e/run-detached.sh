@@ -67,11 +67,11 @@ sm stop web
 [ "$RC" = 0 ] || fail "stop web: $(cat "$ERR")"
 sm ps -a
 grep -q "Exited (143) .* web$" "$OUT" || fail "after stop: $(cat "$OUT")"
+[ "$(memory_of web)" = - ] || fail "ps -a shows memory for the stopped web: $(cat "$OUT")"
 sm inspect --type vm web
 python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))[0]["State"]
 assert s["Status"] == "exited" and s["ExitCode"] == 143 and not s["Running"], s' "$OUT" ||
     fail "inspect after stop: $(cat "$OUT")"
-[ "$(memory_of web)" = - ] || fail "ps -a shows memory for the stopped web: $(cat "$OUT")"
 sm exec web true
 [ "$RC" = 125 ] && grep -q "not running" "$ERR" || fail "exec in a stopped VM: $RC $(cat "$ERR")"
 sm rm web
