@@ -41,10 +41,10 @@ int cmd_inspect(int argc, char **argv)
     if (docs == NULL)
         abort();
     int status = 0, n = 0;
+    bool vm_only = type && strcmp(type, "vm") == 0;
+    bool image_only = type && strcmp(type, "image") == 0;
     for (int i = optind; i < argc; i++) {
         sm_error_t err = NULL;
-        bool vm_only = type && strcmp(type, "vm") == 0;
-        bool image_only = type && strcmp(type, "image") == 0;
         if (!image_only && sm_vm_inspect(argv[i], &docs[n], &err) == 0) {
             n++;
             continue;

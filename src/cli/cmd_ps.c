@@ -278,11 +278,10 @@ int cmd_ps(int argc, char **argv)
             format_line(format, v, notrunc, true);
             continue;
         }
-        char created[64], status[96], command[64], memory[32] = "-";
+        char created[64], status[96], command[64], memory[32];
         cli_human_age(v->created, created, sizeof(created));
         status_text(v, status, sizeof(status));
-        if (v->pss_kib >= 0)
-            cli_human_binary_size((uint64_t)v->pss_kib << 10, memory, sizeof(memory));
+        field(v, "Memory", notrunc, memory, sizeof(memory));
         if (!notrunc && strlen(v->command) > 20)
             snprintf(command, sizeof(command), "\"%.19s…\"", v->command);
         else

@@ -176,6 +176,17 @@ int sm_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+void sm_drain(int fd)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        return;
+    }
+}
+
 void sm_send_line(int fd, const char *fmt, ...)
 {
     char line[1024];

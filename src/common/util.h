@@ -67,6 +67,8 @@ int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
 /* write(2)/read(2) loops that retry on EINTR and short counts. read_full returns the
  * number of bytes read (less than len only at end of file) or -1 with errno set. */
 int sm_write_all(int fd, const void *buf, size_t len);
+/* Reads fd to its end, keeping nothing: a writer on its other end is never left blocked. */
+void sm_drain(int fd);
 
 /* One formatted line (a newline is added) sent to a control-socket client without
  * blocking and without SIGPIPE: an answer longer than 1 KiB is cut there, and a client

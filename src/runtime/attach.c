@@ -67,8 +67,7 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
         if (r < 0)
             break;
         char hostname[64];
-        snprintf(hostname, sizeof(hostname), "%.*s", in->hostname ? 63 : 12, /* docker's */
-                 in->hostname ? in->hostname : in->id);
+        instance_hostname(in, hostname);
         r = agent_hello(&c, hostname, timeout_ms, err);
         if (r == 0)
             break;

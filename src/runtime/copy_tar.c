@@ -131,23 +131,12 @@ static const char *entry_rest(const char *name, const char *top)
     return name + top_len;
 }
 
-static void drain(int fd)
-{
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n > 0 || (n < 0 && errno == EINTR))
-            continue;
-        return;
-    }
-}
-
 int copy_tar_extract(int fd, const char *dir, const char *top, const char *as, sm_error_t *err)
 {
     char real[PATH_MAX];
     if (realpath(dir, real) == NULL) {
         int e = errno;
-        drain(fd);
+        sm_drain(fd);
         return sm_error_set(err, e, "%s", dir);
     }
     struct archive *in = archive_read_new();
@@ -219,6 +208,6 @@ int copy_tar_extract(int fd, const char *dir, const char *top, const char *as, s
 out:
     archive_read_free(in);
     archive_write_free(disk);
-    drain(fd); /* the writer of fd is never left blocked */
+    sm_drain(fd); /* the writer of fd is never left blocked */
     return r;
 }

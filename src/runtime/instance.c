@@ -124,6 +124,11 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     return 0;
 }
 
+void instance_hostname(const struct instance *in, char out[64])
+{
+    snprintf(out, 64, "%.*s", in->hostname ? 63 : 12, in->hostname ? in->hostname : in->id);
+}
+
 bool instance_running(const struct instance *in)
 {
     cleanup_free char *path = instance_path(in, "lock");

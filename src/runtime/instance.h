@@ -44,6 +44,9 @@ int instance_list(struct instance **out, size_t *n, sm_error_t *err);
 void instance_list_free(struct instance *list, size_t n);
 void instance_release(struct instance *in);
 
+/* The guest's hostname: the one the run gave (-h), else the id's first 12 digits, as
+ * docker's. */
+void instance_hostname(const struct instance *in, char out[64]);
 /* Path of a file in the instance's directory (malloc'd). */
 char *instance_path(const struct instance *in, const char *file);
 /* Records the state (status, exit code, VMM pid) in state.json atomically. */

@@ -100,7 +100,6 @@ static int compose_argv(const struct sm_run_options *o, const struct sm_image_co
     return 0;
 }
 
-/* Env: the image's, then the user's (same key replaces), then what docker always sets. */
 /* What the guest's agent takes (docs/protocol.md, hello): an RFC 1123 host name. */
 static int check_hostname(const char *name, sm_error_t *err)
 {
@@ -118,6 +117,7 @@ static int check_hostname(const char *name, sm_error_t *err)
     return 0;
 }
 
+/* Env: the image's, then the user's (same key replaces), then what docker always sets. */
 static char **compose_env(const struct sm_run_options *o, const struct sm_image_config *c)
 {
     char **env = NULL;

@@ -117,11 +117,7 @@ static int with_tar_job(struct tar_job *j, int (*talk)(void *arg, int fd, sm_err
     }
     int r = talk(arg, mine, err);
     if (!j->extract) {
-        /* The maker may still be writing: drain, so that it ends (never blocked). */
-        char buf[65536];
-        ssize_t n;
-        while ((n = read(mine, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-            ;
+        sm_drain(mine); /* the maker may still be writing: it ends, never blocked */
     }
     close(mine); /* an extractor reads to the end of the stream */
     pthread_join(t, NULL);

@@ -99,10 +99,9 @@ int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err)
     json_object_object_add(state, "FinishedAt", json_time(running ? 0 : in.finished));
     json_object_object_add(o, "State", state);
     json_object *config = json_object_new_object();
-    char short_id[13];
-    snprintf(short_id, sizeof(short_id), "%.12s", in.id);
-    json_object_object_add(config, "Hostname",
-                           json_object_new_string(in.hostname ? in.hostname : short_id));
+    char hostname[64];
+    instance_hostname(&in, hostname);
+    json_object_object_add(config, "Hostname", json_object_new_string(hostname));
     json_object_object_add(config, "Image", json_object_new_string(in.image));
     json_object_object_add(o, "Config", config);
     add_host_config(o, &in);

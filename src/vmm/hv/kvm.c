@@ -42,7 +42,7 @@ static int kvm_check_ext(struct hv_vm *vm, long ext)
 /* A /dev/kvm without VMX or SVM under it is a software one: PVM (a nested cloud host's
  * "pagetable-based" KVM) runs an unmodified kernel only by emulating it, so slowly that
  * Debian's kernel does not finish decompressing in minutes, and the run would look hung.
- * CPUID is asked directly: it needs no file, which the confined VMM could not open. A
+ * CPUID is asked directly: it needs no file, and the VMM is confined by then. A
  * kernel made for such a host (`boot --kernel`) may still be run by setting
  * SUPERMACHINE_ALLOW_SOFTWARE_KVM=1. */
 static bool kvm_host_has_hardware_virtualization(void)
