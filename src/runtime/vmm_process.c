@@ -262,6 +262,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     char msg[1024];
     void *net = NULL;
     bool snapshot_unusable = false;
+    int pagemap_fd = -1;
     struct staging staging = {0};
     /* Declared before the first goto: cleanup attributes run on every way out. */
     cleanup_free char *cfg_copy = NULL, *lock_path = NULL, *main_exit = NULL;
@@ -303,6 +304,12 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         goto fail;
     }
     staging_make(&staging, &c);
+    /* A restored VM gives back the pages it wrote back to its snapshot's bytes, which
+     * needs the process's pagemap: opened now, while /proc may still be opened.
+     * SUPERMACHINE_TRIM=0 turns it off (to measure what it saves, docs/memory.md). */
+    const char *trim_env = getenv("SUPERMACHINE_TRIM");
+    bool trim = c.restore && !(trim_env && strcmp(trim_env, "0") == 0);
+    pagemap_fd = trim ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
     /* Before the first thread, so that every thread inherits the filter. */
     if (ext->confine_process && confine(&c, &in, &staging, ext, &err) < 0) {
         sm_error_wrap(&err, "confine the VMM");
@@ -342,6 +349,8 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         /* A restored VM can start over from its snapshot in place (a pool's release). */
         .control_path = c.restore ? VMM_CONTROL_SOCKET : NULL,
         .on_reset = reset_network,
+        .trim = pagemap_fd >= 0,
+        .trim_pagemap_fd = pagemap_fd,
     };
     struct net_reset_ctx net_reset = {.ops = net_ops};
     vc.reset_opaque = &net_reset;
@@ -367,6 +376,9 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     struct vm *vm = NULL;
     int created =
         c.restore ? vm_create_from_snapshot(&vc, c.restore, &vm, &err) : vm_create(&vc, &vm, &err);
+    if (pagemap_fd >= 0)
+        close(pagemap_fd); /* the VM keeps its own */
+    pagemap_fd = -1;
     if (created < 0) {
         /* A host short of memory (ENOMEM: with vm.overcommit_memory=2 mapping the guest's
          * RAM is refused when the commit limit is reached) is no fault of the snapshot:
@@ -425,6 +437,8 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     return code;
 
 fail:
+    if (pagemap_fd >= 0)
+        close(pagemap_fd);
     if (net) {
         net_ops->stop(net); /* the VM, if any, is never destroyed: we exit */
         net_ops->destroy(net);

@@ -87,6 +87,7 @@ static void *ioloop_thread(void *arg)
             /* A pause asked while this batch runs parks before the next handler. */
             if (__atomic_load_n(&l->pause_requested, __ATOMIC_ACQUIRE))
                 park(l);
+            __atomic_add_fetch(&l->dispatched, 1, __ATOMIC_RELAXED);
             h->fn(h->opaque, evs[i].events);
         }
     }

@@ -33,6 +33,8 @@ struct ioloop {
     int pause_fd;
     pthread_cond_t cond;
     bool pause_requested, parked;
+    /* Handlers run so far (atomic, relaxed): how the VM sees that its devices are busy. */
+    uint64_t dispatched;
 };
 
 int ioloop_init(struct ioloop *l, sm_error_t *err);

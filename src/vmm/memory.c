@@ -1,8 +1,10 @@
 #include "vmm/memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vmm/arch/x86_64/layout.h"
 
@@ -45,12 +47,19 @@ int vm_memory_map_file(struct vm_memory *mem, int fd, uint64_t size, sm_error_t 
     memset(mem, 0, sizeof(*mem));
     /* Private and lazy: the guest reads pages from the page cache on first touch and its
      * writes go to private copies. Never MAP_POPULATE, which would copy all of it. */
+    int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (own_fd < 0)
+        return sm_error_set(err, errno, "duplicate the memory file's descriptor");
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED)
-        return sm_error_set(err, errno, "map %llu MiB of guest memory from its file",
+    if (p == MAP_FAILED) {
+        int e = errno;
+        close(own_fd);
+        return sm_error_set(err, e, "map %llu MiB of guest memory from its file",
                             (unsigned long long)(size >> 20));
+    }
     layout(mem, p, size);
     mem->from_file = true;
+    mem->file_fd = own_fd;
     return 0;
 }
 
@@ -59,6 +68,9 @@ void vm_memory_release(struct vm_memory *mem)
     if (mem->host)
         munmap(mem->host, mem->size);
     mem->host = NULL;
+    if (mem->from_file && mem->file_fd >= 0)
+        close(mem->file_fd);
+    mem->from_file = false;
 }
 
 void *vm_mem_ptr(const struct vm_memory *mem, uint64_t gpa, uint64_t len)

@@ -22,6 +22,7 @@ struct vm_memory {
     uint8_t *host;
     uint64_t size;  /* total RAM bytes */
     bool from_file; /* mapped from a snapshot's memory file (else anonymous) */
+    int file_fd;    /* that file, kept open for memory_trim (valid iff from_file) */
     unsigned nregions;
     struct vm_mem_region regions[VM_MEM_MAX_REGIONS];
 };
@@ -31,7 +32,8 @@ struct vm_memory {
 int vm_memory_init(struct vm_memory *mem, uint64_t size, sm_error_t *err);
 /* The same layout over the first `size` bytes of the file `fd` (a snapshot's memory),
  * mapped MAP_PRIVATE | MAP_NORESERVE: pages load from the page cache on first touch, the
- * guest's writes go to private copies, the file never changes. fd may be closed after. */
+ * guest's writes go to private copies, the file never changes. The mapping keeps its own
+ * descriptor of the file (for memory_trim); fd may be closed after. */
 int vm_memory_map_file(struct vm_memory *mem, int fd, uint64_t size, sm_error_t *err);
 void vm_memory_release(struct vm_memory *mem);
 

@@ -1,6 +1,7 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -379,6 +380,9 @@ int vm_add_devices(struct vm *vm, sm_error_t *err)
 struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err)
 {
     struct vm *vm = xcalloc_pages(sizeof(*vm));
+    memory_trim_init(&vm->trim, cfg->trim && cfg->trim_pagemap_fd >= 0
+                                    ? fcntl(cfg->trim_pagemap_fd, F_DUPFD_CLOEXEC, 3)
+                                    : -1);
     vm->cfg = *cfg;
     vm->ncpus = cfg->ncpus;
     vm->wake_fd = vm->control_fd = -1;
@@ -562,6 +566,7 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
     }
     if (vm->cfg.on_main_loop)
         vm->cfg.on_main_loop();
+    vm_trim_start(vm);
 
     bool input_open = vm->cfg.console_in_fd >= 0;
     bool escape = false;
@@ -634,6 +639,7 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
         if (nfds == 4 && (fds[3].revents & (POLLIN | POLLHUP | POLLERR)))
             input_open = read_input(vm, &escape);
         console_flush(&vm->console);
+        vm_trim_tick(vm);
     }
     for (unsigned i = 0; i < vm->ncpus; i++) {
         if (vm->vcpus[i].started)
@@ -702,6 +708,7 @@ void vm_destroy(struct vm *vm)
             close(vm->virtio[i].notify_fd);
     }
     vm_memory_release(&vm->mem);
+    memory_trim_release(&vm->trim);
     hv_vm_destroy(vm->hv);
     if (vm->wake_fd >= 0)
         close(vm->wake_fd);

@@ -71,6 +71,13 @@ struct vm_config {
      * ends the VM. */
     int (*on_reset)(void *opaque, sm_error_t *err);
     void *reset_opaque;
+    /* A VM restored from a snapshot gives back, when its devices go quiet, the pages it
+     * wrote back to the snapshot's bytes (memory_trim.h, vm_trim.c). It needs
+     * /proc/self/pagemap, which a confined process can no longer open: trim_pagemap_fd
+     * is that file, opened before (the VM keeps a duplicate; the caller may close its
+     * own). Without `trim`, pages stay the VM's once written. */
+    bool trim;
+    int trim_pagemap_fd;
 };
 
 enum vm_exit_reason {

@@ -15,6 +15,7 @@
 #include "vmm/hv/hv.h"
 #include "vmm/ioloop.h"
 #include "vmm/memory.h"
+#include "vmm/memory_trim.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtio/mmio.h"
 #include "vmm/vm.h"
@@ -65,6 +66,14 @@ struct vm {
     struct snap_section *snap_secs;
     uint32_t snap_nsecs;
     int control_fd; /* cfg.control_path's listening socket, or -1 */
+    /* Giving back pages written back to the snapshot's bytes (vm_trim.c). */
+    struct memory_trim trim;
+    uint64_t trim_seen;        /* the device loop's handler count at the last look */
+    uint64_t trim_active_ns;   /* when it last changed */
+    uint64_t trim_last_ns;     /* the last trim (or the restore) */
+    uint64_t trim_interval_ns; /* the least time until the next */
+    bool trim_pending;         /* activity since then */
+    uint64_t trim_dropped;     /* pages given back so far */
 };
 
 /* Creates the hypervisor VM, maps memory, creates the irqchip and the vCPUs with their
@@ -80,6 +89,11 @@ int vm_add_devices(struct vm *vm, sm_error_t *err);
  * loop when it is readable. */
 int vm_control_listen(struct vm *vm, sm_error_t *err);
 void vm_control_serve(struct vm *vm);
+/* Keeps the vsock and network devices off guest memory (frozen) or lets them go on. */
+void vm_freeze_devices(struct vm *vm, bool frozen);
+/* Trimming (vm_trim.c): armed at a restore and a reset, checked on each loop turn. */
+void vm_trim_start(struct vm *vm);
+void vm_trim_tick(struct vm *vm);
 void vm_finish(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

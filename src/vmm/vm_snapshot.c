@@ -140,7 +140,7 @@ static int save_memory(struct vm *vm, const char *path, sm_error_t *err)
 
 /* vsock and the network have threads of their own that host sockets keep busy: frozen,
  * they leave guest memory and their queues alone (a save writes, a reset reloads them). */
-static void freeze_devices(struct vm *vm, bool frozen)
+void vm_freeze_devices(struct vm *vm, bool frozen)
 {
     if (vm->vsock)
         virtio_vsock_freeze(vm->vsock, frozen);
@@ -237,7 +237,7 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
 
     /* The vCPUs are paused, but host sockets keep the device thread busy: vsock must not
      * touch guest memory or its queues until the memory file is written. */
-    freeze_devices(vm, true);
+    vm_freeze_devices(vm, true);
     if (fingerprint(vm, cfg.host_fingerprint, err) < 0)
         goto fail;
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -291,10 +291,10 @@ int vm_snapshot_save(struct vm *vm, const char *dir, sm_error_t *err)
         sm_error_set(err, errno, "rename %s to %s", tmp, dir);
         goto fail;
     }
-    freeze_devices(vm, false);
+    vm_freeze_devices(vm, false);
     return 0;
 fail:
-    freeze_devices(vm, false);
+    vm_freeze_devices(vm, false);
     free(w.buf);
     remove_tree(tmp);
     return sm_error_wrap(err, "save snapshot %s", dir);
@@ -571,7 +571,7 @@ int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err)
     /* The device thread parked between two requests (so no disk request is half done)
      * and vsock and the network kept off guest memory, as for a save. */
     ioloop_pause(&vm->io);
-    freeze_devices(vm, true);
+    vm_freeze_devices(vm, true);
     /* Every page the guest wrote is a private copy of the file's: dropped, the mapping
      * shows the file again, and KVM's own mappings of those pages are invalidated
      * through its MMU notifier. The page cache the clones share is untouched. */
@@ -582,13 +582,14 @@ int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err)
         r = load_state(vm, vm->snap_secs, vm->snap_nsecs, err);
     if (r == 0 && vm->cfg.on_reset)
         r = vm->cfg.on_reset(vm->cfg.reset_opaque, err);
-    freeze_devices(vm, false);
+    vm_freeze_devices(vm, false);
     ioloop_resume(&vm->io);
     if (r < 0) {
         sm_error_wrap(err, "reset");
         vm_finish(vm, VM_EXIT_ERROR, "%s", sm_error_message(*err));
         return -1;
     }
+    vm_trim_start(vm);
     vm_resume(vm);
     return 0;
 }

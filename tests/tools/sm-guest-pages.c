@@ -3,6 +3,7 @@
  *
  *   sm-guest-pages list VMM_PID > pages        guest page numbers the VM has its own copy of
  *   sm-guest-pages sort pages KPAGEFLAGS       those pages by use, per the guest's flags
+ *   sm-guest-pages same VMM_PID                how many of them hold what the file holds
  *
  * `list` reads the VMM's pagemap: in the mapping of the snapshot's memory file (guest RAM,
  * MAP_PRIVATE), a present page that is no longer the file's is one the guest wrote since
@@ -10,7 +11,9 @@
  * `supermachine exec VM cat /proc/kpageflags`), and counts the listed pages by what the
  * guest kernel uses them for. The file offset is taken as the guest-physical address,
  * which holds for guest RAM below 3 GiB (the e820 hole): pages beyond it are counted as
- * such. Needs root (pagemap, the guest's kpageflags). */
+ * such. `same` compares each such page with the file: a page written back to what the
+ * snapshot holds (a page freed and zeroed again, say) need not stay the VM's own. Needs
+ * root (pagemap, /proc/PID/mem, the guest's kpageflags). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -43,8 +46,9 @@ static int die(const char *what)
     return 1;
 }
 
-/* The largest mapping of a file named "memory": guest RAM restored from a snapshot. */
-static int find_ram(pid_t pid, uint64_t *start, uint64_t *end, uint64_t *offset)
+/* The largest mapping of a file named "memory": guest RAM restored from a snapshot
+ * (its path in file, PATH_MAX bytes, if not NULL). */
+static int find_ram(pid_t pid, uint64_t *start, uint64_t *end, uint64_t *offset, char *file_out)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
@@ -61,18 +65,24 @@ static int find_ram(pid_t pid, uint64_t *start, uint64_t *end, uint64_t *offset)
             continue;
         size_t n = strlen(file);
         bool named = n >= 7 && strcmp(file + n - 7, "/memory") == 0;
-        if (named && e - s > *end - *start)
+        if (named && e - s > *end - *start) {
             *start = s, *end = e, *offset = off;
+            if (file_out)
+                snprintf(file_out, 4096, "%s", file);
+        }
     }
     fclose(f);
     errno = 0;
     return *end > *start ? 0 : -1;
 }
 
-static int list_pages(pid_t pid)
+/* Calls each(addr, file_page, ctx) for every page of the RAM mapping that is the
+ * process's own (present, not the file's). */
+static int for_each_own_page(pid_t pid, void (*each)(uint64_t addr, uint64_t page, void *ctx),
+                             void *ctx, char *file)
 {
     uint64_t start, end, offset = 0;
-    if (find_ram(pid, &start, &end, &offset) < 0)
+    if (find_ram(pid, &start, &end, &offset, file) < 0)
         return die("no mapping of a snapshot's memory file in that process");
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
@@ -90,11 +100,62 @@ static int list_pages(pid_t pid)
         for (size_t i = 0; i < (size_t)got / 8; i++) {
             uint64_t e = entries[i];
             if ((e & PM_PRESENT) && !(e & PM_FILE_OR_SHARE))
-                printf("%" PRIu64 "\n", (offset + addr - start) / PAGE + i);
+                each(addr + i * PAGE, (offset + addr - start) / PAGE + i, ctx);
         }
         addr += (uint64_t)got / 8 * PAGE;
     }
     close(fd);
+    return 0;
+}
+
+static void print_page(uint64_t addr, uint64_t page, void *ctx)
+{
+    (void)addr, (void)ctx;
+    printf("%" PRIu64 "\n", page);
+}
+
+struct same_count {
+    int mem_fd, file_fd;
+    uint64_t total, same, zero, unreadable;
+};
+
+static void compare_page(uint64_t addr, uint64_t page, void *ctx)
+{
+    struct same_count *c = ctx;
+    static const uint8_t zeros[PAGE];
+    uint8_t mine[PAGE], theirs[PAGE];
+    c->total++;
+    if (pread(c->mem_fd, mine, PAGE, (off_t)addr) != PAGE ||
+        pread(c->file_fd, theirs, PAGE, (off_t)(page * PAGE)) < 0) {
+        c->unreadable++;
+        return;
+    }
+    /* A hole or the file's end reads short: zeros. */
+    if (memcmp(mine, theirs, PAGE) == 0)
+        c->same++;
+    else if (memcmp(mine, zeros, PAGE) == 0)
+        c->zero++;
+}
+
+static int same_pages(pid_t pid)
+{
+    char path[64], file[4096] = "";
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    struct same_count c = {.mem_fd = open(path, O_RDONLY | O_CLOEXEC)};
+    if (c.mem_fd < 0)
+        return die(path);
+    uint64_t start, end, offset;
+    if (find_ram(pid, &start, &end, &offset, file) < 0)
+        return die("no mapping of a snapshot's memory file in that process");
+    c.file_fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (c.file_fd < 0)
+        return die(file);
+    if (for_each_own_page(pid, compare_page, &c, NULL) != 0)
+        return 1;
+    printf("%" PRIu64 " KiB the VM's own: %" PRIu64 " KiB the same as the snapshot's, %" PRIu64
+           " KiB zero where the snapshot is not, %" PRIu64 " KiB unreadable\n",
+           c.total * PAGE / 1024, c.same * PAGE / 1024, c.zero * PAGE / 1024,
+           c.unreadable * PAGE / 1024);
     return 0;
 }
 
@@ -149,9 +210,11 @@ static int sort_pages(const char *list, const char *flags_path)
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "list") == 0)
-        return list_pages((pid_t)atoi(argv[2]));
+        return for_each_own_page((pid_t)atoi(argv[2]), print_page, NULL, NULL);
+    if (argc == 3 && strcmp(argv[1], "same") == 0)
+        return same_pages((pid_t)atoi(argv[2]));
     if (argc == 4 && strcmp(argv[1], "sort") == 0)
         return sort_pages(argv[2], argv[3]);
-    fprintf(stderr, "usage: sm-guest-pages list VMM_PID | sort PAGES KPAGEFLAGS\n");
+    fprintf(stderr, "usage: sm-guest-pages list VMM_PID | sort PAGES KPAGEFLAGS | same VMM_PID\n");
     return 2;
 }

@@ -1,0 +1,88 @@
+/* When a restored VM gives back the pages it wrote back to its snapshot's bytes
+ * (memory_trim.h). Checked on each turn of vm_run's loop (every 20 ms at most):
+ *
+ *   - only after device activity (virtqueue notifications, vsock and network traffic) since
+ *     the last trim: a guest that did nothing wrote (almost) nothing;
+ *   - once the devices have been quiet for TRIM_QUIET_NS, so that a burst of work (a
+ *     restore's hello, an exec) is trimmed after it ends, not in the middle;
+ *   - a busy guest that is never quiet still every TRIM_MAX_INTERVAL_NS;
+ *   - never more often than TRIM_MIN_INTERVAL_NS;
+ *   - and again, without new activity, while a trim still finds TRIM_AGAIN_PAGES or more
+ *     (the guest's own timers rewrite pages the same way), at intervals doubling up to
+ *     TRIM_MAX_INTERVAL_NS.
+ *
+ * The scan runs with the guest going on; only when it found pages to give back are the
+ * vCPUs paused and the devices kept off guest memory, for the comparisons again and the
+ * madvise calls (well under a millisecond for an idle clone's few hundred pages on
+ * hardware). */
+#include <stdio.h>
+
+#include "common/util.h"
+#include "vmm/vm_internal.h"
+
+#define TRIM_QUIET_NS        (500ull * 1000000)
+#define TRIM_MIN_INTERVAL_NS (1000ull * 1000000)
+#define TRIM_MAX_INTERVAL_NS (60ull * 1000000000)
+#define TRIM_AGAIN_PAGES     16
+
+void vm_trim_start(struct vm *vm)
+{
+    vm->trim_last_ns = vm->trim_active_ns = sm_now_ns();
+    vm->trim_interval_ns = TRIM_MIN_INTERVAL_NS;
+    vm->trim_pending = true;
+}
+
+/* Returns the number of pages given back. */
+static size_t trim_now(struct vm *vm)
+{
+    sm_error_t err = NULL;
+    if (memory_trim_scan(&vm->trim, &vm->mem, &err) < 0) {
+        /* Not worth ending the VM over: it keeps its pages, as without trimming. */
+        fprintf(stderr, "supermachine-vmm: memory trim: %s; trimming stops\n",
+                sm_error_message(err));
+        sm_error_release(&err);
+        memory_trim_release(&vm->trim);
+        return 0;
+    }
+    if (vm->trim.ncandidates == 0)
+        return 0;
+    if (vm_pause(vm, &err) < 0) {
+        sm_error_release(&err);
+        return 0;
+    }
+    ioloop_pause(&vm->io);
+    vm_freeze_devices(vm, true);
+    size_t dropped = memory_trim_drop(&vm->trim, &vm->mem);
+    vm_freeze_devices(vm, false);
+    ioloop_resume(&vm->io);
+    vm_resume(vm);
+    vm->trim_dropped += dropped;
+    return dropped;
+}
+
+void vm_trim_tick(struct vm *vm)
+{
+    if (vm->trim.pagemap_fd < 0 || !vm->mem.from_file)
+        return;
+    uint64_t now = sm_now_ns();
+    uint64_t seen = __atomic_load_n(&vm->io.dispatched, __ATOMIC_RELAXED);
+    if (seen != vm->trim_seen) {
+        vm->trim_seen = seen;
+        vm->trim_active_ns = now;
+        vm->trim_interval_ns = TRIM_MIN_INTERVAL_NS;
+        vm->trim_pending = true;
+    }
+    if (!vm->trim_pending || now - vm->trim_last_ns < vm->trim_interval_ns)
+        return;
+    if (now - vm->trim_active_ns < TRIM_QUIET_NS && now - vm->trim_last_ns < TRIM_MAX_INTERVAL_NS)
+        return;
+    size_t dropped = trim_now(vm);
+    vm->trim_last_ns = sm_now_ns();
+    vm->trim_pending = dropped >= TRIM_AGAIN_PAGES;
+    if (vm->trim_pending)
+        vm->trim_interval_ns = vm->trim_interval_ns * 2 < TRIM_MAX_INTERVAL_NS
+                                   ? vm->trim_interval_ns * 2
+                                   : TRIM_MAX_INTERVAL_NS;
+    /* The pause itself may have run queued device work: not the guest's activity. */
+    vm->trim_seen = __atomic_load_n(&vm->io.dispatched, __ATOMIC_RELAXED);
+}
