@@ -6,8 +6,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,16 +144,6 @@ static void on_main_ended(int sig)
 {
     main_ended = 1;
     on_stop_signal(sig);
-}
-
-static void *watch_owner(void *arg)
-{
-    int pidfd = (int)(intptr_t)arg;
-    struct pollfd p = {.fd = pidfd, .events = POLLIN};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR)
-        ;
-    on_stop_signal(0);
-    return NULL;
 }
 
 /* A reset of the VM to its snapshot (vm_config.on_reset) starts the network over too. */
@@ -315,15 +303,15 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         sm_error_wrap(&err, "confine the VMM");
         goto fail;
     }
+    /* The owner's end stops the VM: its pidfd turns readable, and the VM's loop polls it
+     * (a thread of its own for it would be one more stack in every idle clone). */
+    int owner_pidfd = -1;
     if (c.owner > 0) {
-        int pidfd = pidfd_open(c.owner, 0);
-        if (pidfd < 0) {
+        owner_pidfd = pidfd_open(c.owner, 0);
+        if (owner_pidfd < 0) {
             sm_error_set(&err, errno, "owner process %d", (int)c.owner);
             goto fail;
         }
-        pthread_t t;
-        pthread_create(&t, NULL, watch_owner, (void *)(intptr_t)pidfd);
-        pthread_detach(t);
     }
     struct vm_config vc = {
         .kernel_path = c.kernel,
@@ -335,6 +323,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         .console_out_fd = console,
         .console_limit = RUN_LOG_LIMIT,
         .stop_fd = stop_pipe[0],
+        .owner_pidfd = owner_pidfd,
         .disk_path = c.disk,
         .snapshot_dir = c.snapshot,
         .snapshot_on_console = c.snapshot ? c.snapshot_when + 8 : NULL,

@@ -41,6 +41,7 @@ int sm_boot(const struct sm_boot_options *opts, struct sm_boot_result *result, s
         .console_out_fd = opts->console_out,
         .console_raw = opts->console_raw != 0,
         .stop_fd = opts->stop_fd,
+        .owner_pidfd = -1,
         .disk_path = opts->disk,
         .vsock_uds = opts->vsock_path,
         .snapshot_dir = opts->snapshot_dir,

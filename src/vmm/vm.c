@@ -611,14 +611,15 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
             continue;
         }
         feed_input(vm);
-        struct pollfd fds[4] = {{.fd = vm->wake_fd, .events = POLLIN},
+        struct pollfd fds[5] = {{.fd = vm->wake_fd, .events = POLLIN},
                                 {.fd = vm->cfg.stop_fd, .events = POLLIN},
                                 {.fd = vm->control_fd, .events = POLLIN},
+                                {.fd = vm->cfg.owner_pidfd, .events = POLLIN},
                                 {.fd = -1}};
-        nfds_t nfds = 3;
+        nfds_t nfds = 4;
         if (input_open && vm->console.in_len < sizeof(vm->console.in)) {
-            fds[3] = (struct pollfd){.fd = vm->cfg.console_in_fd, .events = POLLIN};
-            nfds = 4;
+            fds[4] = (struct pollfd){.fd = vm->cfg.console_in_fd, .events = POLLIN};
+            nfds = 5;
         }
         /* A short timeout flushes partial console lines (prompts) and retries input the
          * guest could not take yet. */
@@ -632,11 +633,11 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
             ssize_t rr = read(vm->wake_fd, &v, sizeof(v));
             (void)rr;
         }
-        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+        if ((fds[1].revents | fds[3].revents) & (POLLIN | POLLHUP | POLLERR))
             vm_finish(vm, VM_EXIT_USER, "stopped");
         else if (fds[2].revents & POLLIN)
             vm_control_serve(vm);
-        if (nfds == 4 && (fds[3].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (nfds == 5 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR)))
             input_open = read_input(vm, &escape);
         console_flush(&vm->console);
         vm_trim_tick(vm);

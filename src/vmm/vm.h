@@ -25,6 +25,8 @@ struct vm_config {
     uint64_t console_limit; /* a regular O_APPEND file never grows past this (0: no cap) */
     bool console_raw;       /* console_in_fd is a terminal put in raw mode: Ctrl-A x quits */
     int stop_fd;            /* -1, or a descriptor that becomes readable to stop the VM */
+    int owner_pidfd;        /* -1, or a pidfd: the VM stops as through stop_fd once that
+                             * process has ended */
     const char *disk_path;  /* NULL, or a disk image the guest sees as a virtio-blk disk */
     bool disk_writable;
     /* NULL, or the host Unix socket of a virtio-vsock device (docs/vsock.md): created
