@@ -4,6 +4,7 @@
  *   sm-guest-pages list VMM_PID > pages        guest page numbers the VM has its own copy of
  *   sm-guest-pages sort pages KPAGEFLAGS       those pages by use, per the guest's flags
  *   sm-guest-pages same VMM_PID                how many of them hold what the file holds
+ *   sm-guest-pages differ VMM_PID > pages      those of them that do not (as `list`)
  *
  * `list` reads the VMM's pagemap: in the mapping of the snapshot's memory file (guest RAM,
  * MAP_PRIVATE), a present page that is no longer the file's is one the guest wrote since
@@ -117,13 +118,14 @@ static void print_page(uint64_t addr, uint64_t page, void *ctx)
 struct same_count {
     int mem_fd, file_fd;
     uint64_t total, same, zero, unreadable;
+    bool print_differing; /* `differ`: list the pages that do not hold the file's bytes */
 };
 
 static void compare_page(uint64_t addr, uint64_t page, void *ctx)
 {
     struct same_count *c = ctx;
     static const uint8_t zeros[PAGE];
-    uint8_t mine[PAGE], theirs[PAGE];
+    uint8_t mine[PAGE], theirs[PAGE] = {0};
     c->total++;
     if (pread(c->mem_fd, mine, PAGE, (off_t)addr) != PAGE ||
         pread(c->file_fd, theirs, PAGE, (off_t)(page * PAGE)) < 0) {
@@ -133,15 +135,18 @@ static void compare_page(uint64_t addr, uint64_t page, void *ctx)
     /* A hole or the file's end reads short: zeros. */
     if (memcmp(mine, theirs, PAGE) == 0)
         c->same++;
+    else if (c->print_differing)
+        printf("%" PRIu64 "\n", page);
     else if (memcmp(mine, zeros, PAGE) == 0)
         c->zero++;
 }
 
-static int same_pages(pid_t pid)
+static int same_pages(pid_t pid, bool print_differing)
 {
     char path[64], file[4096] = "";
     snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-    struct same_count c = {.mem_fd = open(path, O_RDONLY | O_CLOEXEC)};
+    struct same_count c = {.mem_fd = open(path, O_RDONLY | O_CLOEXEC),
+                           .print_differing = print_differing};
     if (c.mem_fd < 0)
         return die(path);
     uint64_t start, end, offset;
@@ -152,6 +157,8 @@ static int same_pages(pid_t pid)
         return die(file);
     if (for_each_own_page(pid, compare_page, &c, NULL) != 0)
         return 1;
+    if (print_differing)
+        return 0;
     printf("%" PRIu64 " KiB the VM's own: %" PRIu64 " KiB the same as the snapshot's, %" PRIu64
            " KiB zero where the snapshot is not, %" PRIu64 " KiB unreadable\n",
            c.total * PAGE / 1024, c.same * PAGE / 1024, c.zero * PAGE / 1024,
@@ -212,9 +219,12 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "list") == 0)
         return for_each_own_page((pid_t)atoi(argv[2]), print_page, NULL, NULL);
     if (argc == 3 && strcmp(argv[1], "same") == 0)
-        return same_pages((pid_t)atoi(argv[2]));
+        return same_pages((pid_t)atoi(argv[2]), false);
+    if (argc == 3 && strcmp(argv[1], "differ") == 0)
+        return same_pages((pid_t)atoi(argv[2]), true);
     if (argc == 4 && strcmp(argv[1], "sort") == 0)
         return sort_pages(argv[2], argv[3]);
-    fprintf(stderr, "usage: sm-guest-pages list VMM_PID | sort PAGES KPAGEFLAGS | same VMM_PID\n");
+    fprintf(stderr,
+            "usage: sm-guest-pages list VMM_PID | sort PAGES KPAGEFLAGS | same|differ VMM_PID\n");
     return 2;
 }
