@@ -15,6 +15,8 @@
 /* Entries read at once: 4 KiB of stack for 2 MiB of guest RAM (a static or heap buffer
  * would itself be memory every clone keeps). */
 #define PAGEMAP_BATCH 512u
+/* 128 MiB of comparisons per scan at most: tens of milliseconds on hardware. */
+#define TRIM_COMPARE_MAX 32768u
 
 void memory_trim_init(struct memory_trim *t, int pagemap_fd)
 {
@@ -49,20 +51,18 @@ static void add_candidate(struct memory_trim *t, uint64_t off)
     t->candidates[t->ncandidates++] = off;
 }
 
-int memory_trim_scan(struct memory_trim *t, const struct vm_memory *mem, sm_error_t *err)
+/* Reads pagemap for pages [from, to) of mem, counts the VMM's own copies and compares
+ * them with the file while *budget lasts; t->next_page is where comparing stopped. */
+static int scan_range(struct memory_trim *t, const struct vm_memory *mem, uint64_t from,
+                      uint64_t to, uint64_t *budget, sm_error_t *err)
 {
-    t->ncandidates = 0;
-    t->own_pages = 0;
-    if (t->pagemap_fd < 0 || !mem->from_file)
-        return 0;
     uint64_t entries[PAGEMAP_BATCH];
     uint8_t file_page[TRIM_PAGE];
-    uint64_t npages = mem->size / TRIM_PAGE;
     uint64_t first = (uint64_t)(uintptr_t)mem->host / TRIM_PAGE;
-    for (uint64_t done = 0; done < npages;) {
-        uint64_t want = npages - done < PAGEMAP_BATCH ? npages - done : PAGEMAP_BATCH;
+    for (uint64_t page = from; page < to;) {
+        uint64_t want = to - page < PAGEMAP_BATCH ? to - page : PAGEMAP_BATCH;
         ssize_t got = pread(t->pagemap_fd, entries, want * sizeof(uint64_t),
-                            (off_t)((first + done) * sizeof(uint64_t)));
+                            (off_t)((first + page) * sizeof(uint64_t)));
         if (got <= 0 || got % sizeof(uint64_t))
             return sm_error_set(err, got < 0 ? errno : EIO, "read /proc/self/pagemap");
         uint64_t n = (uint64_t)got / sizeof(uint64_t);
@@ -72,12 +72,35 @@ int memory_trim_scan(struct memory_trim *t, const struct vm_memory *mem, sm_erro
             if ((entries[i] & (PAGEMAP_PRESENT | PAGEMAP_FILE_OR_SHM)) != PAGEMAP_PRESENT)
                 continue;
             t->own_pages++;
-            uint64_t off = (done + i) * TRIM_PAGE;
+            if (*budget == 0)
+                continue;
+            if (--*budget == 0)
+                t->next_page = page + i + 1;
+            uint64_t off = (page + i) * TRIM_PAGE;
             if (same_as_file(mem, off, file_page))
                 add_candidate(t, off);
         }
-        done += n;
+        page += n;
     }
+    return 0;
+}
+
+int memory_trim_scan(struct memory_trim *t, const struct vm_memory *mem, sm_error_t *err)
+{
+    t->ncandidates = 0;
+    t->own_pages = 0;
+    if (t->pagemap_fd < 0 || !mem->from_file)
+        return 0;
+    /* Each comparison reads a page of the file: a guest with gigabytes of its own pages
+     * has at most TRIM_COMPARE_MAX of them compared per scan, the next scan going on
+     * from where this one stopped. */
+    uint64_t npages = mem->size / TRIM_PAGE;
+    uint64_t start = t->next_page < npages ? t->next_page : 0;
+    uint64_t budget = TRIM_COMPARE_MAX;
+    t->next_page = 0;
+    if (scan_range(t, mem, start, npages, &budget, err) < 0 ||
+        scan_range(t, mem, 0, start, &budget, err) < 0)
+        return -1;
     return 0;
 }
 

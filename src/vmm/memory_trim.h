@@ -23,15 +23,17 @@
 
 struct memory_trim {
     int pagemap_fd;       /* /proc/self/pagemap (opened before the process is confined) */
-    uint64_t *candidates; /* offsets into vm_memory.host, ascending */
+    uint64_t *candidates; /* offsets into vm_memory.host, in the order found */
     size_t ncandidates, cap;
     uint64_t own_pages; /* the VMM's own copies of guest pages at the last scan */
+    uint64_t next_page; /* where the next scan starts comparing (memory_trim.c) */
 };
 
 /* pagemap_fd: /proc/self/pagemap, owned from here on; -1 leaves trimming off. */
 void memory_trim_init(struct memory_trim *t, int pagemap_fd);
 /* While the guest runs: lists the pages of mem that are private copies holding the
- * file's bytes. mem must be mapped from its file (vm_memory.from_file). */
+ * file's bytes, comparing a bounded number of them per call (the next call goes on from
+ * there). mem must be mapped from its file (vm_memory.from_file). */
 int memory_trim_scan(struct memory_trim *t, const struct vm_memory *mem, sm_error_t *err);
 /* With nothing writing guest memory: compares each listed page again and gives back
  * those that still match. Returns how many pages went back to the file. */

@@ -116,6 +116,33 @@ int main(void)
     CHECK_EQ_U64(t.own_pages, 0);
     vm_memory_release(&anon);
 
+    vm_memory_release(&mem);
+
+    /* More copies than one scan compares (32768): the first scan lists that many, the
+     * next goes on from there and lists the rest, none twice. A sparse file of 160 MiB. */
+    enum { BIG = 40960, WRITTEN = 33000 };
+    char big_path[] = "/tmp/sm-trim-big-XXXXXX";
+    fd = mkstemp(big_path);
+    CHECK(fd >= 0);
+    unlink(big_path);
+    CHECK(ftruncate(fd, (off_t)BIG * PAGE) == 0);
+    CHECK(vm_memory_map_file(&mem, fd, (uint64_t)BIG * PAGE, &err) == 0);
+    close(fd);
+    ram = mem.host;
+    for (unsigned p = 0; p < WRITTEN; p++)
+        ram[(uint64_t)p * PAGE] = 0; /* zeros over a hole: the file's bytes */
+    CHECK(memory_trim_scan(&t, &mem, &err) == 0);
+    CHECK_EQ_U64(t.own_pages, WRITTEN);
+    size_t first_scan = t.ncandidates;
+    CHECK_EQ_U64(first_scan, 32768);
+    CHECK_EQ_U64(memory_trim_drop(&t, &mem), first_scan);
+    CHECK(memory_trim_scan(&t, &mem, &err) == 0);
+    CHECK_EQ_U64(t.own_pages, WRITTEN - first_scan);
+    CHECK_EQ_U64(t.ncandidates, WRITTEN - first_scan);
+    CHECK_EQ_U64(memory_trim_drop(&t, &mem), WRITTEN - first_scan);
+    CHECK(memory_trim_scan(&t, &mem, &err) == 0);
+    CHECK_EQ_U64(t.own_pages, 0);
+
     memory_trim_release(&t);
     vm_memory_release(&mem);
     close(pagemap);
