@@ -327,9 +327,9 @@ int instance_find_running(const char *name_or_id, const char *what, struct insta
     return 0;
 }
 
-int instance_create(const char *name, const char *image, const char *digest, const char *command,
-                    const char *hostname, bool auto_remove, struct instance *out, sm_error_t *err)
+int instance_create(const struct instance_spec *spec, struct instance *out, sm_error_t *err)
 {
+    const char *name = spec->name;
     if (name && !valid_name(name))
         return sm_error_set(err, 0, "name %s: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", name);
     cleanup_free char *root = vms_root(err);
@@ -387,12 +387,12 @@ int instance_create(const char *name, const char *image, const char *digest, con
         return sm_error_set(err, e, "create VM directory");
     }
     out->name = xstrdup(name);
-    out->image = xstrdup(image);
-    out->digest = xstrdup(digest);
-    out->command = xstrdup(command ? command : "");
-    out->hostname = hostname ? xstrdup(hostname) : NULL;
+    out->image = xstrdup(spec->image);
+    out->digest = xstrdup(spec->digest);
+    out->command = xstrdup(spec->command ? spec->command : "");
+    out->hostname = spec->hostname ? xstrdup(spec->hostname) : NULL;
     out->created = time(NULL);
-    out->auto_remove = auto_remove;
+    out->auto_remove = spec->auto_remove;
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -402,9 +402,9 @@ int instance_create(const char *name, const char *image, const char *digest, con
     json_object_object_add(cfg, "digest", json_object_new_string(out->digest));
     json_object_object_add(cfg, "command", json_object_new_string(out->command));
     json_object_object_add(cfg, "created", json_object_new_int64(out->created));
-    json_object_object_add(cfg, "auto_remove", json_object_new_boolean(auto_remove));
-    if (hostname)
-        json_object_object_add(cfg, "hostname", json_object_new_string(hostname));
+    json_object_object_add(cfg, "auto_remove", json_object_new_boolean(out->auto_remove));
+    if (out->hostname)
+        json_object_object_add(cfg, "hostname", json_object_new_string(out->hostname));
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);
