@@ -14,6 +14,8 @@ enum {
     OPT_ENTRYPOINT,
     OPT_SNAPSHOT_ON,
     OPT_ENV_FILE,
+    OPT_STOP_SIGNAL,
+    OPT_STOP_TIMEOUT,
 };
 
 int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a)
@@ -33,6 +35,8 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"snapshot-on", required_argument, NULL, OPT_SNAPSHOT_ON},
         {"publish", required_argument, NULL, 'p'},
         {"publish-all", no_argument, NULL, 'P'},
+        {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+        {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -88,6 +92,14 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
             break;
         case OPT_SNAPSHOT_ON:
             o->snapshot_on = optarg; /* checked by the library */
+            break;
+        case OPT_STOP_SIGNAL:
+            o->stop_signal = optarg; /* checked by the library */
+            break;
+        case OPT_STOP_TIMEOUT:
+            if (cli_stop_timeout(cmd, "--stop-timeout", optarg, &o->stop_timeout) < 0)
+                return -1;
+            o->stop_timeout_set = 1;
             break;
         default:
             switch (cli_vm_option(cmd, c, optarg, o, &a->lists)) {

@@ -52,6 +52,7 @@ void instance_release(struct instance *in)
     free(in->digest);
     free(in->command);
     free(in->hostname);
+    free(in->stop_signal);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -96,6 +97,14 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->command = xstrdup(sm_json_str(cfg, "command") ? sm_json_str(cfg, "command") : "");
     in->hostname = sm_json_str(cfg, "hostname") ? xstrdup(sm_json_str(cfg, "hostname")) : NULL;
     in->created = sm_json_int(cfg, "created");
+    const char *stop_signal = sm_json_str(cfg, "stop_signal");
+    in->stop_signal = stop_signal ? xstrdup(stop_signal) : NULL;
+    json_object *v;
+    int64_t t =
+        json_object_object_get_ex(cfg, "stop_timeout", &v) && json_object_is_type(v, json_type_int)
+            ? json_object_get_int64(v)
+            : -1;
+    in->stop_timeout = t >= 0 && t <= INSTANCE_STOP_TIMEOUT_MAX ? (int)t : -1;
     json_object *ar;
     in->auto_remove =
         json_object_object_get_ex(cfg, "auto_remove", &ar) && json_object_get_boolean(ar);
@@ -393,6 +402,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     out->hostname = spec->hostname ? xstrdup(spec->hostname) : NULL;
     out->created = time(NULL);
     out->auto_remove = spec->auto_remove;
+    out->stop_signal = spec->stop_signal ? xstrdup(spec->stop_signal) : NULL;
+    out->stop_timeout = spec->has_stop_timeout ? spec->stop_timeout : -1;
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -405,6 +416,10 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     json_object_object_add(cfg, "auto_remove", json_object_new_boolean(out->auto_remove));
     if (out->hostname)
         json_object_object_add(cfg, "hostname", json_object_new_string(out->hostname));
+    if (out->stop_signal)
+        json_object_object_add(cfg, "stop_signal", json_object_new_string(out->stop_signal));
+    if (out->stop_timeout >= 0)
+        json_object_object_add(cfg, "stop_timeout", json_object_new_int(out->stop_timeout));
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

@@ -11,7 +11,8 @@
 
 #include "common/error.h"
 
-#define INSTANCE_ID_LEN 64 /* hex characters, as docker's container ids */
+#define INSTANCE_ID_LEN           64    /* hex characters, as docker's container ids */
+#define INSTANCE_STOP_TIMEOUT_MAX 86400 /* seconds: a day of grace is already absurd */
 
 struct instance {
     char *dir; /* <store>/vms/<id> */
@@ -22,6 +23,10 @@ struct instance {
     char *command;   /* the main process's argv joined with spaces (for ps) */
     char *hostname;  /* the guest's, as given (docker's -h); NULL: the id's first 12 */
     int64_t created; /* unix seconds */
+    /* docker's --stop-signal and --stop-timeout (0 to 86400 s), as given; NULL and -1
+     * when not. */
+    char *stop_signal;
+    int stop_timeout;
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -38,6 +43,9 @@ struct instance_spec {
     const char *command;  /* NULL: "" */
     const char *hostname; /* NULL: the id's first 12 */
     bool auto_remove;
+    const char *stop_signal; /* NULL: not given */
+    bool has_stop_timeout;
+    int stop_timeout; /* seconds, with has_stop_timeout */
 };
 
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,

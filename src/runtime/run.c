@@ -341,6 +341,9 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .command = command,
         .hostname = o->hostname,
         .auto_remove = o->auto_remove != 0,
+        .stop_signal = o->stop_signal,
+        .has_stop_timeout = o->stop_timeout_set != 0,
+        .stop_timeout = o->stop_timeout,
     };
 }
 
