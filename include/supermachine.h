@@ -239,6 +239,11 @@ struct sm_run_options {
      * outright, unless told otherwise; without it, 10. */
     int stop_timeout_set;
     int stop_timeout;
+    /* docker's --add-host, kept in the VM's record: "HOST:IP" or "HOST=IP" lines for the
+     * guest's /etc/hosts (HOST a host name, IP an IPv4 or IPv6 address, the latter also
+     * in brackets; "host-gateway": this host as the guest reaches it, 10.0.2.2, which
+     * needs a network). NULL-terminated, at most 256; NULL: none. */
+    const char *const *extra_hosts;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
@@ -271,8 +276,9 @@ int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
  * the same: Id, Name, Created, Image, ImageDigest, Command, State (Status, Running,
  * ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image, StopSignal: the run's,
  * else the image's, absent if neither; StopTimeout: the run's, absent if not given),
- * HostConfig (Cpus, MemoryMiB, NetworkMode, AutoRemove), NetworkSettings (Ports as
- * docker's), MemoryPssKiB (-1 when it is not running). */
+ * HostConfig (Cpus, MemoryMiB, NetworkMode, AutoRemove, ExtraHosts: --add-host's as
+ * given, null if none), NetworkSettings (Ports as docker's), MemoryPssKiB (-1 when it is
+ * not running). */
 int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);
 /* docker stop's options. */
@@ -407,8 +413,8 @@ struct sm_pool_options {
     /* Every VM's: image (required), memory_mib, cpus, network, allow_host_loopback,
      * egress_allow, egress_deny, no_snapshot. What belongs to a main process or to one VM
      * (name, hostname, cmd, entrypoint, env, workdir, user, tty, interactive, detach,
-     * auto_remove, publish, stop_signal, stop_timeout) is refused: publish ports on an
-     * acquired VM with sm_vm_publish. */
+     * auto_remove, publish, stop_signal, stop_timeout, extra_hosts) is refused: publish
+     * ports on an acquired VM with sm_vm_publish. */
     const struct sm_run_options *run;
     const char *name;        /* NULL: "pool"; names the pool in errors and its VMs' command */
     unsigned min;            /* VMs kept ready (not handed out) */

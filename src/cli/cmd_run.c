@@ -46,6 +46,8 @@ void cmd_run_usage(FILE *out)
             "  -P, --publish-all      publish every port the image exposes, each on a free\n"
             "                         host port ('supermachine port VM' lists them)\n"
             "      --network MODE     user (the default) or none (loopback only)\n"
+            "      --add-host HOST:IP  a line of the guest's /etc/hosts (HOST=IP too; IP\n"
+            "                         host-gateway: this host, 10.0.2.2; repeatable)\n"
             "      --allow-host-loopback\n"
             "                         let the guest reach this host's loopback at 10.0.2.2\n"
             "                         (and fd00::2), and link-local addresses\n"

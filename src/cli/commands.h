@@ -92,6 +92,7 @@ struct cli_run_args {
     struct sm_run_options o;
     struct cli_env env;
     const char **publish;
+    const char **extra_hosts;
     struct cli_vm_lists lists;
     const char *entry[2];
 };

@@ -160,6 +160,17 @@ int64_t sm_json_int(struct json_object *o, const char *key)
     return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
+struct json_object *sm_json_array(const char *const *v)
+{
+    json_object *a = NULL;
+    for (size_t i = 0; v && v[i]; i++) {
+        if (a == NULL)
+            a = json_object_new_array();
+        json_object_array_add(a, json_object_new_string(v[i]));
+    }
+    return a;
+}
+
 char **sm_json_strv(struct json_object *arr)
 {
     if (arr == NULL || !json_object_is_type(arr, json_type_array))

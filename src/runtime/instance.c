@@ -53,6 +53,7 @@ void instance_release(struct instance *in)
     free(in->command);
     free(in->hostname);
     free(in->stop_signal);
+    sm_strv_free(in->extra_hosts);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -105,6 +106,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
             ? json_object_get_int64(v)
             : -1;
     in->stop_timeout = t >= 0 && t <= INSTANCE_STOP_TIMEOUT_MAX ? (int)t : -1;
+    in->extra_hosts = json_object_object_get_ex(cfg, "extra_hosts", &v) ? sm_json_strv(v) : NULL;
     json_object *ar;
     in->auto_remove =
         json_object_object_get_ex(cfg, "auto_remove", &ar) && json_object_get_boolean(ar);
@@ -404,6 +406,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     out->auto_remove = spec->auto_remove;
     out->stop_signal = spec->stop_signal ? xstrdup(spec->stop_signal) : NULL;
     out->stop_timeout = spec->has_stop_timeout ? spec->stop_timeout : -1;
+    json_object *extra = sm_json_array(spec->extra_hosts); /* NULL when there are none */
+    out->extra_hosts = sm_json_strv(extra);
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -420,6 +424,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "stop_signal", json_object_new_string(out->stop_signal));
     if (out->stop_timeout >= 0)
         json_object_object_add(cfg, "stop_timeout", json_object_new_int(out->stop_timeout));
+    if (extra)
+        json_object_object_add(cfg, "extra_hosts", extra);
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

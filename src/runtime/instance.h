@@ -27,6 +27,7 @@ struct instance {
      * when not. */
     char *stop_signal;
     int stop_timeout;
+    char **extra_hosts; /* docker's --add-host, as given; NULL: none */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -45,7 +46,8 @@ struct instance_spec {
     bool auto_remove;
     const char *stop_signal; /* NULL: not given */
     bool has_stop_timeout;
-    int stop_timeout; /* seconds, with has_stop_timeout */
+    int stop_timeout;               /* seconds, with has_stop_timeout */
+    const char *const *extra_hosts; /* NULL-terminated; NULL: none */
 };
 
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,

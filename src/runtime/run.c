@@ -344,6 +344,7 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .stop_signal = o->stop_signal,
         .has_stop_timeout = o->stop_timeout_set != 0,
         .stop_timeout = o->stop_timeout,
+        .extra_hosts = o->extra_hosts,
     };
 }
 

@@ -54,6 +54,8 @@ static void add_host_config(json_object *o, const struct instance *in)
     sm_error_release(&ignored);
     json_object *host = json_object_new_object();
     json_object_object_add(host, "AutoRemove", json_object_new_boolean(in->auto_remove));
+    /* docker's null when there are none */
+    json_object_object_add(host, "ExtraHosts", sm_json_array((const char *const *)in->extra_hosts));
     if (cfg) {
         const char *network = sm_json_str(cfg, "network");
         json_object_object_add(host, "Cpus", json_object_new_int64(sm_json_int(cfg, "cpus")));
