@@ -194,11 +194,12 @@ void guest_apply_names(struct json_object *hello)
 {
     /* Sessions run side by side and each reads, changes and replaces these files: one at a
      * time, or one's replacement could undo another's. The lock is on /etc itself, which
-     * the renames leave in place. */
+     * the renames leave in place. The workload could hold it too: a hello waits for it
+     * 2 s at most, then goes on (two sessions' hellos say the same, so a race only
+     * costs a write). */
     int dir = open("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0)
-        while (flock(dir, LOCK_EX) < 0 && errno == EINTR)
-            ;
+    for (int i = 0; dir >= 0 && i < 200 && flock(dir, LOCK_EX | LOCK_NB) < 0; i++)
+        usleep(10000);
     apply_hostname(agent_json_str(hello, "hostname"));
     json_object *hosts;
     if (json_object_object_get_ex(hello, "hosts", &hosts) &&
