@@ -282,7 +282,8 @@ int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
 int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);
 /* docker stop's options. */
-#define SM_STOP_TIMEOUT_VM (-1) /* timeout_s: the VM's own (its run's stop_timeout), else 10 */
+#define SM_STOP_TIMEOUT_VM  (-1)  /* timeout_s: the VM's own (its run's stop_timeout), else 10 */
+#define SM_STOP_TIMEOUT_MAX 86400 /* seconds of grace at most (run's stop_timeout too) */
 struct sm_stop_options {
     const char *signal; /* a name or number (sm_parse_signal); NULL: the VM's own (its run's
                          * stop_signal), else its image's StopSignal, else SIGTERM */

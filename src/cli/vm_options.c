@@ -22,8 +22,8 @@ int cli_stop_timeout(const char *cmd, const char *opt, const char *arg, int *sec
     char *end;
     errno = 0;
     long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end || errno || v < 0 || v > 86400) {
-        cli_usage_error("%s: %s %s: want seconds from 0 to 86400", cmd, opt, arg);
+    if (*arg == '\0' || *end || errno || v < 0 || v > SM_STOP_TIMEOUT_MAX) {
+        cli_usage_error("%s: %s %s: want seconds from 0 to %d", cmd, opt, arg, SM_STOP_TIMEOUT_MAX);
         return -1;
     }
     *seconds = (int)v;

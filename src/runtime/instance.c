@@ -105,7 +105,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
         json_object_object_get_ex(cfg, "stop_timeout", &v) && json_object_is_type(v, json_type_int)
             ? json_object_get_int64(v)
             : -1;
-    in->stop_timeout = t >= 0 && t <= INSTANCE_STOP_TIMEOUT_MAX ? (int)t : -1;
+    in->stop_timeout = t >= 0 && t <= SM_STOP_TIMEOUT_MAX ? (int)t : -1;
     in->extra_hosts = json_object_object_get_ex(cfg, "extra_hosts", &v) ? sm_json_strv(v) : NULL;
     json_object *ar;
     in->auto_remove =

@@ -11,8 +11,7 @@
 
 #include "common/error.h"
 
-#define INSTANCE_ID_LEN           64    /* hex characters, as docker's container ids */
-#define INSTANCE_STOP_TIMEOUT_MAX 86400 /* seconds: a day of grace is already absurd */
+#define INSTANCE_ID_LEN 64 /* hex characters, as docker's container ids */
 
 struct instance {
     char *dir; /* <store>/vms/<id> */

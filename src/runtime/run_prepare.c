@@ -147,9 +147,9 @@ static int check_stop(const struct sm_run_options *o, sm_error_t *err)
                             "or a number)",
                             o->stop_signal);
     }
-    if (o->stop_timeout_set && (o->stop_timeout < 0 || o->stop_timeout > INSTANCE_STOP_TIMEOUT_MAX))
+    if (o->stop_timeout_set && (o->stop_timeout < 0 || o->stop_timeout > SM_STOP_TIMEOUT_MAX))
         return sm_error_set(err, 0, "--stop-timeout %d: want seconds from 0 to %d", o->stop_timeout,
-                            INSTANCE_STOP_TIMEOUT_MAX);
+                            SM_STOP_TIMEOUT_MAX);
     return 0;
 }
 

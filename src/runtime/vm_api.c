@@ -98,9 +98,9 @@ int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, 
     if (opts && opts->signal && sm_parse_signal(opts->signal, &sig, err) < 0)
         return sm_error_wrap(err, "stop %s", name_or_id);
     int timeout_s = opts ? opts->timeout_s : SM_STOP_TIMEOUT_VM;
-    if (timeout_s != SM_STOP_TIMEOUT_VM && (timeout_s < 0 || timeout_s > INSTANCE_STOP_TIMEOUT_MAX))
+    if (timeout_s != SM_STOP_TIMEOUT_VM && (timeout_s < 0 || timeout_s > SM_STOP_TIMEOUT_MAX))
         return sm_error_set(err, 0, "stop %s: a grace period of %d s: want 0 to %d", name_or_id,
-                            timeout_s, INSTANCE_STOP_TIMEOUT_MAX);
+                            timeout_s, SM_STOP_TIMEOUT_MAX);
     struct instance in;
     if (instance_find(name_or_id, &in, err) < 0)
         return sm_error_wrap(err, "stop");
@@ -146,9 +146,8 @@ int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, 
 
 int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
 {
-    struct sm_stop_options o = {.timeout_s = timeout_s > INSTANCE_STOP_TIMEOUT_MAX
-                                                 ? INSTANCE_STOP_TIMEOUT_MAX
-                                                 : (int)timeout_s};
+    struct sm_stop_options o = {.timeout_s = timeout_s > SM_STOP_TIMEOUT_MAX ? SM_STOP_TIMEOUT_MAX
+                                                                             : (int)timeout_s};
     return sm_vm_stop_with(name_or_id, &o, err);
 }
 
