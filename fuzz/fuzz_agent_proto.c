@@ -1,14 +1,15 @@
 /* The agent protocol (src/agent/agent_proto.c), both ends: the guest's sm-init and the
  * host library decode the same frames with the same code, and each distrusts the other.
  * The input is a byte stream fed to the decoder in pieces of varying size; every frame
- * is then read the way its receiver reads it: the guest's control frames (EXEC, HELLO,
- * SIGNAL, RESIZE, WRITE_FILE, READ_FILE) and the host's answers (STARTED, EXIT, ERROR,
- * PORTS). */
+ * is then read the way its receiver reads it: the guest's control frames (EXEC, HELLO
+ * with its /etc/hosts entries, SIGNAL, RESIZE, WRITE_FILE, READ_FILE) and the host's
+ * answers (STARTED, EXIT, ERROR, PORTS). */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../guest/guest.h"
 #include "agent/agent_client.h"
 #include "agent/agent_proto.h"
 
@@ -31,11 +32,24 @@ static void guest_side(uint8_t type, json_object *o)
         agent_strv_free(env);
         break;
     }
-    case AGENT_HELLO:
+    case AGENT_HELLO: { /* guest/session.c apply_hello, guest/hosts.c */
         agent_json_int(o, "time_ns", 0, INT64_MAX, &v);
         agent_json_str(o, "hostname");
         agent_json_str(o, "seed");
+        json_object *hosts;
+        if (!json_object_object_get_ex(o, "hosts", &hosts))
+            break;
+        static struct agent_host_entry e[AGENT_HOSTS_MAX];
+        size_t n = guest_hosts_parse(hosts, e, AGENT_HOSTS_MAX);
+        for (size_t i = 0; i < n; i++)
+            if (strpbrk(e[i].name, " \t\n#") || strpbrk(e[i].ip, " \t\n#") ||
+                !agent_host_name_valid(e[i].name))
+                abort(); /* a line of /etc/hosts that is not one entry */
+        static const char text[] = "127.0.0.1\tlocalhost\n# supermachine: --add-host\nx\n";
+        size_t len;
+        free(guest_hosts_render(text, sizeof(text) - 1, e, n, &len));
         break;
+    }
     case AGENT_SIGNAL:
         agent_json_int(o, "signal", 1, NSIG - 1, &v);
         agent_json_int(o, "pid", 2, INT32_MAX, &v);

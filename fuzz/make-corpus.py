@@ -180,6 +180,9 @@ put("agent_proto", "exec-session", b"\x07" + frame(1, {"version": 1, "time_ns": 
 put("agent_proto", "guest-answers", b"\x40" + frame(1, {"version": 1}) + frame(3, {"pid": 42}) + frame(5, b"hi\n") +
     frame(6, b"oops") + frame(7, {"status": 0, "peak_rss_kib": 1024, "duration_ms": 12, "timed_out": False}) +
     frame(11, {"message": "exec: no such file"}))
+put("agent_proto", "hello-hosts", b"\x21" + frame(1, {"version": 1, "time_ns": 1, "seed": "00", "hostname": "h", "hosts": [
+    {"name": "db", "ip": "10.0.0.5"}, {"name": "v6.example", "ip": "2001:db8::1"}, {"name": "bad name", "ip": "1.2.3.4"},
+    {"name": "x", "ip": "1.2.3.4\n5.6.7.8 evil"}, "db:1.2.3.4", {"name": "gw", "ip": "::ffff:10.0.2.2"}]}))
 put("agent_proto", "ports", b"\xff" + frame(14, {"tcp": [{"port": 80, "address": "0.0.0.0"}, {"port": 443, "address": "::"}, {"port": 70000, "address": "x"}]}))
 put("agent_proto", "files", b"\x10" + frame(12, {"path": "/etc/app.conf", "mode": 420, "uid": 0, "gid": 0}) + frame(4, b"k=v\n") +
     frame(4, b"") + frame(13, {"path": "/etc/hostname"}) + frame(7, {"status": 0, "size": 4}))

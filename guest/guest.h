@@ -117,6 +117,20 @@ void keep_attach_session(int conn) __attribute__((noreturn));
  * hostname are not ours to set. */
 bool guest_on_host(void);
 
+/* The VM's names from a hello (hosts.c): its "hostname", and its "hosts" (docker's
+ * --add-host) as a block of /etc/hosts that a later hello replaces; without "hosts" the
+ * block stays as it is. Idempotent: the same hello again writes nothing. */
+void guest_apply_names(struct json_object *hello);
+/* The valid entries of a hello's "hosts" (an array of {"name", "ip"}; anything else, and
+ * entries past AGENT_HOSTS_MAX, left out) into out[max]: how many. */
+struct agent_host_entry;
+size_t guest_hosts_parse(struct json_object *hosts, struct agent_host_entry *out, size_t max);
+/* The text of /etc/hosts (len bytes) with its --add-host block replaced by one of the n
+ * entries (n 0: none), in the old one's place or at the end (malloc'd, NUL-terminated;
+ * *out_len its length); NULL when out of memory. */
+char *guest_hosts_render(const char *text, size_t len, const struct agent_host_entry *e, size_t n,
+                         size_t *out_len);
+
 /* Brings up lo, and eth0 with the given addresses ("10.0.2.15/24", "fd00::15/64") and
  * default gateways when ip is not NULL (net.c). Problems are logged, never fatal: the
  * workload may not need the network. */

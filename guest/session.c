@@ -125,60 +125,8 @@ int guest_read_frame(int conn, struct agent_decoder *dec, uint8_t *type, const u
     }
 }
 
-/* Replaces old with new in a small file the init wrote (through a temporary and a rename);
- * files the image brought are left alone unless they hold the init's line. */
-static void replace_in_file(const char *path, const char *old, const char *new)
-{
-    char buf[65536];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0 || (size_t)n == sizeof(buf) - 1)
-        return;
-    buf[n] = '\0';
-    char *at = strstr(buf, old);
-    if (at == NULL)
-        return;
-    char tmp[256], out[sizeof(buf) + 256];
-    int len = snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - buf), buf, new, at + strlen(old));
-    snprintf(tmp, sizeof(tmp), "%s.sm-tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    bool ok = len > 0 && (size_t)len < sizeof(out) && write(fd, out, (size_t)len) == len;
-    close(fd);
-    if (!ok || rename(tmp, path) < 0)
-        unlink(tmp);
-}
-
-/* Clones of one snapshot share the hostname it was taken with: each VM's comes with the
- * host's hello (docker's: the first 12 hex of its id). */
-static void apply_hostname(const char *name)
-{
-    size_t len = name ? strlen(name) : 0;
-    if (len == 0 || len > 63 ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
-        return;
-    char cur[65] = "";
-    if (gethostname(cur, sizeof(cur) - 1) == 0 && strcmp(cur, name) == 0)
-        return;
-    if (sethostname(name, len) < 0)
-        return;
-    char old_line[128], new_line[128];
-    snprintf(old_line, sizeof(old_line), "127.0.1.1\t%s\n", cur);
-    snprintf(new_line, sizeof(new_line), "127.0.1.1\t%s\n", name);
-    replace_in_file("/etc/hosts", old_line, new_line);
-    char old_whole[80], new_whole[80];
-    snprintf(old_whole, sizeof(old_whole), "%s", cur);
-    snprintf(new_whole, sizeof(new_whole), "%s", name);
-    replace_in_file("/etc/hostname", old_whole, new_whole);
-}
-
-/* After a restore the guest's wall clock and entropy pool are the snapshot's: the host
- * sends its time and fresh randomness first. */
+/* After a restore the guest's wall clock, entropy pool and names are the snapshot's: the
+ * host sends its time, fresh randomness and the VM's names first. */
 static void apply_hello(struct session *s, json_object *o)
 {
     int64_t t;
@@ -187,7 +135,7 @@ static void apply_hello(struct session *s, json_object *o)
         clock_settime(CLOCK_REALTIME, &ts);
     }
     if (!guest_on_host())
-        apply_hostname(agent_json_str(o, "hostname"));
+        guest_apply_names(o); /* hostname, --add-host */
     const char *seed = agent_json_str(o, "seed");
     if (seed && strlen(seed) == 64 && strspn(seed, "0123456789abcdef") == 64) {
         struct {

@@ -230,6 +230,20 @@ struct sm_run_options {
     /* The guest's hostname (docker's -h), also in its /etc/hostname and /etc/hosts: 1 to
      * 63 letters, digits, '-' and '.'. NULL: the first 12 characters of the VM's id. */
     const char *hostname;
+    /* docker's --stop-signal, kept in the VM's record: what sm_vm_stop sends the main
+     * process unless told otherwise, a name or number as sm_parse_signal takes it. NULL:
+     * the image's StopSignal, else SIGTERM. */
+    const char *stop_signal;
+    /* docker's --stop-timeout, kept in the VM's record: with stop_timeout_set, the
+     * seconds (0 to 86400) sm_vm_stop waits after the signal before it stops the VM
+     * outright, unless told otherwise; without it, 10. */
+    int stop_timeout_set;
+    int stop_timeout;
+    /* docker's --add-host, kept in the VM's record: "HOST:IP" or "HOST=IP" lines for the
+     * guest's /etc/hosts (HOST a host name, IP an IPv4 or IPv6 address, the latter also
+     * in brackets; "host-gateway": this host as the guest reaches it, 10.0.2.2, which
+     * needs a network). NULL-terminated, at most 256; NULL: none. */
+    const char *const *extra_hosts;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
@@ -260,12 +274,29 @@ struct sm_vm_info {
 int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
 /* A VM's record as a JSON object (malloc'd), with docker inspect's keys where they mean
  * the same: Id, Name, Created, Image, ImageDigest, Command, State (Status, Running,
- * ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image), HostConfig (Cpus,
- * MemoryMiB, NetworkMode, AutoRemove), NetworkSettings (Ports as docker's), MemoryPssKiB
- * (-1 when it is not running). */
+ * ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image, StopSignal: the run's,
+ * else the image's, absent if neither; StopTimeout: the run's, absent if not given),
+ * HostConfig (Cpus, MemoryMiB, NetworkMode, AutoRemove, ExtraHosts: --add-host's as
+ * given, null if none), NetworkSettings (Ports as docker's), MemoryPssKiB (-1 when it is
+ * not running). */
 int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);
-/* Stops a VM: the guest's processes get SIGTERM, then after timeout_s the VM is killed. */
+/* docker stop's options. */
+#define SM_STOP_TIMEOUT_VM  (-1)  /* timeout_s: the VM's own (its run's stop_timeout), else 10 */
+#define SM_STOP_TIMEOUT_MAX 86400 /* seconds of grace at most (run's stop_timeout too) */
+struct sm_stop_options {
+    const char *signal; /* a name or number (sm_parse_signal); NULL: the VM's own (its run's
+                         * stop_signal), else its image's StopSignal, else SIGTERM */
+    int timeout_s;      /* the grace period, 0 to 86400 seconds, or SM_STOP_TIMEOUT_VM */
+};
+/* Stops a VM as docker stop does: the signal to its main process (a VM without one, a
+ * pool's, is asked to power off), then, if it still runs after the grace period, the VM
+ * is stopped outright (its exit code 137). opts NULL: every default. A VM that does not
+ * run is left as it is. */
+int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts,
+                    sm_error_t *err);
+/* sm_vm_stop_with with the VM's own signal and a grace period of timeout_s seconds
+ * (more than 86400 counts as 86400). */
 int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err);
 /* Removes a stopped VM's record (force: stop it first). */
 int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err);
@@ -382,8 +413,9 @@ int sm_vm_connect(const char *name_or_id, uint16_t guest_port, sm_error_t *err);
 struct sm_pool_options {
     /* Every VM's: image (required), memory_mib, cpus, network, allow_host_loopback,
      * egress_allow, egress_deny, no_snapshot. What belongs to a main process or to one VM
-     * (name, cmd, entrypoint, env, workdir, user, tty, interactive, detach, auto_remove,
-     * publish) is refused: publish ports on an acquired VM with sm_vm_publish. */
+     * (name, hostname, cmd, entrypoint, env, workdir, user, tty, interactive, detach,
+     * auto_remove, publish, stop_signal, stop_timeout, extra_hosts) is refused: publish
+     * ports on an acquired VM with sm_vm_publish. */
     const struct sm_run_options *run;
     const char *name;        /* NULL: "pool"; names the pool in errors and its VMs' command */
     unsigned min;            /* VMs kept ready (not handed out) */

@@ -158,7 +158,8 @@ int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type, cons
     }
 }
 
-int agent_hello(struct agent_conn *c, const char *hostname, int timeout_ms, sm_error_t *err)
+int agent_hello(struct agent_conn *c, const char *hostname, const struct agent_host_entry *hosts,
+                size_t n, int timeout_ms, sm_error_t *err)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -175,6 +176,16 @@ int agent_hello(struct agent_conn *c, const char *hostname, int timeout_ms, sm_e
     json_object_object_add(o, "seed", json_object_new_string(hex));
     if (hostname)
         json_object_object_add(o, "hostname", json_object_new_string(hostname));
+    if (hosts) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "name", json_object_new_string(hosts[i].name));
+            json_object_object_add(e, "ip", json_object_new_string(hosts[i].ip));
+            json_object_array_add(a, e);
+        }
+        json_object_object_add(o, "hosts", a);
+    }
     int w = agent_write_json(c->fd, AGENT_HELLO, o);
     json_object_put(o);
     if (w < 0)

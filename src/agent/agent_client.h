@@ -36,9 +36,11 @@ int agent_connect_unix(const char *path, struct agent_conn *c, sm_error_t *err);
 void agent_close(struct agent_conn *c);
 
 /* Sets the guest's wall clock to ours and feeds its entropy pool (after a restore both
- * are the snapshot's), sets its hostname (NULL: leave it), and checks the agent's
- * protocol version. */
-int agent_hello(struct agent_conn *c, const char *hostname, int timeout_ms, sm_error_t *err);
+ * are the snapshot's), sets its hostname (NULL: leave it) and its /etc/hosts entries
+ * (docker's --add-host: the n of hosts, none when n is 0; hosts NULL: leave them), and
+ * checks the agent's protocol version. */
+int agent_hello(struct agent_conn *c, const char *hostname, const struct agent_host_entry *hosts,
+                size_t n, int timeout_ms, sm_error_t *err);
 
 /* What the guest reported about a process that ran. */
 struct agent_exit_stats {

@@ -3,6 +3,7 @@
  * json-c only. */
 #include "agent/agent_proto.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,4 +277,82 @@ int agent_trigger_parse(const char *spec, struct agent_trigger *t, char *why, si
         snprintf(why, whylen, "want listen:PORT, console:TEXT, idle[:MS] or after:MS");
     }
     return -1;
+}
+
+bool agent_host_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > AGENT_HOST_NAME_MAX)
+        return false;
+    for (const char *label = name;; label++) {
+        size_t n = strspn(label, "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+        if (n == 0 || n > 63 || label[0] == '-' || label[n - 1] == '-')
+            return false;
+        label += n;
+        if (*label == '\0')
+            return true;
+        if (*label != '.')
+            return false;
+    }
+}
+
+int agent_host_entry_set(struct agent_host_entry *e, const char *name, const char *ip, char *why,
+                         size_t whylen)
+{
+    memset(e, 0, sizeof(*e));
+    if (!agent_host_name_valid(name)) {
+        snprintf(why, whylen,
+                 "%s: not a host name (labels of 1 to 63 letters, digits and '-', "
+                 "separated by dots)",
+                 name);
+        return -1;
+    }
+    uint8_t addr[16];
+    int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(family, ip, addr) != 1 || !inet_ntop(family, addr, e->ip, sizeof(e->ip))) {
+        snprintf(why, whylen, "%s: not an IPv4 or IPv6 address", ip);
+        return -1;
+    }
+    memcpy(e->name, name, strlen(name) + 1);
+    return 0;
+}
+
+int agent_host_entry_parse(const char *spec, const char *gateway, struct agent_host_entry *e,
+                           char *why, size_t whylen)
+{
+    memset(e, 0, sizeof(*e));
+    /* docker's order: a '=' splits if there is one, else the first ':' (an IPv6 address
+     * has more of them; a name has none). */
+    const char *sep = strchr(spec, '=');
+    if (sep == NULL)
+        sep = strchr(spec, ':');
+    if (sep == NULL || sep == spec || sep[1] == '\0') {
+        snprintf(why, whylen, "want HOST:IP or HOST=IP");
+        return -1;
+    }
+    size_t nlen = (size_t)(sep - spec);
+    const char *addr = sep + 1;
+    size_t alen = strlen(addr);
+    if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']')
+        addr++, alen -= 2;
+    if (nlen > AGENT_HOST_NAME_MAX) {
+        snprintf(why, whylen, "a host name has at most %d characters", AGENT_HOST_NAME_MAX);
+        return -1;
+    }
+    if (alen > AGENT_HOST_IP_MAX) {
+        snprintf(why, whylen, "%.*s: not an IPv4 or IPv6 address", (int)alen, addr);
+        return -1;
+    }
+    char name[AGENT_HOST_NAME_MAX + 1], ip[AGENT_HOST_IP_MAX + 1];
+    snprintf(name, sizeof(name), "%.*s", (int)nlen, spec);
+    snprintf(ip, sizeof(ip), "%.*s", (int)alen, addr);
+    if (strcmp(ip, "host-gateway") == 0) {
+        if (gateway == NULL) {
+            snprintf(why, whylen, "host-gateway: the VM has no network (--network none)");
+            return -1;
+        }
+        snprintf(ip, sizeof(ip), "%s", gateway);
+    }
+    return agent_host_entry_set(e, name, ip, why, whylen);
 }

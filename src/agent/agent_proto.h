@@ -77,6 +77,29 @@ struct agent_trigger {
 /* 0, or -1 with why (a sentence naming what is wrong) filled. */
 int agent_trigger_parse(const char *spec, struct agent_trigger *t, char *why, size_t whylen);
 
+/* docker's --add-host: lines of the guest's /etc/hosts that travel in the hello (its
+ * "hosts", docs/protocol.md). The host checks what the user gives, the guest what it
+ * receives, both here. */
+#define AGENT_HOSTS_MAX     256 /* entries in one hello */
+#define AGENT_HOST_NAME_MAX 253
+#define AGENT_HOST_IP_MAX   45 /* INET6_ADDRSTRLEN without its NUL */
+struct agent_host_entry {
+    char name[AGENT_HOST_NAME_MAX + 1];
+    char ip[AGENT_HOST_IP_MAX + 1]; /* as inet_ntop writes it */
+};
+/* An RFC 1123 host name: labels of 1 to 63 letters, digits and '-' (not first or last
+ * in a label) separated by dots, 253 characters at most. */
+bool agent_host_name_valid(const char *name);
+/* Checks a name and an IPv4 or IPv6 address (inet_pton's syntax) into e. 0, or -1 with
+ * why (may be NULL) saying what is wrong. */
+int agent_host_entry_set(struct agent_host_entry *e, const char *name, const char *ip, char *why,
+                         size_t whylen);
+/* docker's --add-host syntax: "HOST:IP" or "HOST=IP", an IPv6 address also in brackets
+ * ("db=[::1]"); the address "host-gateway" stands for gateway (this host as the guest
+ * reaches it), refused when gateway is NULL (no network). */
+int agent_host_entry_parse(const char *spec, const char *gateway, struct agent_host_entry *e,
+                           char *why, size_t whylen);
+
 const char *agent_frame_type_name(unsigned type);
 
 /* Incremental decoder over a byte stream: feed what arrived, take whole frames out. */

@@ -1,5 +1,6 @@
-/* supermachine stop: the image's StopSignal (else SIGTERM) to each VM's main process, then stop the
- * VM after a grace period, as docker stop. */
+/* supermachine stop: a signal to each VM's main process (-s, else the VM's --stop-signal,
+ * else its image's StopSignal, else SIGTERM), then the VM is stopped outright after a
+ * grace period (-t, else the VM's --stop-timeout, else 10 s), as docker stop. */
 #include <getopt.h>
 #include <stdlib.h>
 
@@ -7,37 +8,52 @@
 
 void cmd_stop_usage(FILE *out)
 {
-    fprintf(out, "Usage: supermachine stop [-t SECONDS] VM [VM...]\n\n"
-                 "Sends each VM's main process its image's StopSignal (SIGTERM if it names\n"
-                 "none); a VM still running after the grace period (default 10 s) is\n"
-                 "stopped outright.\n\n"
-                 "  -t, --time SECONDS   grace period\n");
+    fprintf(out, "Usage: supermachine stop [-s SIGNAL] [-t SECONDS] VM [VM...]\n\n"
+                 "Sends each VM's main process a signal; a VM still running after the grace\n"
+                 "period is stopped outright (exit code 137).\n\n"
+                 "  -s, --signal SIGNAL    name (TERM, SIGUSR1, RTMIN+3) or number; default:\n"
+                 "                         the VM's --stop-signal, else its image's\n"
+                 "                         StopSignal, else SIGTERM\n"
+                 "  -t, --timeout SECONDS  grace period (0 to 86400); default: the VM's\n"
+                 "                         --stop-timeout, else 10\n");
 }
 
 int cmd_stop(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"time", required_argument, NULL, 't'},
+        {"signal", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'},
+        {"time", required_argument, NULL, 't'}, /* docker's older name */
         {NULL, 0, NULL, 0},
     };
-    unsigned grace = 10;
+    struct sm_stop_options o = {.signal = NULL, .timeout_s = SM_STOP_TIMEOUT_VM};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+:t:", longopts, NULL)) != -1) {
-        if (c != 't')
+    while ((c = getopt_long(argc, argv, "+:s:t:", longopts, NULL)) != -1) {
+        if (c == 't') {
+            if (cli_stop_timeout("stop", "-t", optarg, &o.timeout_s) < 0)
+                return 125;
+        } else if (c == 's') {
+            /* Checked once here: a bad one is the command line's error, not each VM's. */
+            int sig;
+            sm_error_t err = NULL;
+            if (sm_parse_signal(optarg, &sig, &err) < 0) {
+                sm_error_release(&err);
+                return cli_usage_error("stop: -s %s: not a signal (a name such as TERM or USR1, "
+                                       "or a number)",
+                                       optarg);
+            }
+            o.signal = optarg;
+        } else {
             return cli_option_error("stop", c, argv);
-        char *end;
-        long v = strtol(optarg, &end, 10);
-        if (*end || v < 0 || v > 86400)
-            return cli_usage_error("stop: -t %s: want seconds from 0 to 86400", optarg);
-        grace = (unsigned)v;
+        }
     }
     if (optind >= argc)
         return cli_usage_error("stop: no VM given; see 'supermachine stop --help'");
     int status = 0;
     for (int i = optind; i < argc; i++) {
         sm_error_t err = NULL;
-        if (sm_vm_stop(argv[i], grace, &err) < 0)
+        if (sm_vm_stop_with(argv[i], &o, &err) < 0)
             status = cli_fail(&err);
         else
             printf("%s\n", argv[i]);

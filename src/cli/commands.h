@@ -58,6 +58,9 @@ struct cli_vm_lists {
 };
 int cli_vm_option(const char *cmd, int c, const char *arg, struct sm_run_options *o,
                   struct cli_vm_lists *l);
+/* A grace period of `stop` (its -t, run's --stop-timeout): whole seconds from 0 to
+ * 86400. -1: the error, naming cmd and opt, was printed (exit 125). */
+int cli_stop_timeout(const char *cmd, const char *opt, const char *arg, int *seconds);
 /* Appends s to the NULL-terminated array *v of *n strings. */
 void cli_push(const char ***v, size_t *n, const char *s);
 /* An -e argument as docker takes it: "K=V" as is; a bare name K passes this environment's
@@ -89,6 +92,7 @@ struct cli_run_args {
     struct sm_run_options o;
     struct cli_env env;
     const char **publish;
+    const char **extra_hosts;
     struct cli_vm_lists lists;
     const char *entry[2];
 };

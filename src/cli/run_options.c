@@ -14,6 +14,9 @@ enum {
     OPT_ENTRYPOINT,
     OPT_SNAPSHOT_ON,
     OPT_ENV_FILE,
+    OPT_STOP_SIGNAL,
+    OPT_STOP_TIMEOUT,
+    OPT_ADD_HOST,
 };
 
 int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a)
@@ -33,6 +36,9 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"snapshot-on", required_argument, NULL, OPT_SNAPSHOT_ON},
         {"publish", required_argument, NULL, 'p'},
         {"publish-all", no_argument, NULL, 'P'},
+        {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+        {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+        {"add-host", required_argument, NULL, OPT_ADD_HOST},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -40,7 +46,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     struct sm_run_options *o = &a->o;
     *o = (struct sm_run_options){
         .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
-    size_t npublish = 0;
+    size_t npublish = 0, nextra = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:Ph:", longopts, NULL)) != -1) {
@@ -89,6 +95,17 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         case OPT_SNAPSHOT_ON:
             o->snapshot_on = optarg; /* checked by the library */
             break;
+        case OPT_STOP_SIGNAL:
+            o->stop_signal = optarg; /* checked by the library */
+            break;
+        case OPT_STOP_TIMEOUT:
+            if (cli_stop_timeout(cmd, "--stop-timeout", optarg, &o->stop_timeout) < 0)
+                return -1;
+            o->stop_timeout_set = 1;
+            break;
+        case OPT_ADD_HOST:
+            cli_push(&a->extra_hosts, &nextra, optarg); /* checked by the library */
+            break;
         default:
             switch (cli_vm_option(cmd, c, optarg, o, &a->lists)) {
             case 1:
@@ -107,6 +124,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         o->cmd = (const char *const *)&argv[optind];
     o->env = a->env.list;
     o->publish = a->publish;
+    o->extra_hosts = a->extra_hosts;
     return 0;
 }
 
@@ -114,6 +132,7 @@ void cli_run_args_free(struct cli_run_args *a)
 {
     cli_env_free(&a->env);
     free(a->publish);
+    free(a->extra_hosts);
     free(a->lists.allow);
     free(a->lists.deny);
 }

@@ -1,4 +1,5 @@
 /* The flags every VM takes (commands.h): `run` and `pool serve` parse them alike. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,19 @@ void cli_push(const char ***v, size_t *n, const char *s)
         abort();
     (*v)[(*n)++] = s;
     (*v)[*n] = NULL;
+}
+
+int cli_stop_timeout(const char *cmd, const char *opt, const char *arg, int *seconds)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end || errno || v < 0 || v > SM_STOP_TIMEOUT_MAX) {
+        cli_usage_error("%s: %s %s: want seconds from 0 to %d", cmd, opt, arg, SM_STOP_TIMEOUT_MAX);
+        return -1;
+    }
+    *seconds = (int)v;
+    return 0;
 }
 
 const char *cli_env_arg(const char *arg, char **made)

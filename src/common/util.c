@@ -160,6 +160,32 @@ int64_t sm_json_int(struct json_object *o, const char *key)
     return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
+struct json_object *sm_json_array(const char *const *v)
+{
+    json_object *a = NULL;
+    for (size_t i = 0; v && v[i]; i++) {
+        if (a == NULL)
+            a = json_object_new_array();
+        json_object_array_add(a, json_object_new_string(v[i]));
+    }
+    return a;
+}
+
+char **sm_json_strv(struct json_object *arr)
+{
+    if (arr == NULL || !json_object_is_type(arr, json_type_array))
+        return NULL;
+    size_t n = json_object_array_length(arr);
+    char **v = xcalloc(n + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = json_object_array_get_idx(arr, i);
+        if (json_object_is_type(s, json_type_string))
+            v[k++] = xstrdup(json_object_get_string(s));
+    }
+    return v;
+}
+
 int sm_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

@@ -81,6 +81,11 @@ void sm_send_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2,
 struct json_object;
 const char *sm_json_str(struct json_object *o, const char *key);
 int64_t sm_json_int(struct json_object *o, const char *key);
+/* The strings of a JSON array as a NULL-terminated array (malloc'd, sm_strv_free), other
+ * members left out; NULL if arr is NULL or not an array. */
+char **sm_json_strv(struct json_object *arr);
+/* The other way: a new JSON array of v's strings; NULL when v is NULL or empty. */
+struct json_object *sm_json_array(const char *const *v);
 
 /* A log file that never grows past `limit` bytes (0: unbounded): when a write would pass
  * it, the file is emptied, a line says so, and the newest output goes on from there. The

@@ -517,21 +517,6 @@ int sm_image_inspect(const char *user_ref, char **json_out, sm_error_t *err)
     return 0;
 }
 
-static char **strv_from_json(json_object *arr)
-{
-    if (arr == NULL || !json_object_is_type(arr, json_type_array))
-        return NULL;
-    size_t n = json_object_array_length(arr);
-    char **v = xcalloc(n + 1, sizeof(char *));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_object *s = json_object_array_get_idx(arr, i);
-        if (json_object_is_type(s, json_type_string))
-            v[k++] = xstrdup(json_object_get_string(s));
-    }
-    return v;
-}
-
 static char *str_from_json(json_object *s)
 {
     if (s == NULL || !json_object_is_type(s, json_type_string) ||
@@ -547,9 +532,9 @@ int oci_config_parse(const char *json, size_t len, struct sm_image_config *c, sm
         return -1;
     json_object *cfg = get_member(root, "config");
     if (cfg && json_object_is_type(cfg, json_type_object)) {
-        c->entrypoint = strv_from_json(get_member(cfg, "Entrypoint"));
-        c->cmd = strv_from_json(get_member(cfg, "Cmd"));
-        c->env = strv_from_json(get_member(cfg, "Env"));
+        c->entrypoint = sm_json_strv(get_member(cfg, "Entrypoint"));
+        c->cmd = sm_json_strv(get_member(cfg, "Cmd"));
+        c->env = sm_json_strv(get_member(cfg, "Env"));
         c->working_dir = str_from_json(get_member(cfg, "WorkingDir"));
         c->user = str_from_json(get_member(cfg, "User"));
         c->stop_signal = str_from_json(get_member(cfg, "StopSignal"));

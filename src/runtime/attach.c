@@ -12,6 +12,7 @@
 
 #include "agent/agent_client.h"
 #include "common/util.h"
+#include "net/net_policy.h"
 #include "runtime/run.h"
 
 /* The vsock socket's path through a directory descriptor: Unix socket paths are limited
@@ -52,11 +53,32 @@ static void on_signal(int sig)
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
+/* The VM's --add-host entries for every hello, host-gateway as the guest reaches this
+ * host. The record is a file: an entry that no longer parses is left out (the guest would
+ * drop it too). Always an array, maybe empty: a hello with none removes the entries a
+ * workload snapshot may have brought from the run that baked it. */
+static struct agent_host_entry *hello_hosts(const struct instance *in, size_t *n)
+{
+    size_t count = 0;
+    while (in->extra_hosts && in->extra_hosts[count])
+        count++;
+    struct agent_host_entry *hosts = xcalloc(count + 1, sizeof(*hosts));
+    *n = 0;
+    for (size_t i = 0; i < count && *n < AGENT_HOSTS_MAX; i++)
+        if (agent_host_entry_parse(in->extra_hosts[i], NET_HOST_IP4, &hosts[*n], NULL, 0) == 0)
+            (*n)++;
+    return hosts;
+}
+
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err)
 {
     struct vsock_path vp;
     if (vsock_path_open(in, &vp, err) < 0)
         return -1;
+    char hostname[64];
+    instance_hostname(in, hostname);
+    size_t nhosts;
+    cleanup_free struct agent_host_entry *hosts = hello_hosts(in, &nhosts);
     struct agent_conn c;
     int r;
     uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
@@ -66,9 +88,7 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
                                 err);
         if (r < 0)
             break;
-        char hostname[64];
-        instance_hostname(in, hostname);
-        r = agent_hello(&c, hostname, timeout_ms, err);
+        r = agent_hello(&c, hostname, hosts, nhosts, timeout_ms, err);
         if (r == 0)
             break;
         agent_close(&c);

@@ -52,6 +52,8 @@ void instance_release(struct instance *in)
     free(in->digest);
     free(in->command);
     free(in->hostname);
+    free(in->stop_signal);
+    sm_strv_free(in->extra_hosts);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -96,6 +98,15 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->command = xstrdup(sm_json_str(cfg, "command") ? sm_json_str(cfg, "command") : "");
     in->hostname = sm_json_str(cfg, "hostname") ? xstrdup(sm_json_str(cfg, "hostname")) : NULL;
     in->created = sm_json_int(cfg, "created");
+    const char *stop_signal = sm_json_str(cfg, "stop_signal");
+    in->stop_signal = stop_signal ? xstrdup(stop_signal) : NULL;
+    json_object *v;
+    int64_t t =
+        json_object_object_get_ex(cfg, "stop_timeout", &v) && json_object_is_type(v, json_type_int)
+            ? json_object_get_int64(v)
+            : -1;
+    in->stop_timeout = t >= 0 && t <= SM_STOP_TIMEOUT_MAX ? (int)t : -1;
+    in->extra_hosts = json_object_object_get_ex(cfg, "extra_hosts", &v) ? sm_json_strv(v) : NULL;
     json_object *ar;
     in->auto_remove =
         json_object_object_get_ex(cfg, "auto_remove", &ar) && json_object_get_boolean(ar);
@@ -327,9 +338,9 @@ int instance_find_running(const char *name_or_id, const char *what, struct insta
     return 0;
 }
 
-int instance_create(const char *name, const char *image, const char *digest, const char *command,
-                    const char *hostname, bool auto_remove, struct instance *out, sm_error_t *err)
+int instance_create(const struct instance_spec *spec, struct instance *out, sm_error_t *err)
 {
+    const char *name = spec->name;
     if (name && !valid_name(name))
         return sm_error_set(err, 0, "name %s: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", name);
     cleanup_free char *root = vms_root(err);
@@ -387,12 +398,16 @@ int instance_create(const char *name, const char *image, const char *digest, con
         return sm_error_set(err, e, "create VM directory");
     }
     out->name = xstrdup(name);
-    out->image = xstrdup(image);
-    out->digest = xstrdup(digest);
-    out->command = xstrdup(command ? command : "");
-    out->hostname = hostname ? xstrdup(hostname) : NULL;
+    out->image = xstrdup(spec->image);
+    out->digest = xstrdup(spec->digest);
+    out->command = xstrdup(spec->command ? spec->command : "");
+    out->hostname = spec->hostname ? xstrdup(spec->hostname) : NULL;
     out->created = time(NULL);
-    out->auto_remove = auto_remove;
+    out->auto_remove = spec->auto_remove;
+    out->stop_signal = spec->stop_signal ? xstrdup(spec->stop_signal) : NULL;
+    out->stop_timeout = spec->has_stop_timeout ? spec->stop_timeout : -1;
+    json_object *extra = sm_json_array(spec->extra_hosts); /* NULL when there are none */
+    out->extra_hosts = sm_json_strv(extra);
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -402,9 +417,15 @@ int instance_create(const char *name, const char *image, const char *digest, con
     json_object_object_add(cfg, "digest", json_object_new_string(out->digest));
     json_object_object_add(cfg, "command", json_object_new_string(out->command));
     json_object_object_add(cfg, "created", json_object_new_int64(out->created));
-    json_object_object_add(cfg, "auto_remove", json_object_new_boolean(auto_remove));
-    if (hostname)
-        json_object_object_add(cfg, "hostname", json_object_new_string(hostname));
+    json_object_object_add(cfg, "auto_remove", json_object_new_boolean(out->auto_remove));
+    if (out->hostname)
+        json_object_object_add(cfg, "hostname", json_object_new_string(out->hostname));
+    if (out->stop_signal)
+        json_object_object_add(cfg, "stop_signal", json_object_new_string(out->stop_signal));
+    if (out->stop_timeout >= 0)
+        json_object_object_add(cfg, "stop_timeout", json_object_new_int(out->stop_timeout));
+    if (extra)
+        json_object_object_add(cfg, "extra_hosts", extra);
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

@@ -22,6 +22,11 @@ struct instance {
     char *command;   /* the main process's argv joined with spaces (for ps) */
     char *hostname;  /* the guest's, as given (docker's -h); NULL: the id's first 12 */
     int64_t created; /* unix seconds */
+    /* docker's --stop-signal and --stop-timeout (0 to 86400 s), as given; NULL and -1
+     * when not. */
+    char *stop_signal;
+    int stop_timeout;
+    char **extra_hosts; /* docker's --add-host, as given; NULL: none */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -30,10 +35,23 @@ struct instance {
     bool auto_remove;
 };
 
+/* What a new instance's record (config.json) says: kept for the VM's whole life. */
+struct instance_spec {
+    const char *name;     /* NULL: generated */
+    const char *image;    /* the reference the user gave */
+    const char *digest;   /* the image's manifest digest */
+    const char *command;  /* NULL: "" */
+    const char *hostname; /* NULL: the id's first 12 */
+    bool auto_remove;
+    const char *stop_signal; /* NULL: not given */
+    bool has_stop_timeout;
+    int stop_timeout;               /* seconds, with has_stop_timeout */
+    const char *const *extra_hosts; /* NULL-terminated; NULL: none */
+};
+
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,
  * unique among instances (checked under <store>/vms/.lock). */
-int instance_create(const char *name, const char *image, const char *digest, const char *command,
-                    const char *hostname, bool auto_remove, struct instance *out, sm_error_t *err);
+int instance_create(const struct instance_spec *spec, struct instance *out, sm_error_t *err);
 /* Finds an instance by name, full id or unique id prefix. */
 int instance_find(const char *name_or_id, struct instance *out, sm_error_t *err);
 /* The same, for an operation (`what`, as errors name it) that needs the VM running. */

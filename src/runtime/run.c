@@ -330,6 +330,24 @@ static int run_detached(struct instance *in, struct run_plan *p, const struct ru
     return sm_error_set(err, 0, "%s", answer[0] ? answer : "the monitor process failed");
 }
 
+/* The VM's record as a run's options and plan give it. */
+static struct instance_spec run_instance_spec(const struct sm_run_options *o,
+                                              const struct run_plan *p, const char *command)
+{
+    return (struct instance_spec){
+        .name = o->name,
+        .image = o->image,
+        .digest = p->image->manifest_digest,
+        .command = command,
+        .hostname = o->hostname,
+        .auto_remove = o->auto_remove != 0,
+        .stop_signal = o->stop_signal,
+        .has_stop_timeout = o->stop_timeout_set != 0,
+        .stop_timeout = o->stop_timeout,
+        .extra_hosts = o->extra_hosts,
+    };
+}
+
 int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_error_t *err)
 {
     struct run_plan p;
@@ -337,8 +355,8 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
         return sm_error_wrap(err, "run %s", o->image ? o->image : "");
     cleanup_free char *command = join_argv(p.argv);
     struct instance in;
-    if (instance_create(o->name, o->image, p.image->manifest_digest, command, o->hostname,
-                        o->auto_remove != 0, &in, err) < 0) {
+    struct instance_spec spec = run_instance_spec(o, &p, command);
+    if (instance_create(&spec, &in, err) < 0) {
         run_plan_release(&p);
         return sm_error_wrap(err, "run %s", o->image);
     }
@@ -392,8 +410,8 @@ int sm_bake(const struct sm_run_options *opts, int *baked_out, char **dir_out, s
     if (!p.workload_restore) {
         cleanup_free char *command = join_argv(p.argv);
         struct instance in;
-        if (instance_create(o.name, image, p.image->manifest_digest, command, o.hostname, true, &in,
-                            err) < 0) {
+        struct instance_spec spec = run_instance_spec(&o, &p, command); /* o.auto_remove set */
+        if (instance_create(&spec, &in, err) < 0) {
             run_plan_release(&p);
             return sm_error_wrap(err, "bake %s", image);
         }

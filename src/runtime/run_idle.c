@@ -36,8 +36,9 @@ int run_idle_start(struct run_plan *p, const char *image_ref, const char *label,
         cleanup_free char *meta = xasprintf("%s/snapshot.meta", p->snapshot);
         p->restore = access(meta, R_OK) == 0;
     }
-    if (instance_create(NULL, image_ref, p->image->manifest_digest, label, NULL, false, out, err) <
-        0)
+    struct instance_spec spec = {
+        .image = image_ref, .digest = p->image->manifest_digest, .command = label};
+    if (instance_create(&spec, out, err) < 0)
         return -1;
     cleanup_free char *marker = instance_path(out, "idle");
     cleanup_free char *text = xasprintf("%s\n", label);

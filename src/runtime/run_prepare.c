@@ -117,6 +117,42 @@ static int check_hostname(const char *name, sm_error_t *err)
     return 0;
 }
 
+/* docker's --add-host, checked as the guest's agent checks the entries (it drops a bad
+ * one): a mistake is the user's to hear of now. host-gateway needs a network. */
+static int check_extra_hosts(const struct sm_run_options *o, const struct run_plan *p,
+                             sm_error_t *err)
+{
+    size_t n = strv_len(o->extra_hosts);
+    if (n > AGENT_HOSTS_MAX)
+        return sm_error_set(err, 0, "--add-host: at most %d entries", AGENT_HOSTS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        struct agent_host_entry e;
+        char why[512];
+        if (agent_host_entry_parse(o->extra_hosts[i], p->network ? NET_HOST_IP4 : NULL, &e, why,
+                                   sizeof(why)) < 0)
+            return sm_error_set(err, 0, "--add-host %s: %s", o->extra_hosts[i], why);
+    }
+    return 0;
+}
+
+/* What `stop` will use (docker's --stop-signal, --stop-timeout), refused now rather than
+ * when the VM is to be stopped. */
+static int check_stop(const struct sm_run_options *o, sm_error_t *err)
+{
+    int sig;
+    if (o->stop_signal && sm_parse_signal(o->stop_signal, &sig, err) < 0) {
+        sm_error_release(err);
+        return sm_error_set(err, 0,
+                            "--stop-signal %s: not a signal (a name such as TERM or USR1, "
+                            "or a number)",
+                            o->stop_signal);
+    }
+    if (o->stop_timeout_set && (o->stop_timeout < 0 || o->stop_timeout > SM_STOP_TIMEOUT_MAX))
+        return sm_error_set(err, 0, "--stop-timeout %d: want seconds from 0 to %d", o->stop_timeout,
+                            SM_STOP_TIMEOUT_MAX);
+    return 0;
+}
+
 /* Env: the image's, then the user's (same key replaces), then what docker always sets. */
 static char **compose_env(const struct sm_run_options *o, const struct sm_image_config *c)
 {
@@ -338,7 +374,8 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
         return sm_error_set(err, 0, "--memory %llu MiB: want 64 MiB to %d MiB",
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
     if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0 ||
-        check_hostname(o->hostname, err) < 0)
+        check_hostname(o->hostname, err) < 0 || check_stop(o, err) < 0 ||
+        check_extra_hosts(o, p, err) < 0)
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;

@@ -68,8 +68,39 @@ static pid_t owner_of(struct instance *in)
     return pid > 1 && pid <= INT32_MAX ? (pid_t)pid : 0;
 }
 
-int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
+/* The signal a stop sends when the caller names none: the VM's own (run --stop-signal),
+ * else its image's StopSignal, else SIGTERM. The record's and the image's were not the
+ * caller's to give: nonsense in them (a hand-edited record, an odd image) means SIGTERM,
+ * not an error. */
+static int default_stop_signal(const struct instance *in)
 {
+    int sig = SIGTERM;
+    sm_error_t why = NULL;
+    if (in->stop_signal) {
+        if (sm_parse_signal(in->stop_signal, &sig, &why) < 0)
+            sig = SIGTERM;
+        sm_error_release(&why);
+        return sig;
+    }
+    struct sm_image_config *cfg = NULL;
+    if (sm_image_config(in->digest, &cfg, &why) == 0 && cfg->stop_signal && *cfg->stop_signal &&
+        sm_parse_signal(cfg->stop_signal, &sig, &why) < 0)
+        sig = SIGTERM;
+    if (cfg)
+        sm_image_config_free(cfg);
+    sm_error_release(&why);
+    return sig;
+}
+
+int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err)
+{
+    int sig = 0;
+    if (opts && opts->signal && sm_parse_signal(opts->signal, &sig, err) < 0)
+        return sm_error_wrap(err, "stop %s", name_or_id);
+    int timeout_s = opts ? opts->timeout_s : SM_STOP_TIMEOUT_VM;
+    if (timeout_s != SM_STOP_TIMEOUT_VM && (timeout_s < 0 || timeout_s > SM_STOP_TIMEOUT_MAX))
+        return sm_error_set(err, 0, "stop %s: a grace period of %d s: want 0 to %d", name_or_id,
+                            timeout_s, SM_STOP_TIMEOUT_MAX);
     struct instance in;
     if (instance_find(name_or_id, &in, err) < 0)
         return sm_error_wrap(err, "stop");
@@ -77,20 +108,16 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
         instance_release(&in);
         return 0;
     }
-    /* As docker: the image's StopSignal (else SIGTERM) to the main process through the
-     * agent, then, after the grace period, the VM is stopped outright. */
-    int sig = SIGTERM;
-    struct sm_image_config *cfg = NULL;
-    sm_error_t why = NULL;
-    if (sm_image_config(in.digest, &cfg, &why) == 0 && cfg->stop_signal && *cfg->stop_signal &&
-        sm_parse_signal(cfg->stop_signal, &sig, &why) < 0)
-        sig = SIGTERM; /* an image's nonsense is not the user's problem */
-    if (cfg)
-        sm_image_config_free(cfg);
-    sm_error_release(&why);
+    /* As docker: the signal to the main process through the agent, then, after the grace
+     * period, the VM is stopped outright. */
+    if (sig == 0)
+        sig = default_stop_signal(&in);
+    if (timeout_s == SM_STOP_TIMEOUT_VM)
+        timeout_s = in.stop_timeout >= 0 ? in.stop_timeout : 10;
     /* The grace period counts from here: reaching a busy guest's agent spends it. */
-    int grace_ms = timeout_s > 86400 ? 86400 * 1000 : (int)timeout_s * 1000;
+    int grace_ms = timeout_s * 1000;
     uint64_t deadline = sm_now_ns() + (uint64_t)grace_ms * 1000000;
+    sm_error_t why = NULL;
     if (instance_idle(&in)) {
         /* No main process to signal (a pooled VM): the guest is asked to power off. */
         run_poweroff(&in);
@@ -115,6 +142,13 @@ int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
         r = sm_error_set(err, 0, "stop %s: the VM is still running", name_or_id);
     instance_release(&in);
     return r;
+}
+
+int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err)
+{
+    struct sm_stop_options o = {.timeout_s = timeout_s > SM_STOP_TIMEOUT_MAX ? SM_STOP_TIMEOUT_MAX
+                                                                             : (int)timeout_s};
+    return sm_vm_stop_with(name_or_id, &o, err);
 }
 
 int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err)

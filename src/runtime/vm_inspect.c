@@ -22,6 +22,24 @@ static json_object *json_time(int64_t unix_seconds)
     return json_object_new_string(text);
 }
 
+/* What `stop` uses, as docker shows it: the run's --stop-signal, else the image's
+ * StopSignal (absent if neither names one); --stop-timeout only when the run gave it. */
+static void add_stop_config(json_object *config, const struct instance *in)
+{
+    struct sm_image_config *image = NULL;
+    sm_error_t ignored = NULL;
+    if (in->stop_signal == NULL)
+        sm_image_config(in->digest, &image, &ignored); /* gone since: nothing to show */
+    sm_error_release(&ignored);
+    const char *sig = in->stop_signal ? in->stop_signal : image ? image->stop_signal : NULL;
+    if (sig && *sig)
+        json_object_object_add(config, "StopSignal", json_object_new_string(sig));
+    if (image)
+        sm_image_config_free(image);
+    if (in->stop_timeout >= 0)
+        json_object_object_add(config, "StopTimeout", json_object_new_int(in->stop_timeout));
+}
+
 /* The VM's size and network as its VMM was configured (vmm.json), when it was. */
 static void add_host_config(json_object *o, const struct instance *in)
 {
@@ -36,6 +54,8 @@ static void add_host_config(json_object *o, const struct instance *in)
     sm_error_release(&ignored);
     json_object *host = json_object_new_object();
     json_object_object_add(host, "AutoRemove", json_object_new_boolean(in->auto_remove));
+    /* docker's null when there are none */
+    json_object_object_add(host, "ExtraHosts", sm_json_array((const char *const *)in->extra_hosts));
     if (cfg) {
         const char *network = sm_json_str(cfg, "network");
         json_object_object_add(host, "Cpus", json_object_new_int64(sm_json_int(cfg, "cpus")));
@@ -103,6 +123,7 @@ int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err)
     instance_hostname(&in, hostname);
     json_object_object_add(config, "Hostname", json_object_new_string(hostname));
     json_object_object_add(config, "Image", json_object_new_string(in.image));
+    add_stop_config(config, &in);
     json_object_object_add(o, "Config", config);
     add_host_config(o, &in);
     add_network(o, in.id);

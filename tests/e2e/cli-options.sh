@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Bad command lines get one line on stderr naming the option and what is wrong with it,
 # and exit status 125, whatever the command: an unknown option (long, short, or inside a
-# cluster of short ones), an option missing its value, and docker options a VM has no use
-# for, with the reason. Needs no KVM: all of it is refused before a VM exists.
+# cluster of short ones), an option missing its value, docker options a VM has no use
+# for, with the reason, and bad values of run's and stop's options (--stop-signal,
+# --stop-timeout, --add-host, stop -s and -t), which leave no VM record behind (ps -a is
+# as it was).
+# Needs no KVM: all of it is refused before a VM exists.
 set -eu
 SM_REPO=${SM_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 SUPERMACHINE=${SUPERMACHINE:-$SM_REPO/build/supermachine}
@@ -36,5 +39,41 @@ check "cp: unknown option '-a'; see 'supermachine cp --help'" cp -a x vm:/y
 check "stop: unknown option '--force'; see 'supermachine stop --help'" stop --force vm
 check "pool serve: unknown option '--bogus'; see 'supermachine pool serve --help'" pool serve --bogus p img
 check "run: --env-file $dir/none: No such file or directory" run --env-file "$dir/none" img
+
+# Values run keeps in the VM's record and stop uses: refused before anything is made.
+"$SUPERMACHINE" ps -a >"$dir/ps-before" 2>&1
+notsig="not a signal (a name such as TERM or USR1, or a number)"
+check "run img: --stop-signal BOGUS: $notsig" run --stop-signal BOGUS img
+check "run img: --stop-signal 0: $notsig" run -d --stop-signal 0 img true
+check "run img: --stop-signal SIGRTMAX+1: $notsig" run --stop-signal SIGRTMAX+1 img
+check "bake img: --stop-signal USR3: $notsig" bake --snapshot-on idle --stop-signal USR3 img
+check "run: --stop-timeout soon: want seconds from 0 to 86400" run --stop-timeout soon img
+check "run: --stop-timeout -1: want seconds from 0 to 86400" run --stop-timeout -1 img
+check "run: --stop-timeout 86401: want seconds from 0 to 86400" run --stop-timeout=86401 img
+check "run: option '--stop-signal' needs a value; see 'supermachine run --help'" run --stop-signal
+check "stop: -s NOPE: $notsig" stop -s NOPE vm
+check "stop: -s SIG: $notsig" stop --signal=SIG vm
+check "stop: -t 5x: want seconds from 0 to 86400" stop -t 5x vm
+check "stop: -t 99999: want seconds from 0 to 86400" stop --timeout 99999 vm
+notname="not a host name (labels of 1 to 63 letters, digits and '-', separated by dots)"
+check "run img: --add-host db: want HOST:IP or HOST=IP" run --add-host db img
+check "run img: --add-host db=: want HOST:IP or HOST=IP" run --add-host=db= img
+check "run img: --add-host db:10.0.0.256: 10.0.0.256: not an IPv4 or IPv6 address" \
+    run --add-host db:10.0.0.256 img
+check "run img: --add-host v6=[fe80::1%eth0]: fe80::1%eth0: not an IPv4 or IPv6 address" \
+    run --add-host 'v6=[fe80::1%eth0]' img
+check "run img: --add-host my_db:10.0.0.1: my_db: $notname" run --add-host ok:10.0.0.2 \
+    --add-host my_db:10.0.0.1 img
+check "run img: --add-host -db=::1: -db: $notname" run -d --add-host -db=::1 img sleep 1
+check "run img: --add-host gw:host-gateway: host-gateway: the VM has no network (--network none)" \
+    run --network none --add-host gw:host-gateway img
+check "run: option '--add-host' needs a value; see 'supermachine run --help'" run --add-host
+"$SUPERMACHINE" ps -a >"$dir/ps-after" 2>&1
+if ! cmp -s "$dir/ps-before" "$dir/ps-after" || [ -n "$(ls "$SUPERMACHINE_HOME/vms" 2>/dev/null)" ]; then
+    echo "FAIL: refused runs left VM records: ps -a:"
+    cat "$dir/ps-after"
+    ls -la "$SUPERMACHINE_HOME/vms"
+    failed=1
+fi
 [ $failed = 0 ] && echo PASS
 exit $failed

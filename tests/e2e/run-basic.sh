@@ -7,7 +7,8 @@
 # exit statuses (the command's own, 126, 127, 125); stdout and stderr apart; -e, -w, -u;
 # stdin with -i (1 MiB, checked by sha256); a writable root that does not outlive the
 # run; the init-ready snapshot baked by the first run and restored by the next, each
-# restore with fresh randomness and the host's time; --rm;
+# restore with fresh randomness and the host's time; --rm; --add-host lines in
+# /etc/hosts (written once, however many execs follow; also without a network);
 # --no-snapshot; bad input refused with one line and status 125.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
@@ -66,6 +67,45 @@ sm rm -f hostdefault
 sm run --rm --hostname -bad "$I" true
 [ "$RC" = 125 ] && grep -q "^supermachine: run $I: --hostname -bad: want" "$ERR" ||
     fail "a bad hostname: exit $RC, $(cat "$ERR")"
+
+# --add-host: docker's HOST:IP and HOST=IP (IPv6 also in brackets, host-gateway: the host
+# as the guest reaches it), lines of /etc/hosts beside the init's and -h's.
+T=$'\t'
+hosts_block() { # the lines of /etc/hosts that --add-host gave, with their markers
+    sed -n '/^# supermachine: --add-host$/,/^# supermachine: end of --add-host$/p' "$1"
+}
+want_block=$(printf '%s\n' "# supermachine: --add-host" "10.0.0.5${T}db" "2001:db8::1${T}v6.example" \
+    "10.0.2.2${T}gw" "# supermachine: end of --add-host")
+sm run --rm -h box1 --add-host db:10.0.0.5 --add-host 'v6.example=[2001:db8::1]' \
+    --add-host gw:host-gateway "$I" cat /etc/hosts
+[ "$RC" = 0 ] || fail "run --add-host: exit $RC: $(cat "$ERR")"
+[ "$(hosts_block "$OUT")" = "$want_block" ] && grep -qxF "127.0.1.1${T}box1" "$OUT" &&
+    grep -qxF "127.0.0.1${T}localhost" "$OUT" || fail "/etc/hosts with --add-host: $(cat "$OUT")"
+# A detached VM: the main process's hello wrote them; each exec's hello finds them there
+# and writes nothing (the file is the same one: same inode, same lines, none twice).
+sm run -d --name hosted --add-host db:10.0.0.5 "$I" sleep 600
+[ "$RC" = 0 ] || fail "run -d --add-host: exit $RC: $(cat "$ERR")"
+sm exec hosted sh -c 'stat -c %i /etc/hosts; cat /etc/hosts'
+[ "$RC" = 0 ] || fail "exec hosted: $RC $(cat "$ERR")"
+cp "$OUT" "$WORK/hosts1"
+sm exec hosted sh -c 'stat -c %i /etc/hosts; cat /etc/hosts'
+[ "$RC" = 0 ] || fail "exec hosted again: $RC $(cat "$ERR")"
+cmp -s "$OUT" "$WORK/hosts1" ||
+    fail "a second exec changed /etc/hosts: $(cat "$WORK/hosts1") then $(cat "$OUT")"
+[ "$(grep -c "${T}db$" "$OUT")" = 1 ] && [ "$(grep -c "^# supermachine: --add-host$" "$OUT")" = 1 ] ||
+    fail "/etc/hosts after two execs: $(cat "$OUT")"
+sm inspect hosted
+python3 -c 'import json, sys; h = json.load(open(sys.argv[1]))[0]["HostConfig"]
+assert h["ExtraHosts"] == ["db:10.0.0.5"], h' "$OUT" || fail "inspect hosted: $(cat "$OUT")"
+sm rm -f hosted
+# Without a network too (host-gateway is refused there: nothing is behind it).
+sm run --rm --network none --add-host db=10.0.0.5 "$I" cat /etc/hosts
+[ "$RC" = 0 ] && grep -qxF "10.0.0.5${T}db" "$OUT" ||
+    fail "--network none --add-host: $RC $(cat "$OUT") $(cat "$ERR")"
+sm run --rm --add-host 'db:10.0.0.5 x' "$I" true
+[ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] &&
+    grep -qxF "supermachine: run $I: --add-host db:10.0.0.5 x: 10.0.0.5 x: not an IPv4 or IPv6 address" "$ERR" ||
+    fail "a bad --add-host: exit $RC, $(cat "$ERR")"
 expect 0 "/etc" -- run --rm -w /etc "$I" pwd
 expect 0 "1000 1000" -- run --rm -u app "$I" sh -c 'echo $(id -u) $(id -g)'
 expect 0 "65534" -- run --rm -u 65534 "$I" id -u

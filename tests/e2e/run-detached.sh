@@ -7,7 +7,9 @@
 # statuses, stdin, the same writable root); logs shows its output, its last lines with
 # --tail, and with -f follows it until the VM ends; stop sends SIGTERM
 # (exit 143) within the grace period, or stops the VM outright when the process ignores
-# it (137); rm removes it; a VMM killed outright (as the host's OOM killer would) leaves
+# it (137); run --stop-signal gives the VM its own signal for stop (the process's trap
+# decides its exit code, as ps, inspect and wait show), stop -s overrides it, and
+# --stop-timeout its grace period; rm removes it; a VMM killed outright (as the host's OOM killer would) leaves
 # a record that says Exited (137); the example program (examples/three-commands.c) does
 # the same through the C API.
 set -eu
@@ -104,20 +106,71 @@ sm ps --format 'table {{.ID}}\t{{.Names}}' -a
 head -n 1 "$OUT" | grep -qx "VM ID	NAMES" || fail "ps --format table: $(head -n 2 "$OUT")"
 sm rm ticker
 
+# logged VM LINE: the VM's log has LINE (its traps are set once it says so).
+logged() { sm logs "$1"; grep -qx "$2" "$OUT"; }
+
 # A process that ignores SIGTERM: stopped outright after the grace period.
 sm run -d --name stubborn "$I" sh -c 'trap "" TERM; echo up; while :; do sleep 1; done'
 [ "$RC" = 0 ] || fail "run -d stubborn: $(cat "$ERR")"
 # Only once its trap is set does it ignore SIGTERM.
-for i in $(seq 1 50); do
-    sm logs stubborn
-    grep -qx up "$OUT" && break
-    sleep 1
-done
+wait_for 60 logged stubborn up || fail "stubborn never said up: $(cat "$OUT")"
 sm stop -t 2 stubborn
 [ "$RC" = 0 ] || fail "stop stubborn: $(cat "$ERR")"
 sm ps -a
 grep -q "Exited (137) .* stubborn$" "$OUT" || fail "stubborn after stop: $(cat "$OUT")"
 sm rm stubborn
+
+# docker's --stop-signal: the VM's own signal for stop; the process's trap ends it with
+# its own status, which ps -a, inspect and wait show. The record keeps it (inspect).
+traps='trap "echo got-usr1; exit 7" USR1; trap "echo got-usr2; exit 8" USR2
+    trap "echo got-term; exit 9" TERM; echo up; while :; do sleep 1; done'
+sm run -d --name usr1 --stop-signal USR1 "$I" sh -c "$traps"
+[ "$RC" = 0 ] || fail "run -d --stop-signal USR1: $(cat "$ERR")"
+wait_for 60 logged usr1 up || fail "usr1 never said up: $(cat "$OUT")"
+sm inspect usr1
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))[0]["Config"]
+assert c["StopSignal"] == "USR1" and "StopTimeout" not in c, c' "$OUT" ||
+    fail "inspect usr1: $(cat "$OUT")"
+sm stop usr1
+[ "$RC" = 0 ] || fail "stop usr1: $(cat "$ERR")"
+expect 0 "7" -- wait usr1
+sm ps -a
+grep -q "Exited (7) .* usr1$" "$OUT" || fail "ps -a after stop of usr1: $(cat "$OUT")"
+sm inspect usr1
+python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))[0]["State"]
+assert s["ExitCode"] == 7 and not s["Running"], s' "$OUT" || fail "inspect after stop: $(cat "$OUT")"
+sm logs usr1
+grep -qx got-usr1 "$OUT" && ! grep -q -e got-usr2 -e got-term "$OUT" ||
+    fail "stop did not send --stop-signal USR1 alone: $(cat "$OUT")"
+sm rm usr1
+# stop -s wins over the VM's own.
+sm run -d --name usr2 --stop-signal USR1 "$I" sh -c "$traps"
+[ "$RC" = 0 ] || fail "run -d usr2: $(cat "$ERR")"
+wait_for 60 logged usr2 up || fail "usr2 never said up: $(cat "$OUT")"
+sm stop -s sigusr2 usr2
+[ "$RC" = 0 ] || fail "stop -s sigusr2 usr2: $(cat "$ERR")"
+expect 0 "8" -- wait usr2
+sm logs usr2
+grep -qx got-usr2 "$OUT" && ! grep -q -e got-usr1 -e got-term "$OUT" ||
+    fail "stop -s did not override --stop-signal: $(cat "$OUT")"
+sm rm usr2
+# docker's --stop-timeout: a process that ignores the signal is stopped outright after the
+# VM's own grace period (1 s here), well before stop's default 10 s.
+sm run -d --name quick --stop-timeout 1 "$I" sh -c 'trap "" TERM; echo up; while :; do sleep 1; done'
+[ "$RC" = 0 ] || fail "run -d --stop-timeout 1: $(cat "$ERR")"
+wait_for 60 logged quick up || fail "quick never said up: $(cat "$OUT")"
+sm inspect quick
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))[0]["Config"]
+assert c["StopTimeout"] == 1 and "StopSignal" not in c, c' "$OUT" || fail "inspect quick: $(cat "$OUT")"
+t0=$(date +%s%N)
+sm stop quick
+ms=$(ms_since "$t0")
+[ "$RC" = 0 ] || fail "stop quick: $(cat "$ERR")"
+echo "stop of a VM run with --stop-timeout 1, its process ignoring SIGTERM: $ms ms"
+[ "$ms" -lt 8000 ] || fail "stop took $ms ms: --stop-timeout 1 was not used"
+sm ps -a
+grep -q "Exited (137) .* quick$" "$OUT" || fail "quick after stop: $(cat "$OUT")"
+sm rm quick
 
 # A VMM killed outright, as the host's OOM killer kills (docs/memory.md): the VM ends and
 # its record says Exited (137), with no memory.

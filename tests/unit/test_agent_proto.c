@@ -168,5 +168,97 @@ int main(void)
     long_text[9 + AGENT_TRIGGER_TEXT_MAX] = '\0';
     CHECK(agent_trigger_parse(long_text, &t, why, sizeof(why)) < 0);
     CHECK(agent_trigger_parse("console:two\nlines", &t, why, sizeof(why)) < 0);
+
+    /* --add-host entries: docker's syntax on the host, the same checks in the guest. */
+    struct agent_host_entry e;
+    CHECK(agent_host_entry_parse("db:10.0.0.5", NULL, &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.name, "db");
+    CHECK_STR(e.ip, "10.0.0.5");
+    CHECK(agent_host_entry_parse("db.example=192.168.1.1", NULL, &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.name, "db.example");
+    CHECK_STR(e.ip, "192.168.1.1");
+    CHECK(agent_host_entry_parse("v6:2001:DB8::0:1", NULL, &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.name, "v6");
+    CHECK_STR(e.ip, "2001:db8::1"); /* as inet_ntop writes it */
+    CHECK(agent_host_entry_parse("v6=::1", NULL, &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.ip, "::1");
+    CHECK(agent_host_entry_parse("v6=[fd00::2]", NULL, &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.ip, "fd00::2");
+    CHECK(agent_host_entry_parse("v6:[::ffff:1.2.3.4]", NULL, &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.ip, "::ffff:1.2.3.4");
+    CHECK(agent_host_entry_parse("Host-1.a-b.C0:1.2.3.4", NULL, &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.name, "Host-1.a-b.C0");
+    CHECK(agent_host_entry_parse("gw:host-gateway", "10.0.2.2", &e, why, sizeof(why)) == 0);
+    CHECK_STR(e.name, "gw");
+    CHECK_STR(e.ip, "10.0.2.2");
+    CHECK(agent_host_entry_parse("gw=host-gateway", NULL, &e, why, sizeof(why)) < 0);
+    CHECK(strstr(why, "--network none") != NULL);
+    CHECK(agent_host_entry_parse("db", NULL, &e, why, sizeof(why)) < 0);
+    CHECK_STR(why, "want HOST:IP or HOST=IP");
+    CHECK(agent_host_entry_parse("db:1.2.3", NULL, &e, why, sizeof(why)) < 0);
+    CHECK_STR(why, "1.2.3: not an IPv4 or IPv6 address");
+    CHECK(agent_host_entry_parse("bad_name:1.2.3.4", NULL, &e, why, sizeof(why)) < 0);
+    CHECK(strncmp(why, "bad_name: not a host name", 25) == 0);
+    static const char *const bad_hosts[] = {
+        "",
+        ":1.2.3.4",
+        "=1.2.3.4",
+        "db:",
+        "db=",
+        "db:[]",
+        "db:[1.2.3.4",
+        "db:01.2.3.4", /* inet_pton's IPv4 has no leading zeros (no octal doubt) */
+        "db:1.2.3.4 ", /* nothing around the address */
+        "db:1.2.3.4\n",
+        "db:1.2.3.4.5",
+        "db:256.1.1.1",
+        "db:fe80::1%eth0", /* a scope is no /etc/hosts address */
+        "db:::1::2",
+        "db:host-gateway2",
+        "db:localhost",
+        "-db:1.2.3.4",
+        "db-:1.2.3.4",
+        "a..b:1.2.3.4",
+        ".db:1.2.3.4",
+        "db.:1.2.3.4",
+        "d b:1.2.3.4",
+        "d\tb:1.2.3.4",
+        "d#b:1.2.3.4",
+        "db\n10.0.0.1 evil:1.2.3.4",
+        "d/b:1.2.3.4",
+        "db=1.2.3.4=5",
+    };
+    for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
+        why[0] = '\0';
+        int r = agent_host_entry_parse(bad_hosts[i], "10.0.2.2", &e, why, sizeof(why));
+        if (r == 0)
+            fprintf(stderr, "accepted --add-host '%s'\n", bad_hosts[i]);
+        CHECK(r < 0 && why[0] != '\0' && e.name[0] == '\0' && e.ip[0] == '\0');
+    }
+    /* Lengths: a 63-character label and a 253-character name are the most. */
+    char name[300];
+    memset(name, 'a', 63);
+    name[63] = '\0';
+    CHECK(agent_host_name_valid(name));
+    name[63] = 'a', name[64] = '\0';
+    CHECK(!agent_host_name_valid(name));
+    for (size_t i = 0; i < 253; i++)
+        name[i] = i % 4 == 3 ? '.' : 'b';
+    name[253] = '\0';
+    CHECK(agent_host_name_valid(name));
+    name[253] = 'b', name[254] = '\0';
+    CHECK(!agent_host_name_valid(name));
+    char spec[400];
+    snprintf(spec, sizeof(spec), "%s:1.2.3.4", name);
+    CHECK(agent_host_entry_parse(spec, NULL, &e, why, sizeof(why)) < 0);
+    snprintf(spec, sizeof(spec), "db:%0100d", 1);
+    CHECK(agent_host_entry_parse(spec, NULL, &e, why, sizeof(why)) < 0);
+    /* What the guest gets in a hello is checked the same way, whatever the host sent. */
+    CHECK(agent_host_entry_set(&e, "db", "10.0.0.5", NULL, 0) == 0 &&
+          strcmp(e.ip, "10.0.0.5") == 0);
+    CHECK(agent_host_entry_set(&e, "db", "10.0.0.5\n1.2.3.4 x", NULL, 0) < 0);
+    CHECK(agent_host_entry_set(&e, "db evil", "10.0.0.5", NULL, 0) < 0);
+    CHECK(agent_host_entry_set(&e, "", "10.0.0.5", NULL, 0) < 0);
+    CHECK(agent_host_entry_set(&e, "db", "", NULL, 0) < 0);
     return check_summary("agent_proto");
 }
