@@ -140,6 +140,22 @@ void instance_hostname(const struct instance *in, char out[64])
     snprintf(out, 64, "%.*s", in->hostname ? 63 : 12, in->hostname ? in->hostname : in->id);
 }
 
+char *instance_stop_signal(const struct instance *in)
+{
+    if (in->stop_signal)
+        return xstrdup(in->stop_signal);
+    struct sm_image_config *image = NULL;
+    sm_error_t ignored = NULL; /* an image gone since: no signal of its own */
+    char *name = NULL;
+    if (sm_image_config(in->digest, &image, &ignored) == 0 && image->stop_signal &&
+        *image->stop_signal)
+        name = xstrdup(image->stop_signal);
+    if (image)
+        sm_image_config_free(image);
+    sm_error_release(&ignored);
+    return name;
+}
+
 bool instance_running(const struct instance *in)
 {
     cleanup_free char *path = instance_path(in, "lock");

@@ -65,6 +65,10 @@ void instance_release(struct instance *in);
 /* The guest's hostname: the one the run gave (-h), else the id's first 12 digits, as
  * docker's. */
 void instance_hostname(const struct instance *in, char out[64]);
+/* The name of the signal `stop` sends unless told otherwise: the run's --stop-signal, else
+ * the image's StopSignal (malloc'd); NULL when neither names one. Not checked: a record
+ * or image may hold nonsense. */
+char *instance_stop_signal(const struct instance *in);
 /* Path of a file in the instance's directory (malloc'd). */
 char *instance_path(const struct instance *in, const char *file);
 /* Records the state (status, exit code, VMM pid) in state.json atomically. */

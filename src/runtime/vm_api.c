@@ -76,18 +76,9 @@ static int default_stop_signal(const struct instance *in)
 {
     int sig = SIGTERM;
     sm_error_t why = NULL;
-    if (in->stop_signal) {
-        if (sm_parse_signal(in->stop_signal, &sig, &why) < 0)
-            sig = SIGTERM;
-        sm_error_release(&why);
-        return sig;
-    }
-    struct sm_image_config *cfg = NULL;
-    if (sm_image_config(in->digest, &cfg, &why) == 0 && cfg->stop_signal && *cfg->stop_signal &&
-        sm_parse_signal(cfg->stop_signal, &sig, &why) < 0)
+    cleanup_free char *name = instance_stop_signal(in);
+    if (name && sm_parse_signal(name, &sig, &why) < 0)
         sig = SIGTERM;
-    if (cfg)
-        sm_image_config_free(cfg);
     sm_error_release(&why);
     return sig;
 }

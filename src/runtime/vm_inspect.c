@@ -26,16 +26,9 @@ static json_object *json_time(int64_t unix_seconds)
  * StopSignal (absent if neither names one); --stop-timeout only when the run gave it. */
 static void add_stop_config(json_object *config, const struct instance *in)
 {
-    struct sm_image_config *image = NULL;
-    sm_error_t ignored = NULL;
-    if (in->stop_signal == NULL)
-        sm_image_config(in->digest, &image, &ignored); /* gone since: nothing to show */
-    sm_error_release(&ignored);
-    const char *sig = in->stop_signal ? in->stop_signal : image ? image->stop_signal : NULL;
+    cleanup_free char *sig = instance_stop_signal(in);
     if (sig && *sig)
         json_object_object_add(config, "StopSignal", json_object_new_string(sig));
-    if (image)
-        sm_image_config_free(image);
     if (in->stop_timeout >= 0)
         json_object_object_add(config, "StopTimeout", json_object_new_int(in->stop_timeout));
 }

@@ -73,7 +73,6 @@ struct vm {
     uint64_t trim_last_ns;     /* the last trim (or the restore) */
     uint64_t trim_interval_ns; /* the least time until the next */
     bool trim_pending;         /* activity since then */
-    uint64_t trim_dropped;     /* pages given back so far */
 };
 
 /* Creates the hypervisor VM, maps memory, creates the irqchip and the vCPUs with their
@@ -91,6 +90,11 @@ int vm_control_listen(struct vm *vm, sm_error_t *err);
 void vm_control_serve(struct vm *vm);
 /* Keeps the vsock and network devices off guest memory (frozen) or lets them go on. */
 void vm_freeze_devices(struct vm *vm, bool frozen);
+/* Stops everything that writes guest memory or device state: the vCPUs paused, the
+ * device thread parked between two requests, vsock and the network frozen. Not from the
+ * device thread. vm_quiesce_end lets the devices go on; the vCPUs go on at vm_resume. */
+int vm_quiesce(struct vm *vm, sm_error_t *err);
+void vm_quiesce_end(struct vm *vm);
 /* Trimming (vm_trim.c): armed at a restore and a reset, checked on each loop turn. */
 void vm_trim_start(struct vm *vm);
 void vm_trim_tick(struct vm *vm);

@@ -561,17 +561,30 @@ fail:
     return sm_error_wrap(err, "restore %s", dir);
 }
 
+int vm_quiesce(struct vm *vm, sm_error_t *err)
+{
+    if (vm_pause(vm, err) < 0)
+        return -1;
+    ioloop_pause(&vm->io);
+    vm_freeze_devices(vm, true);
+    return 0;
+}
+
+void vm_quiesce_end(struct vm *vm)
+{
+    vm_freeze_devices(vm, false);
+    ioloop_resume(&vm->io);
+}
+
 int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err)
 {
     if (vm->snap_secs == NULL || !vm->mem.from_file)
         return sm_error_set(err, ENOTSUP, "reset: this VM was not restored from a snapshot");
     console_flush(&vm->console);
-    if (vm_pause(vm, err) < 0)
-        return sm_error_wrap(err, "reset");
     /* The device thread parked between two requests (so no disk request is half done)
      * and vsock and the network kept off guest memory, as for a save. */
-    ioloop_pause(&vm->io);
-    vm_freeze_devices(vm, true);
+    if (vm_quiesce(vm, err) < 0)
+        return sm_error_wrap(err, "reset");
     /* Every page the guest wrote is a private copy of the file's: dropped, the mapping
      * shows the file again, and KVM's own mappings of those pages are invalidated
      * through its MMU notifier. The page cache the clones share is untouched. */
@@ -582,8 +595,7 @@ int vm_reset_to_snapshot(struct vm *vm, sm_error_t *err)
         r = load_state(vm, vm->snap_secs, vm->snap_nsecs, err);
     if (r == 0 && vm->cfg.on_reset)
         r = vm->cfg.on_reset(vm->cfg.reset_opaque, err);
-    vm_freeze_devices(vm, false);
-    ioloop_resume(&vm->io);
+    vm_quiesce_end(vm);
     if (r < 0) {
         sm_error_wrap(err, "reset");
         vm_finish(vm, VM_EXIT_ERROR, "%s", sm_error_message(*err));

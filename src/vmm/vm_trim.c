@@ -46,17 +46,13 @@ static size_t trim_now(struct vm *vm)
     }
     if (vm->trim.ncandidates == 0)
         return 0;
-    if (vm_pause(vm, &err) < 0) {
+    if (vm_quiesce(vm, &err) < 0) {
         sm_error_release(&err);
         return 0;
     }
-    ioloop_pause(&vm->io);
-    vm_freeze_devices(vm, true);
     size_t dropped = memory_trim_drop(&vm->trim, &vm->mem);
-    vm_freeze_devices(vm, false);
-    ioloop_resume(&vm->io);
+    vm_quiesce_end(vm);
     vm_resume(vm);
-    vm->trim_dropped += dropped;
     return dropped;
 }
 
