@@ -241,8 +241,11 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
     if (o->no_snapshot)
         return 0;
     char initramfs_sha[65];
-    /* The initramfs file name is its key: hashing the name is enough. */
-    sm_sha256_hex(p->initramfs, strlen(p->initramfs), initramfs_sha);
+    /* The initramfs file name is its key: hashing the name is enough. The name alone, not
+     * its directory: a store moved or copied elsewhere keeps its snapshots. */
+    const char *initramfs_name = strrchr(p->initramfs, '/');
+    initramfs_name = initramfs_name ? initramfs_name + 1 : p->initramfs;
+    sm_sha256_hex(initramfs_name, strlen(initramfs_name), initramfs_sha);
     /* With a network the guest has one more device and its addresses (every VM of the
      * network has the same: each has a network of its own). */
     cleanup_free char *material =

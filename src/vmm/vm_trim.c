@@ -3,9 +3,10 @@
  *
  *   - only after device activity (virtqueue notifications, vsock and network traffic) since
  *     the last trim: a guest that did nothing wrote (almost) nothing;
- *   - once the devices have been quiet for TRIM_QUIET_NS, so that a burst of work (a
- *     restore's hello, an exec) is trimmed after it ends, not in the middle;
- *   - a busy guest that is never quiet still every TRIM_MAX_INTERVAL_NS;
+ *   - only once the devices have been quiet for TRIM_QUIET_NS, so that a burst of work (a
+ *     restore's hello, an exec) is trimmed after it ends, never in the middle. A guest that
+ *     is never quiet is never trimmed: it is not idle, the pages it rewrites would be
+ *     copied again at once, and each trim that finds pages pauses it;
  *   - never more often than TRIM_MIN_INTERVAL_NS;
  *   - and again, without new activity, while a trim still finds TRIM_AGAIN_PAGES or more
  *     (the guest's own timers rewrite pages the same way), at intervals doubling up to
@@ -70,7 +71,7 @@ void vm_trim_tick(struct vm *vm)
     }
     if (!vm->trim_pending || now - vm->trim_last_ns < vm->trim_interval_ns)
         return;
-    if (now - vm->trim_active_ns < TRIM_QUIET_NS && now - vm->trim_last_ns < TRIM_MAX_INTERVAL_NS)
+    if (now - vm->trim_active_ns < TRIM_QUIET_NS)
         return;
     size_t dropped = trim_now(vm);
     vm->trim_last_ns = sm_now_ns();

@@ -8,7 +8,7 @@
 # less than 64 MiB, the VM still answers, and `stop` ends it within 5 s mid-flood.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
-run_setup
+run_setup --baked
 I=$RUN_IMAGE
 probe=$(dirname "$SUPERMACHINE")/tests/tools/sm-netprobe
 

@@ -11,7 +11,7 @@
 # agent answers during the storms, and `stop` ends the VM within 5 s mid-storm.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
-run_setup
+run_setup --baked
 I=$RUN_IMAGE
 tool=$(dirname "$SUPERMACHINE")/tests/tools/sm-virtq-hostile
 

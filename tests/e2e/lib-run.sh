@@ -65,23 +65,57 @@ PY
     rm -rf "$d" "$d.log"
 }
 
-# run_setup: a private store holding the test image and the real store's kernel.
+# run_store DIR: a store in DIR holding the test image and the real store's kernel
+# (RUN_KERNEL, set by run_setup).
+run_store() {
+    local ver
+    ver=$(basename "$(dirname "$RUN_KERNEL")")
+    mkdir -p "$1/kernel"
+    ln -s "$(dirname "$RUN_KERNEL")" "$1/kernel/$ver"
+    ln -s "$ver" "$1/kernel/current"
+    SUPERMACHINE_HOME=$1 "$SUPERMACHINE" load -i "$RUN_IMAGE_TAR" >/dev/null
+}
+
+# run_golden: the store run_setup --baked copies, built once per SM_TEST_GOLDEN (tests/run
+# gives each run, and each boot of the emulated host, a directory of its own): the test
+# image whose first runs baked its init-ready snapshots, with the default memory and with
+# 512 MiB. Under a lock: the first test to want it builds it.
+run_golden() {
+    local g=$SM_TEST_GOLDEN
+    mkdir -p "$g"
+    (
+        flock 9
+        [ -f "$g/ready" ] && exit 0
+        rm -rf "$g/store"
+        run_store "$g/store" &&
+            SUPERMACHINE_HOME=$g/store timeout -s KILL 600 "$SUPERMACHINE" run --rm "$RUN_IMAGE" true </dev/null &&
+            SUPERMACHINE_HOME=$g/store timeout -s KILL 600 "$SUPERMACHINE" run --rm -m 512m "$RUN_IMAGE" true </dev/null &&
+            touch "$g/ready"
+    ) 9>"$g/lock" >>"$g/build.log" 2>&1
+}
+
+# run_setup [--baked]: a private store holding the test image and the real store's kernel.
+# --baked (for tests whose subject is not the first boot, which takes tens of seconds in
+# the emulated host): with SM_TEST_GOLDEN set, the store starts as a copy of run_golden's,
+# its snapshots included; without it, or if that store could not be built, as without.
 run_setup() {
     command -v umoci >/dev/null || { echo "skip: umoci not installed" >&2; exit 77; }
     run_fixture
-    local kernel
-    kernel=$("$SUPERMACHINE" kernel --path)
+    RUN_KERNEL=$("$SUPERMACHINE" kernel --path) # the real store's, before ours is set
     WORK=$(mktemp -d)
     trap run_cleanup EXIT
     export SUPERMACHINE_HOME=$WORK/store
-    mkdir -p "$SUPERMACHINE_HOME/kernel"
-    local ver
-    ver=$(basename "$(dirname "$kernel")")
-    ln -s "$(dirname "$kernel")" "$SUPERMACHINE_HOME/kernel/$ver"
-    ln -s "$ver" "$SUPERMACHINE_HOME/kernel/current"
-    "$SUPERMACHINE" load -i "$RUN_IMAGE_TAR" >/dev/null || fail "load the test image"
     # A cold boot under the emulated host takes tens of seconds.
     export SUPERMACHINE_AGENT_TIMEOUT=${SUPERMACHINE_AGENT_TIMEOUT:-240}
+    if [ "${1:-}" = --baked ] && [ -n "${SM_TEST_GOLDEN:-}" ]; then
+        # A copy, not hard links: a test may damage its own store's files in place.
+        if run_golden && cp -a "$SM_TEST_GOLDEN/store" "$SUPERMACHINE_HOME"; then
+            return 0
+        fi
+        echo "note: the baked store could not be made ($(tail -n 1 "$SM_TEST_GOLDEN/build.log" 2>/dev/null)); booting" >&2
+        rm -rf "$SUPERMACHINE_HOME"
+    fi
+    run_store "$SUPERMACHINE_HOME" || fail "load the test image"
 }
 
 run_cleanup() {

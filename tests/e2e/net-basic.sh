@@ -3,15 +3,15 @@
 # timeout: 1200
 # prepare: lib-run.sh run_fixture
 # The guest reaching out, safe by default (docs/networking.md): its addresses, routes and
-# resolver; with --allow-host-loopback a 200 MB file from an HTTP server on the host's
+# resolver; with --allow-host-loopback a 64 MB file from an HTTP server on the host's
 # loopback (sha256 checked), over IPv4 and IPv6; by default the same fetch refused at
 # once (a reset, not a timeout); egress rules on top; UDP out to the host; --network none
 # leaves loopback only.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
-run_setup
+run_setup --baked
 I=$RUN_IMAGE
-SIZE_MB=${SM_NET_TEST_MB:-200}
+SIZE_MB=${SM_NET_TEST_MB:-64}
 
 sm run --rm "$I" sh -c 'ip -o addr; ip route; ip -6 route; cat /etc/resolv.conf'
 [ "$RC" = 0 ] || fail "run: $RC $(cat "$ERR")"

@@ -10,7 +10,7 @@
 # frames leave the VMM serving.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
-run_setup
+run_setup --baked
 I=$RUN_IMAGE
 HTTPD='mkdir -p /www && echo "hello from $(hostname)" >/www/index.html && exec httpd -f -p 8080 -h /www'
 

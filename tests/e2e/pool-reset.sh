@@ -13,7 +13,7 @@
 # still stops the VM and removes its record.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
-run_setup
+run_setup --baked
 I=$RUN_IMAGE
 SM=$SUPERMACHINE
 SERVE=

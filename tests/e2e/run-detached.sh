@@ -14,7 +14,7 @@
 # the same through the C API.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
-run_setup
+run_setup --baked
 I=$RUN_IMAGE
 
 sm run -d --name web "$I" sh -c 'echo started; echo state >/tmp/state; exec sleep 1000'
