@@ -45,6 +45,10 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
 {
     json_object *o = json_object_new_object();
     cleanup_free char *console = instance_path(in, "console.log");
+    /* A restore takes them from the snapshot, whose key holds them: the same values, kept
+     * here for inspect either way. */
+    json_object_object_add(o, "cpus", json_object_new_int((int)p->cpus));
+    json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
     if (p->workload_restore) {
         add_str(o, "restore", p->workload_snapshot);
     } else if (p->restore) {
@@ -59,8 +63,6 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
                              " sm.dns=" NET_DNS_IP4 " sm.ip6=" NET_GUEST_IP6
                              "/64 sm.gw6=" NET_HOST_IP6
                            : "quiet sm.root=/dev/vda");
-        json_object_object_add(o, "cpus", json_object_new_int((int)p->cpus));
-        json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
         if (p->snapshot) {
             add_str(o, "snapshot", p->snapshot);
             add_str(o, "snapshot_when", "console:" RUN_INIT_READY_LINE);

@@ -30,7 +30,8 @@ sm bake --snapshot-on listen:8080 "${WEB[@]}"
 SUPERMACHINE_TRIM=0 sm run -d --snapshot-on listen:8080 "${WEB[@]}"
 [ "$RC" = 0 ] || fail "run -d (untrimmed): exit $RC: $(cat "$ERR")"
 plain=$(cat "$OUT")
-sm run -d -p 18480:8080 --snapshot-on listen:8080 "${WEB[@]}"
+port=$(free_port)
+sm run -d -p "$port:8080" --snapshot-on listen:8080 "${WEB[@]}"
 [ "$RC" = 0 ] || fail "run -d: exit $RC: $(cat "$ERR")"
 trimmed=$(cat "$OUT")
 # Written at once, before the first trim can have run: it must come through them all.
@@ -57,7 +58,7 @@ echo "trimmed clone:   ${o_trim} KiB own guest pages (2 MB file included), ${s_t
 sm exec "$trimmed" sha256sum /tmp/blob
 [ "$RC" = 0 ] || fail "exec sha256sum: exit $RC: $(cat "$ERR")"
 [ "$(cut -d' ' -f1 "$OUT")" = "$sum_before" ] || fail "the file changed across trims: $(cat "$OUT"), was $sum_before"
-page=$(curl -s --max-time 60 http://127.0.0.1:18480/) || fail "curl: the trimmed clone does not serve"
+page=$(curl -s --max-time 60 "http://127.0.0.1:$port/") || fail "curl: the trimmed clone does not serve"
 [ "$page" = hello-trim ] || fail "the trimmed clone served '$page'"
 expect 0 "17" -- exec "$trimmed" sh -c 'echo $((8 + 9))'
 
