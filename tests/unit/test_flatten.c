@@ -15,6 +15,8 @@
 
 static char tmpdir[] = "/tmp/sm-test-flatten-XXXXXX";
 static int layer_seq;
+/* Every layer's path, freed at the end: the tests pass them around freely. */
+static char *layer_paths[128];
 
 enum { F_NONE, F_GZIP, F_ZSTD };
 
@@ -26,7 +28,10 @@ struct lb {
 
 static struct lb lb_new(int filter)
 {
-    struct lb l = {archive_write_new(), xasprintf("%s/layer%d", tmpdir, layer_seq++)};
+    if ((size_t)layer_seq >= sizeof(layer_paths) / sizeof(layer_paths[0]))
+        abort();
+    struct lb l = {archive_write_new(), xasprintf("%s/layer%d", tmpdir, layer_seq)};
+    layer_paths[layer_seq++] = l.path;
     archive_write_set_format_pax_restricted(l.a);
     if (filter == F_GZIP)
         archive_write_add_filter_gzip(l.a);
@@ -506,6 +511,8 @@ int main(void)
     test_diff_id_and_media_types();
     test_bomb_bounds();
     test_export_roundtrip();
+    for (int i = 0; i < layer_seq; i++)
+        free(layer_paths[i]);
     cleanup_free char *cmd = xasprintf("rm -rf %s", tmpdir);
     if (system(cmd) != 0)
         return 1;
