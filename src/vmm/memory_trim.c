@@ -9,9 +9,7 @@
 
 #include "common/util.h"
 
-#define TRIM_PAGE           4096u
-#define PAGEMAP_PRESENT     (1ull << 63)
-#define PAGEMAP_FILE_OR_SHM (1ull << 61)
+#define TRIM_PAGE 4096u
 /* Entries read at once: 4 KiB of stack for 2 MiB of guest RAM (a static or heap buffer
  * would itself be memory every clone keeps). */
 #define PAGEMAP_BATCH 512u
@@ -69,7 +67,8 @@ static int scan_range(struct memory_trim *t, const struct vm_memory *mem, uint64
         for (uint64_t i = 0; i < n; i++) {
             /* Present and not the file's page: a copy of our own. A swapped-out copy is
              * left alone (comparing it would read it back in). */
-            if ((entries[i] & (PAGEMAP_PRESENT | PAGEMAP_FILE_OR_SHM)) != PAGEMAP_PRESENT)
+            if ((entries[i] & (MEMORY_PAGEMAP_PRESENT | MEMORY_PAGEMAP_FILE_OR_SHARED)) !=
+                MEMORY_PAGEMAP_PRESENT)
                 continue;
             t->own_pages++;
             if (*budget == 0)

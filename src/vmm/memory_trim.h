@@ -21,6 +21,12 @@
 #include "common/error.h"
 #include "vmm/memory.h"
 
+/* Bits of a /proc/PID/pagemap entry (the kernel's Documentation/admin-guide/mm/pagemap.rst),
+ * shared with tests/tools/sm-guest-pages. A page present and not the file's (or shared
+ * memory's) is the process's own copy. */
+#define MEMORY_PAGEMAP_PRESENT        (1ull << 63)
+#define MEMORY_PAGEMAP_FILE_OR_SHARED (1ull << 61)
+
 struct memory_trim {
     int pagemap_fd;       /* /proc/self/pagemap (opened before the process is confined) */
     uint64_t *candidates; /* offsets into vm_memory.host, in the order found */

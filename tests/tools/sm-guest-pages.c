@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PAGE             4096u
-#define PM_PRESENT       (1ull << 63)
-#define PM_FILE_OR_SHARE (1ull << 61)
-#define LOW_RAM_LIMIT    (3ull << 30)
+#include "vmm/memory_trim.h"
+
+#define PAGE          4096u
+#define LOW_RAM_LIMIT (3ull << 30)
 
 /* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h). */
 enum {
@@ -100,7 +100,7 @@ static int for_each_own_page(pid_t pid, void (*each)(uint64_t addr, uint64_t pag
             return die(path);
         for (size_t i = 0; i < (size_t)got / 8; i++) {
             uint64_t e = entries[i];
-            if ((e & PM_PRESENT) && !(e & PM_FILE_OR_SHARE))
+            if ((e & MEMORY_PAGEMAP_PRESENT) && !(e & MEMORY_PAGEMAP_FILE_OR_SHARED))
                 each(addr + i * PAGE, (offset + addr - start) / PAGE + i, ctx);
         }
         addr += (uint64_t)got / 8 * PAGE;
