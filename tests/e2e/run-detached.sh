@@ -21,6 +21,11 @@ sm run -d --name web "$I" sh -c 'echo started; echo state >/tmp/state; exec slee
 [ "$RC" = 0 ] || fail "run -d: exit $RC: $(cat "$ERR")"
 id=$(cat "$OUT")
 [ ${#id} = 64 ] || fail "run -d printed '$id', want a 64-hex id"
+# A store copied from the baked one keeps its snapshots (their key names no store path).
+if [ -n "${SM_TEST_GOLDEN:-}" ]; then
+    grep -q '"restore"' "$SUPERMACHINE_HOME/vms/$id/vmm.json" ||
+        fail "the first run in a copy of the baked store did not restore its snapshot"
+fi
 sm ps
 grep -q "^${id:0:12} .* Up .* web$" "$OUT" || fail "ps does not list web as Up: $(cat "$OUT")"
 
