@@ -28,7 +28,7 @@ struct lb {
 
 static struct lb lb_new(int filter)
 {
-    if ((size_t)layer_seq >= sizeof(layer_paths) / sizeof(layer_paths[0]))
+    if ((size_t)layer_seq >= SM_ARRAY_SIZE(layer_paths))
         abort();
     struct lb l = {archive_write_new(), xasprintf("%s/layer%d", tmpdir, layer_seq)};
     layer_paths[layer_seq++] = l.path;
