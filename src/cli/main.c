@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/trace.h"
 
 static const struct sm_command commands[] = {
     {"bake", "Bake the workload-ready snapshot of a run", cmd_bake, cmd_bake_usage},
@@ -97,6 +98,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    sm_trace("cli: %s", argc > 1 ? argv[1] : "");
     if (argc < 2) {
         usage(stderr);
         return 125;

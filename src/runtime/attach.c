@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/agent_client.h"
+#include "common/trace.h"
 #include "common/util.h"
 #include "net/net_policy.h"
 #include "runtime/run.h"
@@ -88,7 +89,9 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
                                 err);
         if (r < 0)
             break;
+        sm_trace("agent: connected");
         r = agent_hello(&c, hostname, hosts, nhosts, timeout_ms, err);
+        sm_trace("agent: hello answered (%d)", r);
         if (r == 0)
             break;
         agent_close(&c);
@@ -242,6 +245,7 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
             r = agent_attach(&c, &req, proc->in_fd, proc->out_fd, err_fd, sig_fd, exit_status, err);
         }
     }
+    sm_trace("agent: process ended (%d)", r);
     if (proc->stats && r == 0)
         *proc->stats = (struct sm_process_stats){.peak_rss_kib = stats.peak_rss_kib,
                                                  .duration_ms = stats.duration_ms,

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/util.h"
 #include "net/net_policy.h"
 #include "runtime/run.h"
@@ -155,6 +156,7 @@ int run_vmm_start(struct instance *in, struct run_plan *p, pid_t owner, pid_t *v
     pid_t vmm;
     if (run_write_vmm_config(in, p, owner, err) < 0)
         return -1;
+    sm_trace("run: starting the VMM");
     int spawned = vmm_spawn(in, &vmm, err);
     while (spawned == -2 && (p->workload_restore || p->restore)) {
         /* A snapshot this host cannot use: drop it and make it again (the workload's
@@ -179,6 +181,7 @@ int run_vmm_start(struct instance *in, struct run_plan *p, pid_t owner, pid_t *v
     }
     if (spawned < 0)
         return -1;
+    sm_trace("run: the VMM is ready");
     *vmm_out = vmm;
     return 0;
 }
@@ -237,6 +240,7 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
             kill(vmm, SIGKILL); /* a VMM stuck on its way out */
             wait_child(vmm);
         }
+        sm_trace("run: the VMM ended");
         return r;
     }
     run_poweroff(in);
@@ -355,6 +359,7 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
     struct run_plan p;
     if (run_prepare(o, &p, err) < 0)
         return sm_error_wrap(err, "run %s", o->image ? o->image : "");
+    sm_trace("run: prepared (%s)", p.restore ? "restore" : "boot");
     cleanup_free char *command = join_argv(p.argv);
     struct instance in;
     struct instance_spec spec = run_instance_spec(o, &p, command);
@@ -385,6 +390,7 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
             sm_error_t ignored = NULL;
             instance_remove_dir(&in, &ignored);
             sm_error_release(&ignored);
+            sm_trace("run: removed");
         }
     }
     if (r == 0 && id_out)

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/util.h"
 #include "net/net_backend.h"
 #include "runtime/run.h"
@@ -240,6 +241,8 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
                         "(started by libsupermachine for each VM; not meant to be run by hand)\n");
         return 125;
     }
+    sm_trace_init(); /* before landlock: it opens a file */
+    sm_trace("vmm: start");
     char *end;
     long ready_fd = strtol(argv[2], &end, 10);
     if (*end || ready_fd < -1 || ready_fd > INT_MAX)
@@ -362,12 +365,14 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         vc.net = net_ops->device(net);
         net_reset.net = net;
     }
+    sm_trace("vmm: confined, network created");
     struct vm *vm = NULL;
     int created =
         c.restore ? vm_create_from_snapshot(&vc, c.restore, &vm, &err) : vm_create(&vc, &vm, &err);
     if (pagemap_fd >= 0)
         close(pagemap_fd); /* the VM keeps its own */
     pagemap_fd = -1;
+    sm_trace("vmm: VM created");
     if (created < 0) {
         /* A host short of memory (ENOMEM: with vm.overcommit_memory=2 mapping the guest's
          * RAM is refused when the commit limit is reached) is no fault of the snapshot:
@@ -387,9 +392,11 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         goto fail;
     report_ready((int)ready_fd, "ok\n");
     ready_fd = -1;
+    sm_trace("vmm: ready");
 
     struct vm_result res = {0};
     int r = vm_run(vm, &res, &err);
+    sm_trace("vmm: VM stopped");
     if (r == 0 && res.reason == VM_EXIT_USER && main_ended)
         res.reason = VM_EXIT_POWEROFF;
     if (net)
@@ -397,6 +404,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     vm_destroy(vm);
     if (net)
         net_ops->destroy(net);
+    sm_trace("vmm: VM destroyed");
     int code = r < 0 ? 125 : exit_code_for(res.reason);
     /* The main process's own status, recorded by whoever ran it through the agent. */
     main_exit = instance_path(&in, "main-exit");
@@ -419,6 +427,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
     }
     staging_release(&staging);
     instance_set_state(&in, "exited", code, 0, &ignored);
+    sm_trace("vmm: exit %d", code);
     sm_error_release(&ignored);
     sm_error_release(&err);
     vmm_config_release(&c);

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/util.h"
 #include "vmm/arch/x86_64/acpi.h"
 #include "vmm/arch/x86_64/boot.h"
@@ -567,6 +568,7 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
     if (vm->cfg.on_main_loop)
         vm->cfg.on_main_loop();
     vm_trim_start(vm);
+    sm_trace("vm: vCPUs started");
 
     bool input_open = vm->cfg.console_in_fd >= 0;
     bool escape = false;

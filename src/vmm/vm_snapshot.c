@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/util.h"
 #include "vmm/arch/x86_64/cpu.h"
 #include "vmm/snapshot.h"
@@ -513,6 +514,7 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
     memcpy(vm->initrd_sha256, sc.initrd_sha256, sizeof(vm->initrd_sha256));
     if (map_memory_file(vm, mem_path, sc.memory_bytes, err) < 0 || vm_add_devices(vm, err) < 0)
         goto fail;
+    sm_trace("restore: memory mapped, devices added");
     bool snap_vsock = snap_find(secs, n, SNAP_SEC_DEVICE, SNAP_DEV_VSOCK) != NULL;
     if ((vm->vsock != NULL) != snap_vsock) {
         sm_error_set(err, 0, "snapshot was made %s a vsock device; restore it %s",
@@ -533,6 +535,7 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
     }
     if (vm_setup_hypervisor(vm, err) < 0)
         goto fail;
+    sm_trace("restore: hypervisor set up");
     char fp[65];
     if (fingerprint(vm, fp, err) < 0)
         goto fail;
@@ -544,8 +547,10 @@ int vm_create_from_snapshot(const struct vm_config *cfg, const char *dir, struct
         goto fail;
     }
 
+    sm_trace("restore: fingerprint checked");
     if (load_state(vm, secs, n, err) < 0)
         goto fail;
+    sm_trace("restore: state loaded");
     if (cfg->control_path && vm_control_listen(vm, err) < 0)
         goto fail;
     /* Kept for resets: the sections point into the metadata. */

@@ -10,7 +10,8 @@
 # from exec; exec -d returns while its process runs on (and 127 at once for a missing
 # command); -t through a real pseudo-terminal (script(1)), input typed through it;
 # listening TCP ports read inside the guest; kill -s; wait; stop with the image's
-# StopSignal (SIGUSR1 here) and with SIGTERM when the image names none.
+# StopSignal (SIGUSR1 here) and with SIGTERM when the image names none; a detached
+# run's log is capped; SUPERMACHINE_TRACE writes one timeline for the CLI and its VMM.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 run_setup --baked
@@ -196,3 +197,14 @@ grep -q "earlier output dropped" "$OUT" && tail -n 1 "$OUT" | grep -q 'tail-mark
     fail "capped log: $(head -c 200 "$OUT") ... $(tail -c 100 "$OUT")"
 echo "24 MB of output: the log kept the newest $size bytes"
 sm rm chatty
+
+# ---- SUPERMACHINE_TRACE: one timeline from the CLI and its VMM (docs/run.md) ----
+SUPERMACHINE_TRACE=$WORK/trace sm run --rm "$I" echo traced
+[ "$RC" = 0 ] && [ "$(cat "$OUT")" = traced ] || fail "traced run: $RC $(cat "$OUT") $(cat "$ERR")"
+for what in "cli: run" "run: prepared (restore)" "vmm: start" "restore: state loaded" \
+    "vmm: ready" "agent: hello answered (0)" "agent: process ended (0)" "vmm: exit 0" "run: removed"; do
+    grep -q " $what\$" "$WORK/trace" || fail "the trace lacks '$what': $(cat "$WORK/trace")"
+done
+[ "$(cut -d' ' -f2 "$WORK/trace" | sort -u | wc -l)" = 2 ] || fail "the trace is not of two processes: $(cat "$WORK/trace")"
+cut -d' ' -f1 "$WORK/trace" | sort -c -n || fail "the trace's times go back: $(cat "$WORK/trace")"
+echo "a traced run: $(wc -l <"$WORK/trace") steps, $(( ($(tail -n1 "$WORK/trace" | cut -d' ' -f1) - $(head -n1 "$WORK/trace" | cut -d' ' -f1)) / 1000 )) ms from the CLI's start to the record's removal"

@@ -11,12 +11,12 @@
 # published port, runs commands, gives back again after new work, and stops.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
-run_setup
+run_setup --baked
 I=$RUN_IMAGE
 PAGES=$(dirname "$SUPERMACHINE")/tests/tools/sm-guest-pages
 [ -x "$PAGES" ] || fail "no $PAGES (built with the tree)"
 SERVE='mkdir -p /www && echo hello-trim >/www/index.html && exec httpd -f -p 8080 -h /www'
-WEB=(-m 256m "$I" sh -c "$SERVE")
+WEB=("$I" sh -c "$SERVE")
 vmm_pid() { pgrep -f "supermachine-vmm .*vms/$1/vmm.json" | head -n 1; }
 # same_kib PID: KiB of the VM's own guest pages that hold the snapshot's bytes.
 same_kib() {
