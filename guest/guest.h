@@ -121,6 +121,8 @@ bool guest_on_host(void);
  * --add-host) as a block of /etc/hosts that a later hello replaces; without "hosts" the
  * block stays as it is. Idempotent: the same hello again writes nothing. */
 void guest_apply_names(struct json_object *hello);
+/* docker's --tmpfs and --read-only from a hello (mounts.c): 0, or -1 with why filled. */
+int guest_apply_mounts(struct json_object *hello, char *why, size_t whylen);
 /* The valid entries of a hello's "hosts" (an array of {"name", "ip"}; anything else, and
  * entries past AGENT_HOSTS_MAX, left out) into out[max]: how many. */
 struct agent_host_entry;

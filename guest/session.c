@@ -134,8 +134,12 @@ static void apply_hello(struct session *s, json_object *o)
         struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
         clock_settime(CLOCK_REALTIME, &ts);
     }
-    if (!guest_on_host())
-        guest_apply_names(o); /* hostname, --add-host */
+    /* Names first: their files are written before --read-only can forbid it. */
+    char failed[512] = "";
+    if (!guest_on_host()) {
+        guest_apply_names(o);                          /* hostname, --add-host */
+        guest_apply_mounts(o, failed, sizeof(failed)); /* --tmpfs, --read-only */
+    }
     const char *seed = agent_json_str(o, "seed");
     if (seed && strlen(seed) == 64 && strspn(seed, "0123456789abcdef") == 64) {
         struct {
@@ -157,6 +161,8 @@ static void apply_hello(struct session *s, json_object *o)
     }
     json_object *r = json_object_new_object();
     json_object_object_add(r, "version", json_object_new_int(AGENT_VERSION));
+    if (failed[0])
+        json_object_object_add(r, "error", json_object_new_string(failed));
     agent_write_json(s->conn, AGENT_HELLO, r);
     json_object_put(r);
 }

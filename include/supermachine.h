@@ -73,8 +73,8 @@ struct sm_image_info {
     char *tag;        /* "latest", "<none>" */
     char *id;         /* image ID: the config digest "sha256:<hex>" */
     char *manifest_digest;
-    int64_t created;  /* from the config, unix time; 0 if absent */
-    uint64_t size;    /* sum of the layer blobs */
+    int64_t created; /* from the config, unix time; 0 if absent */
+    uint64_t size;   /* sum of the layer blobs */
 };
 int sm_image_list(struct sm_image_info **out, size_t *n, sm_error_t *err);
 void sm_image_list_free(struct sm_image_info *list, size_t n);
@@ -103,11 +103,11 @@ int sm_image_rootfs(const char *ref, char **path_out, sm_error_t *err);
 /* The image config fields a VM needs. String arrays are NULL-terminated; absent scalar
  * fields are NULL. */
 struct sm_image_config {
-    char *id;           /* config digest */
+    char *id; /* config digest */
     char *manifest_digest;
     char **entrypoint;
     char **cmd;
-    char **env;         /* "K=V" */
+    char **env; /* "K=V" */
     char *working_dir;
     char *user;
     char *stop_signal;
@@ -178,20 +178,20 @@ int sm_parse_size(const char *s, uint64_t *bytes);
  * run) in a VMM process of its own and runs the image's Entrypoint + Cmd (overridable)
  * through the guest agent. */
 struct sm_run_options {
-    const char *image;           /* reference */
-    const char *name;            /* NULL: generated ("brave_otter_12") */
-    const char *const *cmd;      /* NULL: the image's Cmd; replaces it */
-    const char *const *entrypoint; /* NULL: the image's; an empty array clears it */
-    const char *const *env;      /* "K=V" on top of the image's Env */
-    const char *workdir;         /* NULL: the image's WorkingDir, else / */
-    const char *user;            /* NULL: the image's User, else root */
-    unsigned cpus;               /* 0: 1 */
-    uint64_t memory_mib;         /* 0: 512 */
-    int tty;                     /* give the process a terminal (docker -t) */
-    int interactive;             /* keep stdin open (docker -i) */
-    int detach;                  /* return once the process runs; output goes to the log */
-    int auto_remove;             /* remove the VM's record when it ends (docker --rm) */
-    int no_snapshot;             /* boot from scratch, neither using nor baking a snapshot */
+    const char *image;                  /* reference */
+    const char *name;                   /* NULL: generated ("brave_otter_12") */
+    const char *const *cmd;             /* NULL: the image's Cmd; replaces it */
+    const char *const *entrypoint;      /* NULL: the image's; an empty array clears it */
+    const char *const *env;             /* "K=V" on top of the image's Env */
+    const char *workdir;                /* NULL: the image's WorkingDir, else / */
+    const char *user;                   /* NULL: the image's User, else root */
+    unsigned cpus;                      /* 0: 1 */
+    uint64_t memory_mib;                /* 0: 512 */
+    int tty;                            /* give the process a terminal (docker -t) */
+    int interactive;                    /* keep stdin open (docker -i) */
+    int detach;                         /* return once the process runs; output goes to the log */
+    int auto_remove;                    /* remove the VM's record when it ends (docker --rm) */
+    int no_snapshot;                    /* boot from scratch, neither using nor baking a snapshot */
     int stdin_fd, stdout_fd, stderr_fd; /* attached runs */
     /* Attached runs: pass SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and SIGWINCH
      * received by this process to the main process while it runs (docker's sig-proxy).
@@ -244,6 +244,14 @@ struct sm_run_options {
      * in brackets; "host-gateway": this host as the guest reaches it, 10.0.2.2, which
      * needs a network). NULL-terminated, at most 256; NULL: none. */
     const char *const *extra_hosts;
+    /* docker's --read-only, kept in the VM's record: the image's root is read-only for
+     * every process of the VM; /dev, /dev/shm, /run, /proc and the tmpfs mounts stay
+     * writable. */
+    int read_only;
+    /* docker's --tmpfs, kept in the VM's record: "PATH[:OPTIONS]", a tmpfs mounted on
+     * PATH before the main process runs (docs/run.md: the options, and the defaults
+     * nosuid,nodev,noexec,mode=1777). NULL-terminated, at most 16; NULL: none. */
+    const char *const *tmpfs;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
@@ -263,13 +271,13 @@ struct sm_vm_info {
     char *name;
     char *image;
     char *command;
-    char *status;      /* "running", "exited" */
-    int exit_code;     /* when exited */
-    int64_t created;   /* unix seconds */
-    int64_t finished;  /* unix seconds, 0 while running */
-    int64_t pss_kib;   /* the VM's proportional set size (its VMM process, guest RAM
-                        * included; shared snapshot pages split among the clones
-                        * mapping them); -1 when not running */
+    char *status;     /* "running", "exited" */
+    int exit_code;    /* when exited */
+    int64_t created;  /* unix seconds */
+    int64_t finished; /* unix seconds, 0 while running */
+    int64_t pss_kib;  /* the VM's proportional set size (its VMM process, guest RAM
+                       * included; shared snapshot pages split among the clones
+                       * mapping them); -1 when not running */
 };
 int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
 /* A VM's record as a JSON object (malloc'd), with docker inspect's keys where they mean
@@ -293,8 +301,7 @@ struct sm_stop_options {
  * pool's, is asked to power off), then, if it still runs after the grace period, the VM
  * is stopped outright (its exit code 137). opts NULL: every default. A VM that does not
  * run is left as it is. */
-int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts,
-                    sm_error_t *err);
+int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err);
 /* sm_vm_stop_with with the VM's own signal and a grace period of timeout_s seconds
  * (more than 86400 counts as 86400). */
 int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err);
@@ -354,8 +361,8 @@ int sm_vm_copy_in(const char *name_or_id, const char *guest_path, int in_fd, uns
                   sm_error_t *err);
 /* Reads a regular file of at most max_bytes into *data (malloc'd, NUL-terminated beyond
  * *len for convenience). */
-int sm_vm_read_file(const char *name_or_id, const char *guest_path, size_t max_bytes,
-                    void **data, size_t *len, sm_error_t *err);
+int sm_vm_read_file(const char *name_or_id, const char *guest_path, size_t max_bytes, void **data,
+                    size_t *len, sm_error_t *err);
 int sm_vm_copy_out(const char *name_or_id, const char *guest_path, int out_fd, sm_error_t *err);
 /* docker cp: a file, symlink or whole directory between this host and a running VM, with
  * docker's rules (docs/run.md): into an existing directory under its own name, else as

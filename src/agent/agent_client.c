@@ -158,9 +158,15 @@ int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type, cons
     }
 }
 
-int agent_hello(struct agent_conn *c, const char *hostname, const struct agent_host_entry *hosts,
-                size_t n, int timeout_ms, sm_error_t *err)
+int agent_hello(struct agent_conn *c, const struct agent_hello_setup *setup, int timeout_ms,
+                sm_error_t *err)
 {
+    static const struct agent_hello_setup none = {0};
+    if (setup == NULL)
+        setup = &none;
+    const char *hostname = setup->hostname;
+    const struct agent_host_entry *hosts = setup->hosts;
+    size_t n = setup->nhosts;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint8_t seed[32];
@@ -186,6 +192,14 @@ int agent_hello(struct agent_conn *c, const char *hostname, const struct agent_h
         }
         json_object_object_add(o, "hosts", a);
     }
+    if (setup->read_only)
+        json_object_object_add(o, "read_only", json_object_new_boolean(1));
+    if (setup->tmpfs && setup->tmpfs[0]) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; setup->tmpfs[i]; i++)
+            json_object_array_add(a, json_object_new_string(setup->tmpfs[i]));
+        json_object_object_add(o, "tmpfs", a);
+    }
     int w = agent_write_json(c->fd, AGENT_HELLO, o);
     json_object_put(o);
     if (w < 0)
@@ -198,6 +212,18 @@ int agent_hello(struct agent_conn *c, const char *hostname, const struct agent_h
     json_object *r = agent_parse_json(payload, len);
     int64_t version = 0;
     bool ok = type == AGENT_HELLO && r && agent_json_int(r, "version", 0, 1000000, &version);
+    const char *refused = ok ? agent_json_str(r, "error") : NULL;
+    if (refused) {
+        /* The guest's words: bounded, and on one line whatever it sent. */
+        char text[301];
+        snprintf(text, sizeof(text), "%s", refused);
+        for (char *p = text; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+        sm_error_set(err, 0, "%s", text);
+        json_object_put(r);
+        return -2;
+    }
     json_object_put(r);
     if (!ok)
         return sm_error_set(err, 0, "agent: expected hello, got a %s frame",

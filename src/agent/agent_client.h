@@ -35,12 +35,22 @@ int agent_connect_while(const char *uds_path, uint32_t port, int timeout_ms, boo
 int agent_connect_unix(const char *path, struct agent_conn *c, sm_error_t *err);
 void agent_close(struct agent_conn *c);
 
+/* What a hello sets up in the guest besides its clock and entropy. */
+struct agent_hello_setup {
+    const char *hostname; /* NULL: leave it */
+    /* docker's --add-host: the nhosts of hosts, none when nhosts is 0; hosts NULL: leave
+     * them */
+    const struct agent_host_entry *hosts;
+    size_t nhosts;
+    bool read_only;           /* docker's --read-only */
+    const char *const *tmpfs; /* docker's --tmpfs specs (agent_tmpfs.h); NULL: none */
+};
 /* Sets the guest's wall clock to ours and feeds its entropy pool (after a restore both
- * are the snapshot's), sets its hostname (NULL: leave it) and its /etc/hosts entries
- * (docker's --add-host: the n of hosts, none when n is 0; hosts NULL: leave them), and
- * checks the agent's protocol version. */
-int agent_hello(struct agent_conn *c, const char *hostname, const struct agent_host_entry *hosts,
-                size_t n, int timeout_ms, sm_error_t *err);
+ * are the snapshot's), applies setup (NULL: nothing), and checks the agent's protocol
+ * version. -1 when the exchange failed; -2 when the guest answered that it could not
+ * apply setup (a mount that failed), with its reason. */
+int agent_hello(struct agent_conn *c, const struct agent_hello_setup *setup, int timeout_ms,
+                sm_error_t *err);
 
 /* What the guest reported about a process that ran. */
 struct agent_exit_stats {

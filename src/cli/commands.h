@@ -93,6 +93,7 @@ struct cli_run_args {
     struct cli_env env;
     const char **publish;
     const char **extra_hosts;
+    const char **tmpfs;
     struct cli_vm_lists lists;
     const char *entry[2];
 };

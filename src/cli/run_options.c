@@ -17,6 +17,8 @@ enum {
     OPT_STOP_SIGNAL,
     OPT_STOP_TIMEOUT,
     OPT_ADD_HOST,
+    OPT_READ_ONLY,
+    OPT_TMPFS,
 };
 
 int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a)
@@ -39,6 +41,8 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
         {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
         {"add-host", required_argument, NULL, OPT_ADD_HOST},
+        {"read-only", no_argument, NULL, OPT_READ_ONLY},
+        {"tmpfs", required_argument, NULL, OPT_TMPFS},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -46,7 +50,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     struct sm_run_options *o = &a->o;
     *o = (struct sm_run_options){
         .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
-    size_t npublish = 0, nextra = 0;
+    size_t npublish = 0, nextra = 0, ntmpfs = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:Ph:", longopts, NULL)) != -1) {
@@ -106,6 +110,12 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         case OPT_ADD_HOST:
             cli_push(&a->extra_hosts, &nextra, optarg); /* checked by the library */
             break;
+        case OPT_READ_ONLY:
+            o->read_only = 1;
+            break;
+        case OPT_TMPFS:
+            cli_push(&a->tmpfs, &ntmpfs, optarg); /* checked by the library */
+            break;
         default:
             switch (cli_vm_option(cmd, c, optarg, o, &a->lists)) {
             case 1:
@@ -125,6 +135,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     o->env = a->env.list;
     o->publish = a->publish;
     o->extra_hosts = a->extra_hosts;
+    o->tmpfs = a->tmpfs;
     return 0;
 }
 
@@ -133,6 +144,7 @@ void cli_run_args_free(struct cli_run_args *a)
     cli_env_free(&a->env);
     free(a->publish);
     free(a->extra_hosts);
+    free(a->tmpfs);
     free(a->lists.allow);
     free(a->lists.deny);
 }

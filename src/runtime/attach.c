@@ -90,11 +90,20 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
         if (r < 0)
             break;
         sm_trace("agent: connected");
-        r = agent_hello(&c, hostname, hosts, nhosts, timeout_ms, err);
+        struct agent_hello_setup setup = {
+            .hostname = hostname,
+            .hosts = hosts,
+            .nhosts = nhosts,
+            .read_only = in->read_only,
+            .tmpfs = (const char *const *)in->tmpfs,
+        };
+        r = agent_hello(&c, &setup, timeout_ms, err);
         sm_trace("agent: hello answered (%d)", r);
         if (r == 0)
             break;
         agent_close(&c);
+        if (r == -2) /* the guest's answer: asking again would get the same */
+            break;
         /* Right after a restore the guest's vsock transport reset (docs/vsock.md) can
          * close a connection it accepted a moment before: connect again. */
         if (sm_now_ns() >= deadline || !vm_alive(in))

@@ -54,6 +54,7 @@ void instance_release(struct instance *in)
     free(in->hostname);
     free(in->stop_signal);
     sm_strv_free(in->extra_hosts);
+    sm_strv_free(in->tmpfs);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -107,6 +108,8 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
             : -1;
     in->stop_timeout = t >= 0 && t <= SM_STOP_TIMEOUT_MAX ? (int)t : -1;
     in->extra_hosts = json_object_object_get_ex(cfg, "extra_hosts", &v) ? sm_json_strv(v) : NULL;
+    in->tmpfs = json_object_object_get_ex(cfg, "tmpfs", &v) ? sm_json_strv(v) : NULL;
+    in->read_only = json_object_object_get_ex(cfg, "read_only", &v) && json_object_get_boolean(v);
     json_object *ar;
     in->auto_remove =
         json_object_object_get_ex(cfg, "auto_remove", &ar) && json_object_get_boolean(ar);
@@ -424,6 +427,9 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     out->stop_timeout = spec->has_stop_timeout ? spec->stop_timeout : -1;
     json_object *extra = sm_json_array(spec->extra_hosts); /* NULL when there are none */
     out->extra_hosts = sm_json_strv(extra);
+    json_object *tmpfs = sm_json_array(spec->tmpfs);
+    out->tmpfs = sm_json_strv(tmpfs);
+    out->read_only = spec->read_only;
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -442,6 +448,10 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "stop_timeout", json_object_new_int(out->stop_timeout));
     if (extra)
         json_object_object_add(cfg, "extra_hosts", extra);
+    if (tmpfs)
+        json_object_object_add(cfg, "tmpfs", tmpfs);
+    if (out->read_only)
+        json_object_object_add(cfg, "read_only", json_object_new_boolean(1));
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

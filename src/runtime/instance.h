@@ -27,6 +27,8 @@ struct instance {
     char *stop_signal;
     int stop_timeout;
     char **extra_hosts; /* docker's --add-host, as given; NULL: none */
+    bool read_only;     /* docker's --read-only */
+    char **tmpfs;       /* docker's --tmpfs, as given; NULL: none */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -47,6 +49,8 @@ struct instance_spec {
     bool has_stop_timeout;
     int stop_timeout;               /* seconds, with has_stop_timeout */
     const char *const *extra_hosts; /* NULL-terminated; NULL: none */
+    bool read_only;
+    const char *const *tmpfs; /* NULL-terminated; NULL: none */
 };
 
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,

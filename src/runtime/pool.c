@@ -528,13 +528,14 @@ static int check_run_options(const struct sm_run_options *r, sm_error_t *err)
 {
     if (r == NULL || r->image == NULL || *r->image == '\0')
         return sm_error_set(err, EINVAL, "no image given");
-    const char *bad = r->name || r->hostname                  ? "a VM name or hostname"
-                      : r->cmd || r->entrypoint               ? "a command"
-                      : r->env || r->workdir || r->user       ? "environment, workdir or user"
-                      : r->tty || r->interactive              ? "a terminal or stdin"
-                      : r->detach || r->auto_remove           ? "detach or auto-remove"
-                      : r->stop_signal || r->stop_timeout_set ? "a stop signal or timeout"
-                      : r->extra_hosts && r->extra_hosts[0]   ? "hosts to add"
+    const char *bad = r->name || r->hostname                      ? "a VM name or hostname"
+                      : r->cmd || r->entrypoint                   ? "a command"
+                      : r->env || r->workdir || r->user           ? "environment, workdir or user"
+                      : r->tty || r->interactive                  ? "a terminal or stdin"
+                      : r->detach || r->auto_remove               ? "detach or auto-remove"
+                      : r->stop_signal || r->stop_timeout_set     ? "a stop signal or timeout"
+                      : r->extra_hosts && r->extra_hosts[0]       ? "hosts to add"
+                      : r->read_only || (r->tmpfs && r->tmpfs[0]) ? "--read-only or --tmpfs"
                       : (r->publish && r->publish[0]) || r->publish_all ? "ports to publish"
                                                                         : NULL;
     if (bad)

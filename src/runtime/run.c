@@ -351,6 +351,8 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .has_stop_timeout = o->stop_timeout_set != 0,
         .stop_timeout = o->stop_timeout,
         .extra_hosts = o->extra_hosts,
+        .read_only = o->read_only != 0,
+        .tmpfs = o->tmpfs,
     };
 }
 

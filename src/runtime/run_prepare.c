@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent_tmpfs.h"
 #include "agent/initramfs.h"
 #include "common/digest_cache.h"
 #include "common/util.h"
@@ -131,6 +132,26 @@ static int check_extra_hosts(const struct sm_run_options *o, const struct run_pl
         if (agent_host_entry_parse(o->extra_hosts[i], p->network ? NET_HOST_IP4 : NULL, &e, why,
                                    sizeof(why)) < 0)
             return sm_error_set(err, 0, "--add-host %s: %s", o->extra_hosts[i], why);
+    }
+    return 0;
+}
+
+/* docker's --tmpfs, checked as the guest's agent checks it: one path once, the options
+ * it knows. */
+static int check_tmpfs(const struct sm_run_options *o, sm_error_t *err)
+{
+    size_t n = strv_len(o->tmpfs);
+    if (n > AGENT_TMPFS_MAX)
+        return sm_error_set(err, 0, "--tmpfs: at most %d mounts", AGENT_TMPFS_MAX);
+    cleanup_free struct agent_tmpfs *t = n ? xcalloc(n, sizeof(*t)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+        if (agent_tmpfs_parse(o->tmpfs[i], &t[i], why, sizeof(why)) < 0)
+            return sm_error_set(err, 0, "--tmpfs %s: %s", o->tmpfs[i], why);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t[i].path, t[j].path) == 0)
+                return sm_error_set(err, 0, "--tmpfs %s: %s is given twice", o->tmpfs[i],
+                                    t[i].path);
     }
     return 0;
 }
@@ -270,11 +291,20 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
      * main process is (docs/snapshot-workload.md, "Keys"). Ports and egress rules are the
      * host side's, never in the guest: not part of it. */
     char *wm = xasprintf("%sworkload\n%s\n%s\n%s\n", material, p->snapshot_on, p->workdir, p->user);
-    for (int list = 0; list < 2; list++) {
-        char **v = list ? p->env : p->argv;
-        for (size_t i = 0; v[i]; i++) {
+    /* --read-only and --tmpfs shape the root the workload starts in (only when given:
+     * the keys of snapshots baked without them stay what they were). */
+    if (o->read_only) {
+        char *n = xasprintf("%sread-only\n", wm);
+        free(wm);
+        wm = n;
+    }
+    for (int list = 0; list < 3; list++) {
+        const char *const *v = list == 0   ? (const char *const *)p->argv
+                               : list == 1 ? (const char *const *)p->env
+                                           : o->tmpfs;
+        for (size_t i = 0; v && v[i]; i++) {
             /* Length-prefixed: ["a b"] and ["a", "b"] must differ. */
-            char *n = xasprintf("%s%c%zu:%s\n", wm, list ? 'e' : 'a', strlen(v[i]), v[i]);
+            char *n = xasprintf("%s%c%zu:%s\n", wm, "aet"[list], strlen(v[i]), v[i]);
             free(wm);
             wm = n;
         }
@@ -378,7 +408,7 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
     if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0 ||
         check_hostname(o->hostname, err) < 0 || check_stop(o, err) < 0 ||
-        check_extra_hosts(o, p, err) < 0)
+        check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0)
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;

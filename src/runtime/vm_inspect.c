@@ -49,6 +49,19 @@ static void add_host_config(json_object *o, const struct instance *in)
     json_object_object_add(host, "AutoRemove", json_object_new_boolean(in->auto_remove));
     /* docker's null when there are none */
     json_object_object_add(host, "ExtraHosts", sm_json_array((const char *const *)in->extra_hosts));
+    json_object_object_add(host, "ReadonlyRootfs", json_object_new_boolean(in->read_only));
+    /* docker's map of path to options ("" when none), null when there are none */
+    json_object *tmpfs = NULL;
+    for (size_t i = 0; in->tmpfs && in->tmpfs[i]; i++) {
+        if (tmpfs == NULL)
+            tmpfs = json_object_new_object();
+        const char *colon = strchr(in->tmpfs[i], ':');
+        cleanup_free char *where =
+            colon ? xasprintf("%.*s", (int)(colon - in->tmpfs[i]), in->tmpfs[i])
+                  : xstrdup(in->tmpfs[i]);
+        json_object_object_add(tmpfs, where, json_object_new_string(colon ? colon + 1 : ""));
+    }
+    json_object_object_add(host, "Tmpfs", tmpfs);
     if (cfg) {
         const char *network = sm_json_str(cfg, "network");
         json_object_object_add(host, "Cpus", json_object_new_int64(sm_json_int(cfg, "cpus")));

@@ -3,7 +3,7 @@
 # and exit status 125, whatever the command: an unknown option (long, short, or inside a
 # cluster of short ones), an option missing its value, docker options a VM has no use
 # for, with the reason, and bad values of run's and stop's options (--stop-signal,
-# --stop-timeout, --add-host, stop -s and -t), which leave no VM record behind (ps -a is
+# --stop-timeout, --add-host, --tmpfs, stop -s and -t), which leave no VM record behind (ps -a is
 # as it was).
 # Needs no KVM: all of it is refused before a VM exists.
 set -eu
@@ -68,6 +68,16 @@ check "run img: --add-host -db=::1: -db: $notname" run -d --add-host -db=::1 img
 check "run img: --add-host gw:host-gateway: host-gateway: the VM has no network (--network none)" \
     run --network none --add-host gw:host-gateway img
 check "run: option '--add-host' needs a value; see 'supermachine run --help'" run --add-host
+check "run img: --tmpfs tmp: the path must be absolute" run --tmpfs tmp img
+check "run img: --tmpfs /: the root cannot be a tmpfs (--read-only keeps it from writes)" run --tmpfs / img
+check "run img: --tmpfs /proc/x: /proc is the guest's own" run --read-only --tmpfs /proc/x img
+check "run img: --tmpfs /a/../etc: the path has an empty, '.' or '..' part" run --tmpfs /a/../etc img
+check "run img: --tmpfs /tmp:size=1x: option size=1x: not a valid value" run --tmpfs /tmp:size=1x img
+check "run img: --tmpfs /tmp:bind: unknown option 'bind'" run -d --tmpfs /tmp:bind img sleep 1
+check "run img: --tmpfs /tmp:size=1m: /tmp is given twice" run --tmpfs /tmp --tmpfs /tmp:size=1m img
+check "bake img: --tmpfs /tmp:mode=9: option mode=9: not a valid value" bake --snapshot-on after:1 \
+    --tmpfs /tmp:mode=9 img
+check "run: option '--tmpfs' needs a value; see 'supermachine run --help'" run --tmpfs
 "$SUPERMACHINE" ps -a >"$dir/ps-after" 2>&1
 if ! cmp -s "$dir/ps-before" "$dir/ps-after" || [ -n "$(ls "$SUPERMACHINE_HOME/vms" 2>/dev/null)" ]; then
     echo "FAIL: refused runs left VM records: ps -a:"

@@ -10,8 +10,8 @@
 # it (137); run --stop-signal gives the VM its own signal for stop (the process's trap
 # decides its exit code, as ps, inspect and wait show), stop -s overrides it, and
 # --stop-timeout its grace period; rm removes it; a VMM killed outright (as the host's OOM killer would) leaves
-# a record that says Exited (137); the example program (examples/three-commands.c) does
-# the same through the C API.
+# a record that says Exited (137); --read-only and --tmpfs; the example program
+# (examples/three-commands.c) does the same through the C API.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 run_setup --baked
@@ -198,6 +198,43 @@ sm rm victim
 
 sm rm nosuchvm
 [ "$RC" = 125 ] && grep -q "^supermachine: rm: nosuchvm: no such VM" "$ERR" || fail "rm nosuchvm: $RC $(cat "$ERR")"
+
+# --read-only and --tmpfs, as docker's: the image's root refuses writes for the main
+# process and for exec; the tmpfs mounts (docker's default options, or the given ones)
+# and the guest's own /dev/shm and /run take them; inspect shows both.
+sm run -d --name ro --read-only --tmpfs /tmp --tmpfs /scratch/data:exec,size=8m,mode=0750,uid=1234 \
+    "$I" sh -c 'echo main >/etc/main-wrote 2>/dev/null; echo $? >/tmp/main-status; exec sleep 1000'
+[ "$RC" = 0 ] || fail "run -d --read-only: $RC $(cat "$ERR")"
+expect 0 "1" -- exec ro cat /tmp/main-status
+sm exec ro sh -c 'touch /newfile'
+[ "$RC" != 0 ] && grep -q "Read-only file system" "$ERR" || fail "exec wrote to a read-only root: $RC $(cat "$ERR")"
+expect 0 "shm-run-ok" -- exec ro sh -c 'echo a >/dev/shm/a && echo b >/run/b && echo shm-run-ok'
+sm exec ro sh -c 'grep -E " /(tmp|scratch/data|) " /proc/mounts'
+[ "$RC" = 0 ] || fail "exec ro mounts: $RC $(cat "$ERR")"
+grep -qE "^sm-tmpfs /tmp tmpfs rw,nosuid,nodev,noexec[, ]" "$OUT" || fail "/tmp's mount: $(cat "$OUT")"
+grep -qE "^sm-tmpfs /scratch/data tmpfs rw,nosuid,nodev,.*size=8192k,mode=750,uid=1234" "$OUT" &&
+    ! grep -qE "^sm-tmpfs /scratch/data .*noexec" "$OUT" || fail "/scratch/data's mount: $(cat "$OUT")"
+grep -qE "^[^ ]+ / [^ ]+ ro," "$OUT" || fail "the root is not mounted read-only: $(cat "$OUT")"
+# noexec on /tmp, exec on /scratch/data: a copy of busybox runs from one only.
+expect 0 "ran-from-data" -- exec ro sh -c 'cp /bin/busybox /scratch/data/bb && /scratch/data/bb echo ran-from-data'
+sm exec ro sh -c 'cp /bin/busybox /tmp/bb && /tmp/bb echo ran-from-tmp'
+[ "$RC" = 126 ] || fail "a program on the noexec /tmp: $RC $(cat "$OUT") $(cat "$ERR")"
+# A second exec's hello mounts nothing again: still one mount at each path.
+expect 0 "1 1" -- exec ro sh -c 'echo $(grep -c " /tmp " /proc/mounts) $(grep -c " /scratch/data " /proc/mounts)'
+sm inspect ro
+python3 - "$OUT" <<'PY' || fail "inspect ro: $(cat "$OUT")"
+import json, sys
+h = json.load(open(sys.argv[1]))[0]["HostConfig"]
+assert h["ReadonlyRootfs"] is True, h
+assert h["Tmpfs"] == {"/tmp": "", "/scratch/data": "exec,size=8m,mode=0750,uid=1234"}, h["Tmpfs"]
+PY
+sm rm -f ro
+[ "$RC" = 0 ] || fail "rm -f ro: $(cat "$ERR")"
+# A mount the guest's kernel refuses fails the run in one line.
+sm run --rm --tmpfs /bad:size=1m,nr_blocks=1,nr_inodes=1k,uid=4294967295 "$I" true
+[ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] && grep -q "tmpfs /bad" "$ERR" ||
+    fail "a refused mount: $RC $(cat "$ERR")"
+echo "--read-only and --tmpfs: root refuses writes, tmpfs mounts with docker's options, noexec enforced"
 
 # examples/three-commands.c, the public API's walk-through: start, three execs, a file
 # written and read back, stop, remove.

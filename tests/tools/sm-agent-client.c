@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     int connected = strncmp(argv[optind], "vsock:", 6) == 0
                         ? connect_vsock((unsigned)strtoul(argv[optind] + 6, NULL, 10), &conn, &err)
                         : agent_connect_unix(argv[optind], &conn, &err);
-    if (connected < 0 || agent_hello(&conn, NULL, NULL, 0, 5000, &err) < 0)
+    if (connected < 0 || agent_hello(&conn, NULL, 5000, &err) < 0)
         goto fail;
     if (poweroff) {
         if (agent_poweroff(&conn, &err) < 0)
