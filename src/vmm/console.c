@@ -48,6 +48,7 @@ static void line_done_locked(struct console *c)
 void console_output(struct console *c, const uint8_t *buf, size_t len)
 {
     pthread_mutex_lock(&c->lock);
+    bool was_empty = c->out_len == 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t b = buf[i];
         c->out[c->out_len++] = b;
@@ -64,7 +65,10 @@ void console_output(struct console *c, const uint8_t *buf, size_t len)
      * once, without a system call per byte. */
     if (len && (buf[len - 1] == '\n' || c->out_len > sizeof(c->out) / 2))
         flush_locked(c);
+    bool tell = was_empty && c->out_len > 0 && c->on_pending;
     pthread_mutex_unlock(&c->lock);
+    if (tell)
+        c->on_pending(c->pending_opaque);
 }
 
 void console_flush(struct console *c)
@@ -72,6 +76,14 @@ void console_flush(struct console *c)
     pthread_mutex_lock(&c->lock);
     flush_locked(c);
     pthread_mutex_unlock(&c->lock);
+}
+
+bool console_pending(struct console *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool pending = c->out_len > 0 || c->in_len > 0;
+    pthread_mutex_unlock(&c->lock);
+    return pending;
 }
 
 void console_finish(struct console *c)

@@ -60,6 +60,11 @@ static void wake_loop(struct vm *vm)
     (void)r;
 }
 
+static void console_wakes_loop(void *opaque)
+{
+    wake_loop(opaque);
+}
+
 static void kick_vcpus(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -396,6 +401,8 @@ struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err)
         sm_error_set(err, errno, "eventfd");
         goto fail;
     }
+    vm->console.on_pending = console_wakes_loop;
+    vm->console.pending_opaque = vm;
     serial_init(&vm->serial, &vm_serial_ops, vm);
     if (bus_register(&vm->pio, X86_SERIAL_PORT, 8, serial_io, &vm->serial, err) < 0)
         goto fail;
@@ -572,6 +579,7 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
 
     bool input_open = vm->cfg.console_in_fd >= 0;
     bool escape = false;
+    int trim_ms = vm_trim_tick(vm);
     for (;;) {
         pthread_mutex_lock(&vm->lock);
         bool stopping = vm->state == VM_STOPPING;
@@ -623,9 +631,13 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
             fds[4] = (struct pollfd){.fd = vm->cfg.console_in_fd, .events = POLLIN};
             nfds = 5;
         }
-        /* A short timeout flushes partial console lines (prompts) and retries input the
-         * guest could not take yet. */
-        int r = poll(fds, nfds, 20);
+        /* The loop sleeps until a descriptor wakes it, but for console output not flushed
+         * yet (a prompt: the console wakes the loop when such output starts) and input
+         * the guest could not take yet, both seen to within 20 ms, and trimming's
+         * schedule. An idle clone wakes at most once a second (trimming's watch), or
+         * never with trimming off: a hundred of them cost no CPU time. */
+        int timeout = console_pending(&vm->console) ? 20 : trim_ms;
+        int r = poll(fds, nfds, timeout);
         if (r < 0 && errno != EINTR) {
             vm_finish(vm, VM_EXIT_ERROR, "poll: %s", strerror(errno));
             break;
@@ -641,8 +653,11 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
             vm_control_serve(vm);
         if (nfds == 5 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR)))
             input_open = read_input(vm, &escape);
-        console_flush(&vm->console);
-        vm_trim_tick(vm);
+        /* Woken by the eventfd alone, most likely for a line that started: it gets its
+         * 20 ms to end, so that a line is one write. */
+        if (r == 0 || !(fds[0].revents & POLLIN))
+            console_flush(&vm->console);
+        trim_ms = vm_trim_tick(vm);
     }
     for (unsigned i = 0; i < vm->ncpus; i++) {
         if (vm->vcpus[i].started)

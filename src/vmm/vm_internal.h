@@ -95,9 +95,11 @@ void vm_freeze_devices(struct vm *vm, bool frozen);
  * device thread. vm_quiesce_end lets the devices go on; the vCPUs go on at vm_resume. */
 int vm_quiesce(struct vm *vm, sm_error_t *err);
 void vm_quiesce_end(struct vm *vm);
-/* Trimming (vm_trim.c): armed at a restore and a reset, checked on each loop turn. */
+/* Trimming (vm_trim.c): armed at a restore and a reset, checked on each loop turn. The
+ * tick answers how many milliseconds the loop may sleep before it wants the next one
+ * (-1: none, trimming is off). */
 void vm_trim_start(struct vm *vm);
-void vm_trim_tick(struct vm *vm);
+int vm_trim_tick(struct vm *vm);
 void vm_finish(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

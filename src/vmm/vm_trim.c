@@ -1,5 +1,6 @@
 /* When a restored VM gives back the pages it wrote back to its snapshot's bytes
- * (memory_trim.h). Checked on each turn of vm_run's loop (every 20 ms at most):
+ * (memory_trim.h). Checked on each turn of vm_run's loop, which wakes for it when it
+ * asks (vm_trim_tick's answer), and at least every TRIM_WATCH_MS to see activity:
  *
  *   - only after device activity (virtqueue notifications, vsock and network traffic) since
  *     the last trim: a guest that did nothing wrote (almost) nothing;
@@ -25,6 +26,7 @@
 #define TRIM_MIN_INTERVAL_NS (1000ull * 1000000)
 #define TRIM_MAX_INTERVAL_NS (60ull * 1000000000)
 #define TRIM_AGAIN_PAGES     16
+#define TRIM_WATCH_MS        1000
 
 void vm_trim_start(struct vm *vm)
 {
@@ -57,10 +59,20 @@ static size_t trim_now(struct vm *vm)
     return dropped;
 }
 
-void vm_trim_tick(struct vm *vm)
+/* Milliseconds until a trim is due, at least 1 (now: the next turn). */
+static int due_in_ms(const struct vm *vm, uint64_t now)
+{
+    uint64_t at = vm->trim_last_ns + vm->trim_interval_ns;
+    if (vm->trim_active_ns + TRIM_QUIET_NS > at)
+        at = vm->trim_active_ns + TRIM_QUIET_NS;
+    uint64_t ms = at > now ? (at - now + 999999) / 1000000 : 1;
+    return ms < TRIM_WATCH_MS ? (int)(ms ? ms : 1) : TRIM_WATCH_MS;
+}
+
+int vm_trim_tick(struct vm *vm)
 {
     if (vm->trim.pagemap_fd < 0 || !vm->mem.from_file)
-        return;
+        return -1;
     uint64_t now = sm_now_ns();
     uint64_t seen = __atomic_load_n(&vm->io.dispatched, __ATOMIC_RELAXED);
     if (seen != vm->trim_seen) {
@@ -69,10 +81,10 @@ void vm_trim_tick(struct vm *vm)
         vm->trim_interval_ns = TRIM_MIN_INTERVAL_NS;
         vm->trim_pending = true;
     }
-    if (!vm->trim_pending || now - vm->trim_last_ns < vm->trim_interval_ns)
-        return;
-    if (now - vm->trim_active_ns < TRIM_QUIET_NS)
-        return;
+    if (!vm->trim_pending)
+        return TRIM_WATCH_MS; /* only activity starts the next round */
+    if (now - vm->trim_last_ns < vm->trim_interval_ns || now - vm->trim_active_ns < TRIM_QUIET_NS)
+        return due_in_ms(vm, now);
     size_t dropped = trim_now(vm);
     vm->trim_last_ns = sm_now_ns();
     vm->trim_pending = dropped >= TRIM_AGAIN_PAGES;
@@ -82,4 +94,5 @@ void vm_trim_tick(struct vm *vm)
                                    : TRIM_MAX_INTERVAL_NS;
     /* The pause itself may have run queued device work: not the guest's activity. */
     vm->trim_seen = __atomic_load_n(&vm->io.dispatched, __ATOMIC_RELAXED);
+    return vm->trim_pending ? due_in_ms(vm, sm_now_ns()) : TRIM_WATCH_MS;
 }

@@ -44,6 +44,18 @@ echo "ps: web (512 MiB guest) uses $mem (PSS)"
 [ "$k" -gt 1024 ] && [ "$k" -lt $(((512 + 200) * 1024)) ] ||
     fail "ps shows web's memory as '$mem': want a PSS between 1 MiB and 712 MiB: $(cat "$OUT")"
 
+# An idle VM costs no CPU time: its VMM's main thread sleeps until there is work (with
+# trimming on, it also looks for activity once a second). It woke every 20 ms before.
+vmm=$(pgrep -f "supermachine-vmm .*vms/$id/vmm.json" | head -n 1)
+[ -n "$vmm" ] || fail "no VMM process for web"
+switches() { sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "/proc/$vmm/task/$vmm/status"; }
+sleep 2 # the restore's hello and the command's start are done with
+s0=$(switches)
+sleep 4
+s1=$(switches)
+echo "web's VMM main thread woke $((s1 - s0)) times in 4 s (trimming: ${SUPERMACHINE_TRIM:-on})"
+[ $((s1 - s0)) -le 12 ] || fail "an idle VM's VMM main thread woke $((s1 - s0)) times in 4 s"
+
 # inspect: the record with docker's keys; a VM's name is found before an image's.
 sm inspect web
 [ "$RC" = 0 ] || fail "inspect web: $RC $(cat "$ERR")"
