@@ -112,6 +112,7 @@ struct sm_image_config {
     char *user;
     char *stop_signal;
     char **exposed_ports; /* "80/tcp" */
+    char **labels;        /* "K=V", the config's Labels (string values only) */
 };
 int sm_image_config(const char *ref, struct sm_image_config **out, sm_error_t *err);
 void sm_image_config_free(struct sm_image_config *c);
@@ -252,6 +253,11 @@ struct sm_run_options {
      * PATH before the main process runs (docs/run.md: the options, and the defaults
      * nosuid,nodev,noexec,mode=1777). NULL-terminated, at most 16; NULL: none. */
     const char *const *tmpfs;
+    /* docker's --label, kept in the VM's record with its image's labels (a run's label
+     * replaces the image's of the same key): "K=V", or "K" for an empty value. K is 1 to
+     * 256 characters, neither holds a control character. NULL-terminated, at most 1024;
+     * NULL: none. sm_vm_info.labels and inspect's Config.Labels show them. */
+    const char *const *labels;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
@@ -278,15 +284,17 @@ struct sm_vm_info {
     int64_t pss_kib;  /* the VM's proportional set size (its VMM process, guest RAM
                        * included; shared snapshot pages split among the clones
                        * mapping them); -1 when not running */
+    char **labels;    /* "K=V": its image's labels, then its run's (the latter win) */
 };
 int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
 /* A VM's record as a JSON object (malloc'd), with docker inspect's keys where they mean
  * the same: Id, Name, Created, Image, ImageDigest, Command, State (Status, Running,
  * ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image, StopSignal: the run's,
- * else the image's, absent if neither; StopTimeout: the run's, absent if not given),
- * HostConfig (Cpus, MemoryMiB, NetworkMode, AutoRemove, ExtraHosts: --add-host's as
- * given, null if none), NetworkSettings (Ports as docker's), MemoryPssKiB (-1 when it is
- * not running). */
+ * else the image's, absent if neither; StopTimeout: the run's, absent if not given;
+ * Labels: the image's and the run's, {} if none), HostConfig (Cpus, MemoryMiB,
+ * NetworkMode, AutoRemove, ExtraHosts: --add-host's as given, null if none;
+ * ReadonlyRootfs; Tmpfs: path to options, null if none), NetworkSettings (Ports as
+ * docker's), MemoryPssKiB (-1 when it is not running). */
 int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);
 /* docker stop's options. */

@@ -17,9 +17,10 @@ void cmd_ps_usage(FILE *out)
                  "  --no-trunc          full ids and commands\n"
                  "  -f, --filter K=V    only VMs that match: status=created|running|exited,\n"
                  "                      name=TEXT (part of the name), id=PREFIX,\n"
-                 "                      ancestor=IMAGE (as run was given it), exited=CODE;\n"
-                 "                      a key given twice matches either value (implies -a\n"
-                 "                      for status and exited)\n"
+                 "                      ancestor=IMAGE (as run was given it), exited=CODE,\n"
+                 "                      label=KEY or label=KEY=VALUE; a key given twice\n"
+                 "                      matches either value, but each label= must match\n"
+                 "                      (implies -a for status and exited)\n"
                  "  -n, --last N        the N newest VMs, ended ones included\n"
                  "  -l, --latest        the newest VM\n"
                  "  --format TEMPLATE   one line per VM from docker's fields: {{.ID}},\n"
@@ -52,13 +53,14 @@ static void status_text(const struct sm_vm_info *v, char *out, size_t n)
     }
 }
 
-/* docker's filters: keys AND'd, the values of one key OR'd. */
+/* docker's filters: keys AND'd, the values of one key OR'd, but for label=, each of
+ * which must match. */
 struct ps_filters {
     const char **kv;
     size_t n;
 };
 
-static const char *const filter_keys[] = {"status", "name", "id", "ancestor", "exited"};
+static const char *const filter_keys[] = {"status", "name", "id", "ancestor", "exited", "label"};
 
 static int filter_add(struct ps_filters *f, const char *kv)
 {
@@ -68,8 +70,8 @@ static int filter_add(struct ps_filters *f, const char *kv)
         known |= strlen(filter_keys[i]) == (size_t)(eq - kv) &&
                  strncmp(kv, filter_keys[i], (size_t)(eq - kv)) == 0;
     if (!known)
-        return cli_usage_error("ps: --filter %s: want status=, name=, id=, ancestor= or exited=",
-                               kv);
+        return cli_usage_error(
+            "ps: --filter %s: want status=, name=, id=, ancestor=, exited= or label=", kv);
     cli_push(&f->kv, &f->n, kv);
     return 0;
 }
@@ -84,6 +86,17 @@ static bool filter_value_matches(const struct sm_vm_info *v, const char *key, co
         return strncmp(v->id, value, strlen(value)) == 0;
     if (strcmp(key, "ancestor") == 0)
         return strcmp(v->image, value) == 0;
+    if (strcmp(key, "label") == 0) {
+        /* "K": the VM has label K; "K=V": with that value. */
+        bool with_value = strchr(value, '=') != NULL;
+        size_t klen = strcspn(value, "=");
+        for (size_t i = 0; v->labels && v->labels[i]; i++) {
+            const char *l = v->labels[i];
+            if (with_value ? strcmp(l, value) == 0 : strncmp(l, value, klen) == 0 && l[klen] == '=')
+                return true;
+        }
+        return false;
+    }
     char *end;
     long code = strtol(value, &end, 10);
     return strcmp(v->status, "exited") == 0 && *value && *end == '\0' && code == v->exit_code;
@@ -98,7 +111,10 @@ static bool filters_match(const struct ps_filters *f, const struct sm_vm_info *v
             if (strncmp(f->kv[i], filter_keys[k], klen) != 0 || f->kv[i][klen] != '=')
                 continue;
             given = true;
-            any |= filter_value_matches(v, filter_keys[k], f->kv[i] + klen + 1);
+            bool match = filter_value_matches(v, filter_keys[k], f->kv[i] + klen + 1);
+            if (!match && strcmp(filter_keys[k], "label") == 0)
+                return false;
+            any |= match;
         }
         if (given && !any)
             return false;

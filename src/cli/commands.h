@@ -2,6 +2,7 @@
 #ifndef SM_CLI_COMMANDS_H
 #define SM_CLI_COMMANDS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -84,6 +85,10 @@ void cli_env_add(struct cli_env *e, const char *arg);
  * dropped, blank lines and lines starting with # skipped. -1: the error was printed
  * (exit 125). */
 int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path);
+/* The same reading for another option (option names it in errors): with env false a
+ * line is kept as it is ("K" alone too), which --label-file wants. */
+int cli_kv_add_file(struct cli_env *e, const char *cmd, const char *option, const char *path,
+                    bool env);
 void cli_env_free(struct cli_env *e);
 
 /* The options run and bake share (run_options.c): IMAGE and COMMAND end up in a.o. -1:
@@ -94,6 +99,7 @@ struct cli_run_args {
     const char **publish;
     const char **extra_hosts;
     const char **tmpfs;
+    struct cli_env labels; /* -l and --label-file lines, as given */
     struct cli_vm_lists lists;
     const char *entry[2];
 };

@@ -1,5 +1,6 @@
 /* -e and --env-file (commands.h): the environment a command line gives `run`, `bake`
- * and `exec`, with docker's rules, in the order given (a later K wins in the guest). */
+ * and `exec`, with docker's rules, in the order given (a later K wins in the guest); and
+ * --label-file, whose lines docker reads the same way. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,11 +27,12 @@ void cli_env_add(struct cli_env *e, const char *arg)
         cli_push(&e->list, &e->n, kv);
 }
 
-int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path)
+int cli_kv_add_file(struct cli_env *e, const char *cmd, const char *option, const char *path,
+                    bool env)
 {
     FILE *f = fopen(path, "re");
     if (f == NULL)
-        return cli_usage_error("%s: --env-file %s: %s", cmd, path, strerror(errno)), -1;
+        return cli_usage_error("%s: %s %s: %s", cmd, option, path, strerror(errno)), -1;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -39,7 +41,7 @@ int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path)
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = '\0';
         if (memchr(line, '\0', (size_t)len)) {
-            rc = cli_usage_error("%s: --env-file %s: line %u: a NUL byte", cmd, path, lineno);
+            rc = cli_usage_error("%s: %s %s: line %u: a NUL byte", cmd, option, path, lineno);
             break;
         }
         char *p = line;
@@ -51,14 +53,15 @@ int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path)
             continue;
         size_t name_len = strcspn(p, "=");
         if (name_len == 0) {
-            rc = cli_usage_error("%s: --env-file %s: line %u: no variable name", cmd, path, lineno);
+            rc = cli_usage_error("%s: %s %s: line %u: no %s name", cmd, option, path, lineno,
+                                 env ? "variable" : "label");
             break;
         }
         for (size_t i = 0; i < name_len; i++) {
             if (isspace((unsigned char)p[i])) {
-                rc = cli_usage_error("%s: --env-file %s: line %u: variable '%.*s' contains "
-                                     "whitespace",
-                                     cmd, path, lineno, (int)name_len, p);
+                rc = cli_usage_error("%s: %s %s: line %u: %s '%.*s' contains whitespace", cmd,
+                                     option, path, lineno, env ? "variable" : "label",
+                                     (int)name_len, p);
                 break;
             }
         }
@@ -70,13 +73,21 @@ int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path)
         if (copy == NULL)
             abort();
         keep(e, copy);
-        cli_env_add(e, copy);
+        if (env)
+            cli_env_add(e, copy);
+        else
+            cli_push(&e->list, &e->n, copy);
     }
     if (rc == 0 && ferror(f))
-        rc = cli_usage_error("%s: --env-file %s: %s", cmd, path, strerror(errno));
+        rc = cli_usage_error("%s: %s %s: %s", cmd, option, path, strerror(errno));
     free(line);
     fclose(f);
     return rc ? -1 : 0;
+}
+
+int cli_env_add_file(struct cli_env *e, const char *cmd, const char *path)
+{
+    return cli_kv_add_file(e, cmd, "--env-file", path, true);
 }
 
 void cli_env_free(struct cli_env *e)

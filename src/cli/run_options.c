@@ -19,6 +19,7 @@ enum {
     OPT_ADD_HOST,
     OPT_READ_ONLY,
     OPT_TMPFS,
+    OPT_LABEL_FILE,
 };
 
 int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a)
@@ -43,6 +44,8 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"add-host", required_argument, NULL, OPT_ADD_HOST},
         {"read-only", no_argument, NULL, OPT_READ_ONLY},
         {"tmpfs", required_argument, NULL, OPT_TMPFS},
+        {"label", required_argument, NULL, 'l'},
+        {"label-file", required_argument, NULL, OPT_LABEL_FILE},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -53,7 +56,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     size_t npublish = 0, nextra = 0, ntmpfs = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:Ph:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:Ph:l:", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->detach = 1;
@@ -116,6 +119,13 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         case OPT_TMPFS:
             cli_push(&a->tmpfs, &ntmpfs, optarg); /* checked by the library */
             break;
+        case 'l':
+            cli_push(&a->labels.list, &a->labels.n, optarg); /* checked by the library */
+            break;
+        case OPT_LABEL_FILE:
+            if (cli_kv_add_file(&a->labels, cmd, "--label-file", optarg, false) < 0)
+                return -1;
+            break;
         default:
             switch (cli_vm_option(cmd, c, optarg, o, &a->lists)) {
             case 1:
@@ -136,6 +146,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     o->publish = a->publish;
     o->extra_hosts = a->extra_hosts;
     o->tmpfs = a->tmpfs;
+    o->labels = a->labels.list;
     return 0;
 }
 
@@ -145,6 +156,7 @@ void cli_run_args_free(struct cli_run_args *a)
     free(a->publish);
     free(a->extra_hosts);
     free(a->tmpfs);
+    cli_env_free(&a->labels);
     free(a->lists.allow);
     free(a->lists.deny);
 }

@@ -538,6 +538,16 @@ int oci_config_parse(const char *json, size_t len, struct sm_image_config *c, sm
         c->working_dir = str_from_json(get_member(cfg, "WorkingDir"));
         c->user = str_from_json(get_member(cfg, "User"));
         c->stop_signal = str_from_json(get_member(cfg, "StopSignal"));
+        json_object *labels = get_member(cfg, "Labels");
+        if (labels && json_object_is_type(labels, json_type_object)) {
+            size_t n = (size_t)json_object_object_length(labels), k = 0;
+            c->labels = xcalloc(n + 1, sizeof(char *));
+            json_object_object_foreach(labels, key, val)
+            {
+                if (k < n && json_object_is_type(val, json_type_string))
+                    c->labels[k++] = xasprintf("%s=%s", key, json_object_get_string(val));
+            }
+        }
         json_object *ports = get_member(cfg, "ExposedPorts");
         if (ports && json_object_is_type(ports, json_type_object)) {
             size_t n = (size_t)json_object_object_length(ports), k = 0;
@@ -588,5 +598,6 @@ void sm_image_config_free(struct sm_image_config *c)
     free(c->user);
     free(c->stop_signal);
     sm_strv_free(c->exposed_ports);
+    sm_strv_free(c->labels);
     free(c);
 }

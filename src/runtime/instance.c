@@ -55,6 +55,7 @@ void instance_release(struct instance *in)
     free(in->stop_signal);
     sm_strv_free(in->extra_hosts);
     sm_strv_free(in->tmpfs);
+    sm_strv_free(in->labels);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -109,6 +110,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->stop_timeout = t >= 0 && t <= SM_STOP_TIMEOUT_MAX ? (int)t : -1;
     in->extra_hosts = json_object_object_get_ex(cfg, "extra_hosts", &v) ? sm_json_strv(v) : NULL;
     in->tmpfs = json_object_object_get_ex(cfg, "tmpfs", &v) ? sm_json_strv(v) : NULL;
+    in->labels = json_object_object_get_ex(cfg, "labels", &v) ? sm_json_strv(v) : NULL;
     in->read_only = json_object_object_get_ex(cfg, "read_only", &v) && json_object_get_boolean(v);
     json_object *ar;
     in->auto_remove =
@@ -357,6 +359,35 @@ int instance_find_running(const char *name_or_id, const char *what, struct insta
     return 0;
 }
 
+/* The record's labels: "K=V" for each key of a then b ("K" alone: an empty value), a
+ * later key's value replacing an earlier one's in its place. NULL when there are none. */
+static char **merge_labels(const char *const *a, const char *const *b)
+{
+    size_t total = 0, n = 0;
+    for (const char *const *v = a; v && *v; v++)
+        total++;
+    for (const char *const *v = b; v && *v; v++)
+        total++;
+    if (total == 0)
+        return NULL;
+    char **out = xcalloc(total + 1, sizeof(char *));
+    for (int list = 0; list < 2; list++) {
+        for (const char *const *v = list ? b : a; v && *v; v++) {
+            size_t klen = strcspn(*v, "=");
+            char *label = (*v)[klen] ? xstrdup(*v) : xasprintf("%s=", *v);
+            size_t i = 0;
+            while (i < n && !(strncmp(out[i], label, klen + 1) == 0))
+                i++;
+            if (i < n)
+                free(out[i]);
+            else
+                n++;
+            out[i] = label;
+        }
+    }
+    return out;
+}
+
 int instance_create(const struct instance_spec *spec, struct instance *out, sm_error_t *err)
 {
     const char *name = spec->name;
@@ -430,6 +461,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     json_object *tmpfs = sm_json_array(spec->tmpfs);
     out->tmpfs = sm_json_strv(tmpfs);
     out->read_only = spec->read_only;
+    out->labels = merge_labels(spec->image_labels, spec->labels);
+    json_object *labels = sm_json_array((const char *const *)out->labels);
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -452,6 +485,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "tmpfs", tmpfs);
     if (out->read_only)
         json_object_object_add(cfg, "read_only", json_object_new_boolean(1));
+    if (labels)
+        json_object_object_add(cfg, "labels", labels);
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

@@ -29,6 +29,7 @@ struct instance {
     char **extra_hosts; /* docker's --add-host, as given; NULL: none */
     bool read_only;     /* docker's --read-only */
     char **tmpfs;       /* docker's --tmpfs, as given; NULL: none */
+    char **labels;      /* "K=V": the image's, then the run's; NULL: none */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -51,6 +52,8 @@ struct instance_spec {
     const char *const *extra_hosts; /* NULL-terminated; NULL: none */
     bool read_only;
     const char *const *tmpfs; /* NULL-terminated; NULL: none */
+    /* "K=V" or "K", the image's then the run's: a later key replaces an earlier one */
+    const char *const *image_labels, *const *labels;
 };
 
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,

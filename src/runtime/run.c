@@ -353,6 +353,8 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .extra_hosts = o->extra_hosts,
         .read_only = o->read_only != 0,
         .tmpfs = o->tmpfs,
+        .image_labels = (const char *const *)p->image->labels,
+        .labels = o->labels,
     };
 }
 

@@ -14,7 +14,8 @@
 #define RUN_INIT_READY_LINE "supermachine: init ready"
 
 /* console.log and a detached run's output.log hold at most this much (the newest). */
-#define RUN_LOG_LIMIT (16ull << 20)
+#define RUN_LOG_LIMIT  (16ull << 20)
+#define RUN_LABELS_MAX 1024 /* docker's --label, per VM */
 
 struct run_plan {
     struct sm_image_config *image;

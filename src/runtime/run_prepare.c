@@ -15,6 +15,7 @@
 #include "agent/agent_tmpfs.h"
 #include "agent/initramfs.h"
 #include "common/digest_cache.h"
+#include "common/trace.h"
 #include "common/util.h"
 #include "net/net_policy.h"
 #include "runtime/run.h"
@@ -132,6 +133,27 @@ static int check_extra_hosts(const struct sm_run_options *o, const struct run_pl
         if (agent_host_entry_parse(o->extra_hosts[i], p->network ? NET_HOST_IP4 : NULL, &e, why,
                                    sizeof(why)) < 0)
             return sm_error_set(err, 0, "--add-host %s: %s", o->extra_hosts[i], why);
+    }
+    return 0;
+}
+
+/* docker's --label: a key of 1 to 256 characters, no control character in either part. */
+static int check_labels(const struct sm_run_options *o, sm_error_t *err)
+{
+    size_t n = strv_len(o->labels);
+    if (n > RUN_LABELS_MAX)
+        return sm_error_set(err, 0, "--label: at most %d labels", RUN_LABELS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const char *l = o->labels[i];
+        size_t klen = strcspn(l, "=");
+        if (klen == 0 || klen > 256)
+            return sm_error_set(err, 0,
+                                "--label %s: want KEY=VALUE or KEY, KEY 1 to 256 characters", l);
+        if (strlen(l) > 65536)
+            return sm_error_set(err, 0, "--label %.40s...: longer than 64 KiB", l);
+        for (const char *c = l; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) /* not printed: the line is one */
+                return sm_error_set(err, 0, "--label %.*s: a control character", (int)(c - l), l);
     }
     return 0;
 }
@@ -408,10 +430,11 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
     if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0 ||
         check_hostname(o->hostname, err) < 0 || check_stop(o, err) < 0 ||
-        check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0)
+        check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_labels(o, err) < 0)
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;
+    sm_trace("run: image resolved");
     if (o->publish_all) {
         /* docker's -P: every port the image exposes, each on a free host port. A range
          * ("8000-8010/tcp") is not one port: left out. */
@@ -431,6 +454,7 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
     p->user = xstrdup(user && *user ? user : "0");
     if (sm_image_rootfs(o->image, &p->rootfs, err) < 0)
         goto fail;
+    sm_trace("run: root image found");
     if (sm_kernel_default(&p->kernel, &p->modules_dir, err) < 0)
         goto fail;
     sha_path = xasprintf("%s.sha256", p->kernel);
@@ -438,7 +462,11 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
     if (sm_read_file(sha_path, 1024, &p->kernel_sha256, &len, err) < 0)
         goto fail;
     p->kernel_sha256[strcspn(p->kernel_sha256, " \n")] = '\0';
-    if (ensure_initramfs(p, err) < 0 || choose_snapshot(o, p, err) < 0)
+    sm_trace("run: kernel found");
+    if (ensure_initramfs(p, err) < 0)
+        goto fail;
+    sm_trace("run: initramfs found");
+    if (choose_snapshot(o, p, err) < 0)
         goto fail;
     return 0;
 fail:

@@ -30,6 +30,8 @@ int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err)
         info[i].created = list[i].created;
         info[i].finished = list[i].finished;
         info[i].pss_kib = instance_pss_kib(&list[i]);
+        info[i].labels = list[i].labels;
+        list[i].labels = NULL; /* handed over */
     }
     instance_list_free(list, count);
     *out = info;
@@ -44,6 +46,7 @@ void sm_vm_list_free(struct sm_vm_info *list, size_t n)
         free(list[i].image);
         free(list[i].command);
         free(list[i].status);
+        sm_strv_free(list[i].labels);
     }
     free(list);
 }

@@ -130,6 +130,15 @@ int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err)
     json_object_object_add(config, "Hostname", json_object_new_string(hostname));
     json_object_object_add(config, "Image", json_object_new_string(in.image));
     add_stop_config(config, &in);
+    /* docker's map, {} when there are none */
+    json_object *labels = json_object_new_object();
+    for (size_t i = 0; in.labels && in.labels[i]; i++) {
+        const char *eq = strchr(in.labels[i], '=');
+        cleanup_free char *key =
+            eq ? xasprintf("%.*s", (int)(eq - in.labels[i]), in.labels[i]) : xstrdup(in.labels[i]);
+        json_object_object_add(labels, key, json_object_new_string(eq ? eq + 1 : ""));
+    }
+    json_object_object_add(config, "Labels", labels);
     json_object_object_add(o, "Config", config);
     add_host_config(o, &in);
     add_network(o, in.id);

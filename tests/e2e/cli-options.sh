@@ -3,7 +3,7 @@
 # and exit status 125, whatever the command: an unknown option (long, short, or inside a
 # cluster of short ones), an option missing its value, docker options a VM has no use
 # for, with the reason, and bad values of run's and stop's options (--stop-signal,
-# --stop-timeout, --add-host, --tmpfs, stop -s and -t), which leave no VM record behind (ps -a is
+# --stop-timeout, --add-host, --tmpfs, --label, stop -s and -t), which leave no VM record behind (ps -a is
 # as it was).
 # Needs no KVM: all of it is refused before a VM exists.
 set -eu
@@ -78,6 +78,12 @@ check "run img: --tmpfs /tmp:size=1m: /tmp is given twice" run --tmpfs /tmp --tm
 check "bake img: --tmpfs /tmp:mode=9: option mode=9: not a valid value" bake --snapshot-on after:1 \
     --tmpfs /tmp:mode=9 img
 check "run: option '--tmpfs' needs a value; see 'supermachine run --help'" run --tmpfs
+check "run img: --label =x: want KEY=VALUE or KEY, KEY 1 to 256 characters" run -l a=1 -l =x img
+check "run img: --label a: a control character" run --label "$(printf 'a\tb')" img
+check "run: --label-file $dir/none: No such file or directory" run --label-file "$dir/none" img
+printf 'ok=1\n=bad\n' >"$dir/labels"
+check "run: --label-file $dir/labels: line 2: no label name" run --label-file "$dir/labels" img
+check "ps: --filter label: want status=, name=, id=, ancestor=, exited= or label=" ps -f label
 "$SUPERMACHINE" ps -a >"$dir/ps-after" 2>&1
 if ! cmp -s "$dir/ps-before" "$dir/ps-after" || [ -n "$(ls "$SUPERMACHINE_HOME/vms" 2>/dev/null)" ]; then
     echo "FAIL: refused runs left VM records: ps -a:"

@@ -47,7 +47,8 @@ run_fixture() {
         umoci repack --image layout:img b
         umoci config --image layout:img --config.cmd /bin/sh --config.cmd -c \
             --config.cmd 'echo default-cmd GREETING=$GREETING pwd=$(pwd)' \
-            --config.env PATH=/bin --config.env GREETING=hi --config.workingdir /tmp
+            --config.env PATH=/bin --config.env GREETING=hi --config.workingdir /tmp \
+            --config.label org.example.origin=fixture --config.label team=image-team
         umoci config --image layout:img --tag stopsig --config.stopsignal SIGUSR1
         umoci gc --layout layout
         python3 - "$RUN_IMAGE" "$RUN_IMAGE_STOPSIG" <<'PY'

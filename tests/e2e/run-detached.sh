@@ -98,7 +98,9 @@ sm rm web
 
 # logs -f: what was written, then each line as it comes, and it returns once the VM
 # ends; --tail N starts with the last N lines.
-sm run -d --name ticker "$I" sh -c 'for i in 1 2 3 4 5 6; do echo tick $i; sleep 1; done'
+printf '# labels\nowner=me\n\n  tier\n' >"$WORK/labels"
+sm run -d --name ticker -l team=core --label-file "$WORK/labels" -l with=a=b "$I" \
+    sh -c 'for i in 1 2 3 4 5 6; do echo tick $i; sleep 1; done'
 [ "$RC" = 0 ] || fail "run -d ticker: $(cat "$ERR")"
 start=$(date +%s)
 timeout -s KILL 120 "$SUPERMACHINE" logs -f --tail 100 ticker >"$WORK/follow" 2>"$WORK/follow.err" ||
@@ -113,6 +115,16 @@ expect 0 "tick 6" -- logs --tail 2 ticker
 sm logs -n 0 ticker
 [ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "logs -n 0: $RC $(cat "$OUT")"
 # ps's filters and --format, as docker's.
+# Labels: the image's, then the run's (team=core replaces the image's team).
+sm inspect ticker
+python3 -c 'import json, sys; l = json.load(open(sys.argv[1]))[0]["Config"]["Labels"]
+assert l == {"org.example.origin": "fixture", "team": "core", "owner": "me", "tier": "", "with": "a=b"}, l' \
+    "$OUT" || fail "inspect ticker's labels: $(cat "$OUT")"
+expect 0 "ticker" -- ps -a -f label=team=core -f label=tier -f label=org.example.origin --format '{{.Names}}'
+for f in "label=team=image-team" "label=team=core -f label=nosuch" "label=tier=x" "label=with=a"; do
+    sm ps -a -q -f $f
+    [ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "ps -f $f matched: $RC $(cat "$OUT")"
+done
 expect 0 "ticker exited" -- ps -f exited=0 -f name=icke --format '{{.Names}} {{.State}}'
 sm ps -f exited=3 -f name=ticker -q
 [ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "ps -f exited=3 matched: $(cat "$OUT")"
