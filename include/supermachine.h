@@ -322,6 +322,13 @@ struct sm_logs_options {
     int follow;          /* then go on copying new output until the VM stops (-f) */
     int tail;            /* nonzero: begin with only the last tail_lines lines (--tail) */
     uint64_t tail_lines; /* 0 with tail set: none of what was written so far */
+    /* docker's -t: each line begins with the time it arrived, RFC 3339 in UTC with
+     * nanoseconds ("2026-12-06T16:56:57.123456789Z ") */
+    int timestamps;
+    /* docker's --since and --until: only lines that arrived at or after since_ns, at or
+     * before until_ns (unix nanoseconds; 0: no bound). --tail counts lines before these
+     * apply, as docker's. */
+    int64_t since_ns, until_ns;
 };
 int sm_vm_logs_with(const char *name_or_id, int fd, const struct sm_logs_options *opts,
                     sm_error_t *err);

@@ -366,6 +366,10 @@ static int pump(struct agent_conn *c, const struct agent_exec_request *req, int 
     sm_capped_log_init(&logs[0], out_fd, req->output_limit);
     sm_capped_log_init(&logs[1], err_fd, req->output_limit);
     struct sm_capped_log *out_log = &logs[0], *err_log = err_fd == out_fd ? &logs[0] : &logs[1];
+    int times_fd = req->output_times
+                       ? open(req->output_times, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
+                       : -1;
+    sm_capped_log_times(out_log, times_fd); /* without the file, no times: not an error */
     int ret = 0;
     while (!done) {
         struct pollfd p[3];
@@ -479,6 +483,8 @@ static int pump(struct agent_conn *c, const struct agent_exec_request *req, int 
         }
     }
     free(ob.data);
+    if (times_fd >= 0)
+        close(times_fd);
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
     return ret;
 }

@@ -69,6 +69,9 @@ struct agent_exec_request {
     unsigned rows, cols;
     uint64_t timeout_ms;   /* 0: none; else the guest kills the process (status 137) */
     uint64_t output_limit; /* out/err files (O_APPEND) kept under this (sm_capped_log) */
+    /* Optional, with output_limit: a file that gets the times of out's lines
+     * (sm_capped_log_times); docker logs -t and --since read it. */
+    const char *output_times;
     /* Optional: called with the guest pid once the process runs. */
     void (*on_started)(void *arg, int pid);
     void *arg;

@@ -113,13 +113,45 @@ char *xasprintf(const char *fmt, ...)
 void sm_capped_log_init(struct sm_capped_log *l, int fd, uint64_t limit)
 {
     struct stat st;
-    l->fd = fd;
-    l->limit = 0;
-    l->written = 0;
+    *l = (struct sm_capped_log){.fd = fd, .times_fd = -1, .line_start = true};
     if (fd >= 0 && limit > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         (fcntl(fd, F_GETFL) & O_APPEND)) {
         l->limit = limit;
         l->written = (uint64_t)st.st_size;
+        char last;
+        l->line_start =
+            st.st_size == 0 || (pread(fd, &last, 1, st.st_size - 1) == 1 && last == '\n');
+    }
+}
+
+void sm_capped_log_times(struct sm_capped_log *l, int fd)
+{
+    struct stat st;
+    if (l->limit == 0 || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        !(fcntl(fd, F_GETFL) & O_APPEND))
+        return;
+    /* Records of output the log no longer holds would misdate its lines. */
+    if ((uint64_t)st.st_size % sizeof(struct sm_log_time) || st.st_size > (off_t)l->limit) {
+        if (ftruncate(fd, 0) < 0)
+            return;
+        st.st_size = 0;
+    }
+    l->times_fd = fd;
+    l->times_written = (uint64_t)st.st_size;
+}
+
+/* Notes when the line starting at offset arrived (see struct sm_log_time). */
+static void log_time(struct sm_capped_log *l, uint64_t offset)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (l->last_time_ns && now >= l->last_time_ns && now - l->last_time_ns < 1000000)
+        return; /* the last record, under 1 ms old, dates this line well enough */
+    struct sm_log_time rec = {.offset = offset, .unix_ns = now};
+    if (sm_write_all(l->times_fd, &rec, sizeof(rec)) == 0) {
+        l->times_written += sizeof(rec);
+        l->last_time_ns = now;
     }
 }
 
@@ -127,21 +159,43 @@ int sm_capped_log_write(struct sm_capped_log *l, const void *buf, size_t len)
 {
     if (l->limit == 0)
         return sm_write_all(l->fd, buf, len);
-    if (l->written + len > l->limit) {
+    bool timed = l->times_fd >= 0;
+    if (l->written + len > l->limit ||
+        (timed && l->times_written + 2 * sizeof(struct sm_log_time) > l->limit)) {
         /* Whatever a hostile or chatty guest prints, the disk holds at most `limit`: the
          * newest output matters most (a panic, the last error), so the oldest goes. */
         char note[128];
         int n = snprintf(note, sizeof(note),
                          "[supermachine: output passed %llu bytes; earlier output dropped]\n",
                          (unsigned long long)l->limit);
-        if (ftruncate(l->fd, 0) < 0 || sm_write_all(l->fd, note, (size_t)n) < 0)
+        if (timed) {
+            if (ftruncate(l->times_fd, 0) < 0)
+                timed = false, l->times_fd = -1; /* no times rather than wrong ones */
+            l->times_written = 0;
+            l->last_time_ns = 0;
+        }
+        if (ftruncate(l->fd, 0) < 0)
+            return -1;
+        if (timed)
+            log_time(l, 0);
+        if (sm_write_all(l->fd, note, (size_t)n) < 0)
             return -1;
         l->written = (uint64_t)n;
+        l->line_start = true;
         if (len > l->limit / 2) { /* keep room: only the tail of a huge write */
             buf = (const char *)buf + (len - l->limit / 2);
             len = l->limit / 2;
         }
     }
+    if (timed && len) {
+        /* The first line this write starts, if any. */
+        const char *nl = l->line_start ? NULL : memchr(buf, '\n', len);
+        size_t at = l->line_start ? 0 : nl ? (size_t)(nl - (const char *)buf) + 1 : len;
+        if (at < len)
+            log_time(l, l->written + at);
+    }
+    if (len)
+        l->line_start = ((const char *)buf)[len - 1] == '\n';
     l->written += len;
     return sm_write_all(l->fd, buf, len);
 }

@@ -94,8 +94,24 @@ struct sm_capped_log {
     int fd;
     uint64_t limit;
     uint64_t written;
+    /* The times of its lines (sm_capped_log_times): */
+    int times_fd;
+    uint64_t times_written;
+    int64_t last_time_ns;
+    bool line_start; /* the next byte starts a line */
 };
 void sm_capped_log_init(struct sm_capped_log *l, int fd, uint64_t limit);
+/* One record of a log's times file: the lines that start at `offset` or after (up to the
+ * next record's offset) arrived at unix_ns (CLOCK_REALTIME). A record is written when a
+ * write starts a line, unless the last one is less than 1 ms old; the file is emptied
+ * with the log and kept under its limit too. */
+struct sm_log_time {
+    uint64_t offset;
+    int64_t unix_ns;
+};
+/* Keeps the times of l's lines in fd (a regular file opened with O_APPEND, emptied if it
+ * is longer than the log's records can be); only for a capped log. */
+void sm_capped_log_times(struct sm_capped_log *l, int fd);
 int sm_capped_log_write(struct sm_capped_log *l, const void *buf, size_t len);
 ssize_t sm_read_full(int fd, void *buf, size_t len);
 

@@ -226,6 +226,7 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         .stdin_open = proc->interactive && proc->in_fd >= 0,
         .timeout_ms = proc->timeout_ms,
         .output_limit = proc->output_limit,
+        .output_times = proc->output_times,
         .on_started = on_started,
         .arg = &started,
         .stats = proc->stats ? &stats : NULL,

@@ -292,6 +292,7 @@ static void detached_run_monitor(void *arg, int ready_fd)
 {
     struct detached_run *d = arg;
     cleanup_free char *out_path = instance_path(d->in, "output.log");
+    cleanup_free char *times_path = instance_path(d->in, "output.times");
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (null < 0 || out < 0) {
@@ -305,6 +306,7 @@ static void detached_run_monitor(void *arg, int ready_fd)
     mp.in_fd = null, mp.out_fd = out, mp.err_fd = out;
     mp.interactive = false;
     mp.output_limit = RUN_LOG_LIMIT;
+    mp.output_times = times_path;
     int status = 125;
     sm_error_t merr = NULL;
     if (run_session(d->in, d->p, &mp, getpid(), &ready_fd, &status, &merr) < 0) {

@@ -71,10 +71,11 @@ struct run_process {
     const char *workdir, *user;
     bool tty, interactive;
     int in_fd, out_fd, err_fd;
-    bool main;             /* the VM's main process: its pid is recorded */
-    bool forward_signals;  /* our signals go to the process (sm_run_options) */
-    uint64_t timeout_ms;   /* 0: none */
-    uint64_t output_limit; /* 0: none; for output going to a log file */
+    bool main;                /* the VM's main process: its pid is recorded */
+    bool forward_signals;     /* our signals go to the process (sm_run_options) */
+    uint64_t timeout_ms;      /* 0: none */
+    uint64_t output_limit;    /* 0: none; for output going to a log file */
+    const char *output_times; /* optional: the times of its lines (agent_exec_request's) */
     /* Workload-ready snapshots: keep the process (and freeze it on snapshot_on, then wait
      * for the VMM to save workload_snapshot), or attach to the one the snapshot holds. */
     const char *snapshot_on, *marker, *workload_snapshot;

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -45,15 +47,107 @@ static int tail_offset(int fd, off_t size, uint64_t lines, off_t *start, char *b
     return 0;
 }
 
-/* Copies from *offset to the end of the file; a file now shorter than *offset was
- * emptied by its writer's cap, and is copied from its start. */
-static int copy_new(int src, int fd, off_t *offset, char *buf, const char *name, sm_error_t *err)
+/* Lines with their times (output.times, struct sm_log_time), for -t, --since and
+ * --until: what was read of the times file, and where the output stands. */
+struct line_out {
+    const struct sm_logs_options *o;
+    const char *times_path;
+    struct sm_log_time *rec;
+    size_t n, cap;
+    bool at_start, show;
+};
+
+/* Takes the records written since the last call; all again when the file was emptied
+ * (the log's cap). A record out of order or a torn one ends what is taken. */
+static void times_load(struct line_out *lo)
+{
+    int t = open(lo->times_path, O_RDONLY | O_CLOEXEC);
+    if (t < 0)
+        return;
+    struct stat st;
+    if (fstat(t, &st) == 0) {
+        size_t have = (size_t)st.st_size / sizeof(struct sm_log_time);
+        if (have < lo->n)
+            lo->n = 0;
+        if (have > lo->cap) {
+            lo->cap = have;
+            lo->rec = xrealloc(lo->rec, lo->cap * sizeof(*lo->rec));
+        }
+        ssize_t r = pread(t, lo->rec + lo->n, (have - lo->n) * sizeof(*lo->rec),
+                          (off_t)(lo->n * sizeof(*lo->rec)));
+        size_t got = r > 0 ? (size_t)r / sizeof(*lo->rec) : 0;
+        for (size_t i = lo->n; i < lo->n + got; i++) {
+            if (i > 0 && lo->rec[i].offset < lo->rec[i - 1].offset) {
+                got = i - lo->n;
+                break;
+            }
+        }
+        lo->n += got;
+    }
+    close(t);
+}
+
+/* When the line starting at offset arrived: the last record at or before it (0: none). */
+static int64_t time_at(const struct line_out *lo, uint64_t offset)
+{
+    size_t lo_i = 0, hi = lo->n;
+    while (lo_i < hi) {
+        size_t mid = lo_i + (hi - lo_i) / 2;
+        if (lo->rec[mid].offset <= offset)
+            lo_i = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo_i ? lo->rec[lo_i - 1].unix_ns : 0;
+}
+
+/* Writes n bytes of the log, read at offset, line by line: each line dated, shown or
+ * not by the bounds. */
+static int emit_lines(int fd, struct line_out *lo, const char *buf, size_t n, uint64_t offset)
+{
+    const struct sm_logs_options *o = lo->o;
+    for (size_t i = 0; i < n;) {
+        if (lo->at_start) {
+            int64_t t = time_at(lo, offset + i);
+            lo->show = (!o->since_ns || t >= o->since_ns) && (!o->until_ns || t <= o->until_ns);
+            if (lo->show && o->timestamps) {
+                time_t secs = (time_t)(t / 1000000000);
+                struct tm tm;
+                char stamp[64];
+                gmtime_r(&secs, &tm);
+                size_t len = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+                snprintf(stamp + len, sizeof(stamp) - len, ".%09lldZ ",
+                         (long long)(t % 1000000000));
+                if (sm_write_all(fd, stamp, strlen(stamp)) < 0)
+                    return -1;
+            }
+            lo->at_start = false;
+        }
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - buf) + 1 : n;
+        if (lo->show && sm_write_all(fd, buf + i, end - i) < 0)
+            return -1;
+        lo->at_start = nl != NULL;
+        i = end;
+    }
+    return 0;
+}
+
+/* Copies from *offset to the end of the file (through lo when it is set); a file now
+ * shorter than *offset was emptied by its writer's cap, and is copied from its start. */
+static int copy_new(int src, int fd, off_t *offset, char *buf, struct line_out *lo,
+                    const char *name, sm_error_t *err)
 {
     struct stat st;
     if (fstat(src, &st) < 0)
         return sm_error_set(err, errno, "logs %s", name);
-    if (st.st_size < *offset)
+    if (st.st_size < *offset) {
         *offset = 0;
+        if (lo)
+            lo->at_start = true;
+    }
+    if (lo)
+        times_load(lo);
     for (;;) {
         ssize_t n = pread(src, buf, LOGS_CHUNK, *offset);
         if (n < 0 && errno == EINTR)
@@ -62,7 +156,8 @@ static int copy_new(int src, int fd, off_t *offset, char *buf, const char *name,
             return sm_error_set(err, errno, "logs %s: read", name);
         if (n == 0)
             return 0;
-        if (sm_write_all(fd, buf, (size_t)n) < 0)
+        if ((lo ? emit_lines(fd, lo, buf, (size_t)n, (uint64_t)*offset)
+                : sm_write_all(fd, buf, (size_t)n)) < 0)
             return sm_error_set(err, errno, "logs %s: write", name);
         *offset += n;
     }
@@ -75,7 +170,10 @@ int sm_vm_logs_with(const char *name_or_id, int fd, const struct sm_logs_options
     if (instance_find(name_or_id, &in, err) < 0)
         return sm_error_wrap(err, "logs");
     cleanup_free char *path = instance_path(&in, "output.log");
+    cleanup_free char *times_path = instance_path(&in, "output.times");
     cleanup_free char *buf = xmalloc(LOGS_CHUNK);
+    struct line_out lines = {.o = o, .times_path = times_path, .at_start = true, .show = true};
+    struct line_out *lo = o && (o->timestamps || o->since_ns || o->until_ns) ? &lines : NULL;
     int src = -1, watch = -1, r = -1;
     off_t offset = 0;
     bool follow = o && o->follow;
@@ -100,7 +198,7 @@ int sm_vm_logs_with(const char *name_or_id, int fd, const struct sm_logs_options
             goto out;
         }
     }
-    if (src >= 0 && copy_new(src, fd, &offset, buf, name_or_id, err) < 0)
+    if (src >= 0 && copy_new(src, fd, &offset, buf, lo, name_or_id, err) < 0)
         goto out;
     while (follow) {
         /* The VM's end is looked for before the last read, so output written up to its
@@ -108,7 +206,7 @@ int sm_vm_logs_with(const char *name_or_id, int fd, const struct sm_logs_options
         bool ended = !instance_running(&in);
         if (src < 0)
             src = open(path, O_RDONLY | O_CLOEXEC);
-        if (src >= 0 && copy_new(src, fd, &offset, buf, name_or_id, err) < 0)
+        if (src >= 0 && copy_new(src, fd, &offset, buf, lo, name_or_id, err) < 0)
             goto out;
         if (ended)
             break;
@@ -127,6 +225,7 @@ out:
         close(src);
     if (watch >= 0)
         close(watch);
+    free(lines.rec);
     instance_release(&in);
     return r;
 }

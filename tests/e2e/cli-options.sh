@@ -84,6 +84,17 @@ check "run: --label-file $dir/none: No such file or directory" run --label-file 
 printf 'ok=1\n=bad\n' >"$dir/labels"
 check "run: --label-file $dir/labels: line 2: no label name" run --label-file "$dir/labels" img
 check "ps: --filter label: want status=, name=, id=, ancestor=, exited= or label=" ps -f label
+for when in bogus 10x 1h30 2026-13-01 2026-12-06T25:00 2026-12-06T16:56:57+1 1.h -5m ""; do
+    check "logs: --since $when: want a duration (10m), unix seconds or an RFC 3339 time (2026-12-06T16:56:57Z)" \
+        logs --since "$when" vm
+done
+check "logs: --until x: want a duration (10m), unix seconds or an RFC 3339 time (2026-12-06T16:56:57Z)" \
+    logs --until x vm
+# Every form docker takes gets as far as looking the VM up.
+for when in 10m 1h30m 1.5h 90s 250ms 1764000000 1764000000.5 2026-12-06 2026-12-06T16:56 \
+    2026-12-06T16:56:57Z 2026-12-06T16:56:57.123456789+01:00 "2026-12-06 16:56:57"; do
+    check "logs: nosuchvm: no such VM" logs -t --since "$when" --until "$when" nosuchvm
+done
 "$SUPERMACHINE" ps -a >"$dir/ps-after" 2>&1
 if ! cmp -s "$dir/ps-before" "$dir/ps-after" || [ -n "$(ls "$SUPERMACHINE_HOME/vms" 2>/dev/null)" ]; then
     echo "FAIL: refused runs left VM records: ps -a:"

@@ -5,7 +5,8 @@
 # A detached VM's life, as docker's: run -d prints the id and returns while the command
 # runs; ps lists it Up with its memory (PSS); exec runs more commands in it (exit
 # statuses, stdin, the same writable root); logs shows its output, its last lines with
-# --tail, and with -f follows it until the VM ends; stop sends SIGTERM
+# --tail, with -t the time of each line, with --since and --until the lines between two
+# times, and with -f follows it until the VM ends; stop sends SIGTERM
 # (exit 143) within the grace period, or stops the VM outright when the process ignores
 # it (137); run --stop-signal gives the VM its own signal for stop (the process's trap
 # decides its exit code, as ps, inspect and wait show), stop -s overrides it, and
@@ -114,6 +115,31 @@ expect 0 "tick 6" -- logs --tail 2 ticker
 [ "$(cat "$OUT")" = "$(printf 'tick 5\ntick 6')" ] || fail "logs --tail 2: $(cat "$OUT")"
 sm logs -n 0 ticker
 [ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "logs -n 0: $RC $(cat "$OUT")"
+# -t: each line with the time it came (RFC 3339, UTC, nanoseconds); --since and --until
+# by those times; --tail counts before them, as docker's.
+sm logs -t ticker
+python3 - "$OUT" <<'PY' || fail "logs -t: $(cat "$OUT")"
+import datetime, re, sys, time
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 6, lines
+ts = []
+for i, l in enumerate(lines):
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z tick (\d)", l)
+    assert m and int(m.group(3)) == i + 1, l
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+    ts.append(t.replace(tzinfo=datetime.timezone.utc).timestamp() + int(m.group(2)) / 1e9)
+assert all(b > a for a, b in zip(ts, ts[1:])), ts
+assert 3.5 <= ts[-1] - ts[0] <= 60, ts  # a line a second, as the guest slept
+assert abs(ts[-1] - time.time()) < 600, ts
+PY
+t2=$(sed -n 2p "$OUT" | cut -d' ' -f1)
+t4=$(sed -n 4p "$OUT" | cut -d' ' -f1)
+sm logs --since "$t4" ticker
+[ "$RC" = 0 ] && [ "$(cat "$OUT")" = "$(printf 'tick 4\ntick 5\ntick 6')" ] || fail "logs --since $t4: $(cat "$OUT")"
+sm logs --until "$t2" ticker
+[ "$RC" = 0 ] && [ "$(cat "$OUT")" = "$(printf 'tick 1\ntick 2')" ] || fail "logs --until $t2: $(cat "$OUT")"
+sm logs -n 3 --since "$t2" --until "$t4" ticker
+[ "$RC" = 0 ] && [ "$(cat "$OUT")" = "tick 4" ] || fail "logs -n 3 --since --until: $(cat "$OUT")"
 # ps's filters and --format, as docker's.
 # Labels: the image's, then the run's (team=core replaces the image's team).
 sm inspect ticker

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -107,6 +108,81 @@ static void test_capped_log(void)
     unlink(path);
 }
 
+/* Reads a times file whole: how many records, into rec[max]. */
+static size_t read_times(const char *path, struct sm_log_time *rec, size_t max)
+{
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, rec, max * sizeof(*rec)) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? (size_t)n / sizeof(*rec) : 0;
+}
+
+static int64_t now_unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A capped log's times (docker logs -t): a record where a write starts a line (not where
+ * it goes on with one), none for a line under 1 ms after the last record, in order,
+ * dated now; emptied with the log at its cap; a stale times file is emptied. */
+static void test_capped_log_times(void)
+{
+    char path[] = "/tmp/sm-test-log-XXXXXX", tpath[] = "/tmp/sm-test-times-XXXXXX";
+    int fd = mkstemp(path), tfd = mkstemp(tpath);
+    CHECK(fd >= 0 && tfd >= 0);
+    CHECK(write(tfd, "junk", 4) == 4); /* not whole records: emptied */
+    close(fd);
+    close(tfd);
+    fd = open(path, O_WRONLY | O_APPEND);
+    tfd = open(tpath, O_WRONLY | O_APPEND);
+    struct sm_capped_log log;
+    sm_capped_log_init(&log, fd, 4096);
+    sm_capped_log_times(&log, tfd);
+    int64_t t0 = now_unix_ns();
+    CHECK(sm_capped_log_write(&log, "a\nb", 3) == 0); /* starts "a" at 0 (and "b") */
+    CHECK(sm_capped_log_write(&log, "c\n", 2) == 0);  /* goes on with "bc": no record */
+    CHECK(sm_capped_log_write(&log, "d\n", 2) == 0);  /* a line at 5: none if under 1 ms */
+    usleep(3000);
+    CHECK(sm_capped_log_write(&log, "x", 1) == 0); /* starts "x" at 7 */
+    usleep(3000);
+    CHECK(sm_capped_log_write(&log, "y\nz\n", 4) == 0); /* first line start at 10 */
+    int64_t t1 = now_unix_ns();
+    struct sm_log_time rec[64];
+    size_t n = read_times(tpath, rec, 64);
+    /* "d" has a record of its own only if it came 1 ms or more after "a"'s. */
+    size_t d = n == 4 ? 1 : 0;
+    CHECK(n == 3 || (n == 4 && rec[1].offset == 5 && rec[1].unix_ns - rec[0].unix_ns >= 1000000));
+    CHECK(n >= 3 && rec[0].offset == 0 && rec[1 + d].offset == 7 && rec[2 + d].offset == 10);
+    CHECK(n >= 3 && rec[0].unix_ns >= t0 && rec[0].unix_ns < rec[1 + d].unix_ns &&
+          rec[1 + d].unix_ns < rec[2 + d].unix_ns && rec[2 + d].unix_ns <= t1);
+    /* At the cap both are emptied; the note's line is dated. */
+    char big[3000];
+    memset(big, 'q', sizeof(big));
+    big[sizeof(big) - 1] = '\n';
+    usleep(3000);
+    CHECK(sm_capped_log_write(&log, big, sizeof(big)) == 0);
+    usleep(3000);
+    CHECK(sm_capped_log_write(&log, big, sizeof(big)) == 0); /* past 4096: cut */
+    n = read_times(tpath, rec, 64);
+    CHECK(n == 1 && rec[0].offset == 0 && rec[0].unix_ns > t1);
+    close(fd);
+    close(tfd);
+    /* A log that is not capped keeps no times. */
+    fd = open(path, O_WRONLY | O_APPEND);
+    tfd = open(tpath, O_WRONLY | O_APPEND | O_TRUNC);
+    sm_capped_log_init(&log, fd, 0);
+    sm_capped_log_times(&log, tfd);
+    CHECK(sm_capped_log_write(&log, "w\n", 2) == 0);
+    CHECK(read_times(tpath, rec, 64) == 0);
+    close(fd);
+    close(tfd);
+    unlink(path);
+    unlink(tpath);
+}
+
 /* A remembered digest: reused while the file is unchanged, recomputed once it is written
  * (even to the same size). */
 static void test_digest_cache(void)
@@ -199,6 +275,7 @@ int main(void)
     test_parse_size();
     test_files();
     test_capped_log();
+    test_capped_log_times();
     test_digest_cache();
     test_wait_child();
     test_send_line();
