@@ -258,6 +258,13 @@ struct sm_run_options {
      * 256 characters, neither holds a control character. NULL-terminated, at most 1024;
      * NULL: none. sm_vm_info.labels and inspect's Config.Labels show them. */
     const char *const *labels;
+    /* docker's --pull: "missing" (NULL: the same) pulls the image only when the store
+     * lacks it, "always" pulls it first whatever the store holds, "never" uses the
+     * store's or fails. */
+    const char *pull;
+    /* docker's --cidfile: a file, which must not exist yet, that gets the VM's id (64 hex
+     * digits, no newline) once its record exists; NULL: none. */
+    const char *cidfile;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):

@@ -20,7 +20,32 @@ enum {
     OPT_READ_ONLY,
     OPT_TMPFS,
     OPT_LABEL_FILE,
+    OPT_PULL,
+    OPT_CIDFILE,
+    OPT_INIT,
+    OPT_PLATFORM,
 };
+
+/* docker's --platform: this host's own (a VM runs its kernel on this CPU), in docker's
+ * spellings: "linux/amd64" or "amd64" (x86_64 too, a variant "/v2" allowed) here. */
+static bool platform_is_ours(const char *p)
+{
+#if defined(__x86_64__)
+    static const char *const names[] = {"amd64", "x86_64"};
+#elif defined(__aarch64__)
+    static const char *const names[] = {"arm64", "aarch64"};
+#else
+    static const char *const names[] = {""};
+#endif
+    if (strncmp(p, "linux/", 6) == 0)
+        p += 6;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i]);
+        if (n && strncmp(p, names[i], n) == 0 && (p[n] == '\0' || p[n] == '/'))
+            return true;
+    }
+    return false;
+}
 
 int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_args *a)
 {
@@ -46,6 +71,10 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"tmpfs", required_argument, NULL, OPT_TMPFS},
         {"label", required_argument, NULL, 'l'},
         {"label-file", required_argument, NULL, OPT_LABEL_FILE},
+        {"pull", required_argument, NULL, OPT_PULL},
+        {"cidfile", required_argument, NULL, OPT_CIDFILE},
+        {"init", no_argument, NULL, OPT_INIT},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -121,6 +150,22 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
             break;
         case 'l':
             cli_push(&a->labels.list, &a->labels.n, optarg); /* checked by the library */
+            break;
+        case OPT_PULL:
+            o->pull = optarg; /* checked by the library */
+            break;
+        case OPT_CIDFILE:
+            o->cidfile = optarg;
+            break;
+        case OPT_INIT:
+            /* sm-init is always PID 1 and reaps orphans; the command never is PID 1. */
+            break;
+        case OPT_PLATFORM:
+            if (!platform_is_ours(optarg))
+                return cli_usage_error("%s: --platform %s: this host runs only its own "
+                                       "platform's images in a VM (no emulation)",
+                                       cmd, optarg),
+                       -1;
             break;
         case OPT_LABEL_FILE:
             if (cli_kv_add_file(&a->labels, cmd, "--label-file", optarg, false) < 0)

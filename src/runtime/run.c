@@ -360,6 +360,23 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
     };
 }
 
+/* docker's --cidfile: made, never replaced (O_EXCL), and whole or not at all. */
+static int write_cidfile(const char *path, const char *id, sm_error_t *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sm_error_set(err, errno, "--cidfile %s", path);
+    int r = sm_write_all(fd, id, strlen(id));
+    int e = errno;
+    if (close(fd) < 0 && r == 0)
+        r = -1, e = errno;
+    if (r < 0) {
+        unlink(path);
+        return sm_error_set(err, e, "--cidfile %s", path);
+    }
+    return 0;
+}
+
 int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_error_t *err)
 {
     struct run_plan p;
@@ -370,6 +387,14 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
     struct instance in;
     struct instance_spec spec = run_instance_spec(o, &p, command);
     if (instance_create(&spec, &in, err) < 0) {
+        run_plan_release(&p);
+        return sm_error_wrap(err, "run %s", o->image);
+    }
+    if (o->cidfile && write_cidfile(o->cidfile, in.id, err) < 0) {
+        sm_error_t ignored = NULL;
+        instance_remove_dir(&in, &ignored);
+        sm_error_release(&ignored);
+        instance_release(&in);
         run_plan_release(&p);
         return sm_error_wrap(err, "run %s", o->image);
     }

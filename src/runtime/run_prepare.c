@@ -137,6 +137,20 @@ static int check_extra_hosts(const struct sm_run_options *o, const struct run_pl
     return 0;
 }
 
+/* docker's --pull and --cidfile, checked before anything is fetched or made. */
+static int check_pull_cidfile(const struct sm_run_options *o, sm_error_t *err)
+{
+    if (o->pull && strcmp(o->pull, "always") != 0 && strcmp(o->pull, "missing") != 0 &&
+        strcmp(o->pull, "never") != 0)
+        return sm_error_set(err, 0, "--pull %s: want always, missing or never", o->pull);
+    struct stat st;
+    if (o->cidfile && (*o->cidfile == '\0' || lstat(o->cidfile, &st) == 0))
+        return sm_error_set(err, 0,
+                            "--cidfile %s: the file exists (another VM's?): remove it first",
+                            o->cidfile);
+    return 0;
+}
+
 /* docker's --label: a key of 1 to 256 characters, no control character in either part. */
 static int check_labels(const struct sm_run_options *o, sm_error_t *err)
 {
@@ -367,10 +381,20 @@ static int check_snapshot_on(const struct sm_run_options *o, struct run_plan *p,
 
 static int resolve_image(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
 {
+    bool always = o->pull && strcmp(o->pull, "always") == 0;
+    if (always) {
+        struct sm_pull_options po = {.progress = -1};
+        if (sm_image_pull(o->image, &po, NULL, err) < 0)
+            return -1;
+    }
     if (sm_image_config(o->image, &p->image, err) == 0)
         return 0;
-    if (*err == NULL || (*err)->errno_value != ENOENT)
+    if (*err == NULL || (*err)->errno_value != ENOENT || always)
         return -1;
+    if (o->pull && strcmp(o->pull, "never") == 0) {
+        sm_error_release(err);
+        return sm_error_set(err, 0, "not in the store, and --pull never");
+    }
     sm_error_release(err);
     /* As docker: not in the store, so pull it (its progress shows on a terminal). */
     fprintf(stderr, "Unable to find image '%s' locally\n", o->image);
@@ -430,7 +454,8 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
     if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0 ||
         check_hostname(o->hostname, err) < 0 || check_stop(o, err) < 0 ||
-        check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_labels(o, err) < 0)
+        check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_labels(o, err) < 0 ||
+        check_pull_cidfile(o, err) < 0)
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;

@@ -84,6 +84,14 @@ check "run: --label-file $dir/none: No such file or directory" run --label-file 
 printf 'ok=1\n=bad\n' >"$dir/labels"
 check "run: --label-file $dir/labels: line 2: no label name" run --label-file "$dir/labels" img
 check "ps: --filter label: want status=, name=, id=, ancestor=, exited= or label=" ps -f label
+check "run img: --pull sometimes: want always, missing or never" run --pull sometimes img
+check "run: --platform linux/s390x: this host runs only its own platform's images in a VM (no emulation)" \
+    run --platform linux/s390x img
+: >"$dir/cid"
+check "run img: --cidfile $dir/cid: the file exists (another VM's?): remove it first" \
+    run --cidfile "$dir/cid" img
+check "run nosuch:img: not in the store, and --pull never" run --pull never --init \
+    --platform linux/amd64 nosuch:img
 for when in bogus 10x 1h30 2026-13-01 2026-12-06T25:00 2026-12-06T16:56:57+1 1.h -5m ""; do
     check "logs: --since $when: want a duration (10m), unix seconds or an RFC 3339 time (2026-12-06T16:56:57Z)" \
         logs --since "$when" vm

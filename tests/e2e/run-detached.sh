@@ -11,7 +11,7 @@
 # it (137); run --stop-signal gives the VM its own signal for stop (the process's trap
 # decides its exit code, as ps, inspect and wait show), stop -s overrides it, and
 # --stop-timeout its grace period; rm removes it; a VMM killed outright (as the host's OOM killer would) leaves
-# a record that says Exited (137); --read-only and --tmpfs; the example program
+# a record that says Exited (137); --read-only and --tmpfs; --pull, --cidfile; the example program
 # (examples/three-commands.c) does the same through the C API.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
@@ -285,6 +285,15 @@ sm run --rm --tmpfs /bad:size=1m,nr_blocks=1,nr_inodes=1k,uid=4294967295 "$I" tr
 [ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] && grep -q "tmpfs /bad" "$ERR" ||
     fail "a refused mount: $RC $(cat "$ERR")"
 echo "--read-only and --tmpfs: root refuses writes, tmpfs mounts with docker's options, noexec enforced"
+
+# --pull never (the store has it), --cidfile, and --init and --platform as docker takes them.
+sm run --rm --pull never --cidfile "$WORK/cid" --init --platform linux/amd64 "$I" echo pulled-never
+[ "$RC" = 0 ] && [ "$(cat "$OUT")" = pulled-never ] || fail "run --pull never --cidfile: $RC $(cat "$ERR")"
+grep -qxE '[0-9a-f]{64}' "$WORK/cid" || fail "--cidfile wrote '$(cat "$WORK/cid")'"
+# --pull always asks a registry: a loaded image has none to come from.
+sm run --rm --pull always "$I" true
+[ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" -le 2 ] && grep -q "^supermachine: run $I: " "$ERR" ||
+    fail "run --pull always of a loaded image: $RC $(cat "$ERR")"
 
 # examples/three-commands.c, the public API's walk-through: start, three execs, a file
 # written and read back, stop, remove.
