@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/agent_proto.h"
+#include "agent/agent_ulimit.h"
 #include "guest.h"
 
 #define STDIN_PENDING_MAX (1u << 20) /* host input held for a slow reader, at most */
@@ -223,7 +224,7 @@ static void exec_search(char **argv, char **env)
 /* In the child: become the process asked for, or report errno on errpipe and exit. */
 static void exec_child(char **argv, char **env, const char *cwd, const struct guest_user *u,
                        bool tty, int slave, const int in[2], const int out[2], const int err[2],
-                       int errpipe, bool freezable)
+                       int errpipe, bool freezable, const struct agent_ulimit *ul, size_t nul)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -242,6 +243,14 @@ static void exec_child(char **argv, char **env, const char *cwd, const struct gu
         dup2(err[1], 2);
     }
     int stage = -1;
+    /* docker's --ulimit, as root still: a hard limit may be raised only now. Stage -2-i
+     * tells the parent which one failed. */
+    for (size_t i = 0; i < nul; i++) {
+        if (setrlimit(ul[i].resource, &ul[i].limit) < 0) {
+            stage = -2 - (int)i;
+            goto fail;
+        }
+    }
     if (freezable && keep_join_cgroup() < 0)
         goto fail;
     stage = 0;
@@ -308,6 +317,13 @@ static int start_process(struct session *s, json_object *req)
 {
     char **argv = agent_json_strv(req, "argv", ARGV_MAX);
     char **env = agent_json_strv(req, "env", ARGV_MAX);
+    /* Absent: none; present, each checked again here (agent_ulimit.h). */
+    json_object *ulv = NULL;
+    char **ulimits = json_object_object_get_ex(req, "ulimits", &ulv)
+                         ? agent_json_strv(req, "ulimits", AGENT_ULIMITS_MAX)
+                         : NULL;
+    struct agent_ulimit ul[AGENT_ULIMITS_MAX];
+    size_t nul = 0;
     const char *cwd = agent_json_str(req, "cwd");
     const char *user = agent_json_str(req, "user");
     json_object *v;
@@ -319,13 +335,25 @@ static int start_process(struct session *s, json_object *req)
     agent_json_int(req, "rows", 1, 65535, &rows);
     agent_json_int(req, "cols", 1, 65535, &cols);
     char why[512];
-    if (argv == NULL || argv[0] == NULL || env == NULL ||
+    bool bad_ulimits = ulv != NULL && ulimits == NULL;
+    for (size_t i = 0; ulimits && ulimits[i] && !bad_ulimits; i++) {
+        char reason[256];
+        if (agent_ulimit_parse(ulimits[i], &ul[nul++], reason, sizeof(reason)) < 0) {
+            snprintf(why, sizeof(why), "exec: --ulimit %s: %s", ulimits[i], reason);
+            bad_ulimits = true;
+        }
+    }
+    if (bad_ulimits && ulimits == NULL)
+        snprintf(why, sizeof(why), "exec: ulimits must be an array of at most %d strings",
+                 AGENT_ULIMITS_MAX);
+    if (argv == NULL || argv[0] == NULL || env == NULL || bad_ulimits ||
         keep_options(s, req, why, sizeof(why)) < 0) {
         guest_send_error(s->conn, argv == NULL || argv[0] == NULL || env == NULL
                                       ? "exec: argv (non-empty) and env must be arrays of strings"
                                       : why);
         agent_strv_free(argv);
         agent_strv_free(env);
+        agent_strv_free(ulimits);
         return -1;
     }
     struct guest_user u;
@@ -335,6 +363,7 @@ static int start_process(struct session *s, json_object *req)
         send_exit(s->conn, 126);
         agent_strv_free(argv);
         agent_strv_free(env);
+        agent_strv_free(ulimits);
         return -1;
     }
     if (!env_has(env, "HOME")) {
@@ -368,7 +397,7 @@ static int start_process(struct session *s, json_object *req)
     s->started_ns = mono_ns();
     pid_t pid = fork();
     if (pid == 0)
-        exec_child(argv, env, dir, &u, s->tty, slave, in, out, err, ep[1], s->has_trigger);
+        exec_child(argv, env, dir, &u, s->tty, slave, in, out, err, ep[1], s->has_trigger, ul, nul);
     close(ep[1]);
     int report[2] = {0, 0};
     ssize_t got = read(ep[0], report, sizeof(report));
@@ -396,6 +425,9 @@ static int start_process(struct session *s, json_object *req)
         int status = 126;
         if (pid < 0)
             snprintf(why, sizeof(why), "exec: fork: %s", strerror(e));
+        else if (report[1] <= -2 && (size_t)(-2 - report[1]) < nul)
+            snprintf(why, sizeof(why), "exec: --ulimit %s: %s", ulimits[-2 - report[1]],
+                     strerror(e));
         else if (report[1] == -1)
             snprintf(why, sizeof(why), "exec: join the kept process's cgroup: %s", strerror(e));
         else if (report[1] == 0)
@@ -415,10 +447,12 @@ static int start_process(struct session *s, json_object *req)
         send_exit(s->conn, status);
         agent_strv_free(argv);
         agent_strv_free(env);
+        agent_strv_free(ulimits);
         return -1;
     }
     agent_strv_free(argv);
     agent_strv_free(env);
+    agent_strv_free(ulimits);
     s->pid = pid;
     s->pidfd = pidfd_open(pid, 0);
     for (int *fd = &s->in_fd; fd <= &s->err_fd; fd++)

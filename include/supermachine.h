@@ -265,6 +265,11 @@ struct sm_run_options {
     /* docker's --cidfile: a file, which must not exist yet, that gets the VM's id (64 hex
      * digits, no newline) once its record exists; NULL: none. */
     const char *cidfile;
+    /* docker's --ulimit, kept in the VM's record: "NAME=SOFT[:HARD]" (NAME: core, cpu,
+     * data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime,
+     * sigpending, stack; -1: unlimited), set on every process of the VM, the main one and
+     * each exec's. NULL-terminated, at most 16, one per NAME; NULL: none. */
+    const char *const *ulimits;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):

@@ -321,6 +321,8 @@ int agent_exec(struct agent_conn *c, const struct agent_exec_request *req, int i
     json_object_object_add(o, "cols", json_object_new_int((int)cols));
     if (req->timeout_ms)
         json_object_object_add(o, "timeout_ms", json_object_new_int64((int64_t)req->timeout_ms));
+    if (req->ulimits && req->ulimits[0])
+        json_object_object_add(o, "ulimits", strv_json(req->ulimits));
     if (req->keep)
         json_object_object_add(o, "keep", json_object_new_boolean(true));
     if (req->snapshot_on && req->marker) {

@@ -72,6 +72,8 @@ struct agent_exec_request {
     /* Optional, with output_limit: a file that gets the times of out's lines
      * (sm_capped_log_times); docker logs -t and --since read it. */
     const char *output_times;
+    /* docker's --ulimit specs (agent_ulimit.h) set on the process; NULL: none */
+    const char *const *ulimits;
     /* Optional: called with the guest pid once the process runs. */
     void (*on_started)(void *arg, int pid);
     void *arg;

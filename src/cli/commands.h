@@ -99,6 +99,7 @@ struct cli_run_args {
     const char **publish;
     const char **extra_hosts;
     const char **tmpfs;
+    const char **ulimits;
     struct cli_env labels; /* -l and --label-file lines, as given */
     struct cli_vm_lists lists;
     const char *entry[2];

@@ -24,6 +24,7 @@ enum {
     OPT_CIDFILE,
     OPT_INIT,
     OPT_PLATFORM,
+    OPT_ULIMIT,
 };
 
 /* docker's --platform: this host's own (a VM runs its kernel on this CPU), in docker's
@@ -75,6 +76,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"cidfile", required_argument, NULL, OPT_CIDFILE},
         {"init", no_argument, NULL, OPT_INIT},
         {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"ulimit", required_argument, NULL, OPT_ULIMIT},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -82,7 +84,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     struct sm_run_options *o = &a->o;
     *o = (struct sm_run_options){
         .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
-    size_t npublish = 0, nextra = 0, ntmpfs = 0;
+    size_t npublish = 0, nextra = 0, ntmpfs = 0, nulimits = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:Ph:l:", longopts, NULL)) != -1) {
@@ -151,6 +153,9 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         case 'l':
             cli_push(&a->labels.list, &a->labels.n, optarg); /* checked by the library */
             break;
+        case OPT_ULIMIT:
+            cli_push(&a->ulimits, &nulimits, optarg); /* checked by the library */
+            break;
         case OPT_PULL:
             o->pull = optarg; /* checked by the library */
             break;
@@ -192,6 +197,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     o->extra_hosts = a->extra_hosts;
     o->tmpfs = a->tmpfs;
     o->labels = a->labels.list;
+    o->ulimits = a->ulimits;
     return 0;
 }
 
@@ -201,6 +207,7 @@ void cli_run_args_free(struct cli_run_args *a)
     free(a->publish);
     free(a->extra_hosts);
     free(a->tmpfs);
+    free(a->ulimits);
     cli_env_free(&a->labels);
     free(a->lists.allow);
     free(a->lists.deny);

@@ -227,6 +227,7 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         .timeout_ms = proc->timeout_ms,
         .output_limit = proc->output_limit,
         .output_times = proc->output_times,
+        .ulimits = (const char *const *)in->ulimits, /* the VM's, for every process */
         .on_started = on_started,
         .arg = &started,
         .stats = proc->stats ? &stats : NULL,

@@ -56,6 +56,7 @@ void instance_release(struct instance *in)
     sm_strv_free(in->extra_hosts);
     sm_strv_free(in->tmpfs);
     sm_strv_free(in->labels);
+    sm_strv_free(in->ulimits);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -111,6 +112,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->extra_hosts = json_object_object_get_ex(cfg, "extra_hosts", &v) ? sm_json_strv(v) : NULL;
     in->tmpfs = json_object_object_get_ex(cfg, "tmpfs", &v) ? sm_json_strv(v) : NULL;
     in->labels = json_object_object_get_ex(cfg, "labels", &v) ? sm_json_strv(v) : NULL;
+    in->ulimits = json_object_object_get_ex(cfg, "ulimits", &v) ? sm_json_strv(v) : NULL;
     in->read_only = json_object_object_get_ex(cfg, "read_only", &v) && json_object_get_boolean(v);
     json_object *ar;
     in->auto_remove =
@@ -463,6 +465,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     out->read_only = spec->read_only;
     out->labels = merge_labels(spec->image_labels, spec->labels);
     json_object *labels = sm_json_array((const char *const *)out->labels);
+    json_object *ulimits = sm_json_array(spec->ulimits);
+    out->ulimits = sm_json_strv(ulimits);
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -487,6 +491,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "read_only", json_object_new_boolean(1));
     if (labels)
         json_object_object_add(cfg, "labels", labels);
+    if (ulimits)
+        json_object_object_add(cfg, "ulimits", ulimits);
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

@@ -30,6 +30,7 @@ struct instance {
     bool read_only;     /* docker's --read-only */
     char **tmpfs;       /* docker's --tmpfs, as given; NULL: none */
     char **labels;      /* "K=V": the image's, then the run's; NULL: none */
+    char **ulimits;     /* docker's --ulimit, as given; NULL: none */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -54,6 +55,7 @@ struct instance_spec {
     const char *const *tmpfs; /* NULL-terminated; NULL: none */
     /* "K=V" or "K", the image's then the run's: a later key replaces an earlier one */
     const char *const *image_labels, *const *labels;
+    const char *const *ulimits; /* NULL-terminated; NULL: none */
 };
 
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,

@@ -357,6 +357,7 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .tmpfs = o->tmpfs,
         .image_labels = (const char *const *)p->image->labels,
         .labels = o->labels,
+        .ulimits = o->ulimits,
     };
 }
 

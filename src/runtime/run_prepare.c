@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/agent_tmpfs.h"
+#include "agent/agent_ulimit.h"
 #include "agent/initramfs.h"
 #include "common/digest_cache.h"
 #include "common/trace.h"
@@ -137,6 +138,25 @@ static int check_extra_hosts(const struct sm_run_options *o, const struct run_pl
     return 0;
 }
 
+/* docker's --ulimit: each as the guest checks it, one per resource. */
+static int check_ulimits(const struct sm_run_options *o, sm_error_t *err)
+{
+    size_t n = strv_len(o->ulimits);
+    if (n > AGENT_ULIMITS_MAX)
+        return sm_error_set(err, 0, "--ulimit: at most %d", AGENT_ULIMITS_MAX);
+    struct agent_ulimit u[AGENT_ULIMITS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+        if (agent_ulimit_parse(o->ulimits[i], &u[i], why, sizeof(why)) < 0)
+            return sm_error_set(err, 0, "--ulimit %s: %s", o->ulimits[i], why);
+        for (size_t j = 0; j < i; j++)
+            if (u[j].resource == u[i].resource)
+                return sm_error_set(err, 0, "--ulimit %s: that limit is given twice",
+                                    o->ulimits[i]);
+    }
+    return 0;
+}
+
 /* docker's --pull and --cidfile, checked before anything is fetched or made. */
 static int check_pull_cidfile(const struct sm_run_options *o, sm_error_t *err)
 {
@@ -145,9 +165,8 @@ static int check_pull_cidfile(const struct sm_run_options *o, sm_error_t *err)
         return sm_error_set(err, 0, "--pull %s: want always, missing or never", o->pull);
     struct stat st;
     if (o->cidfile && (*o->cidfile == '\0' || lstat(o->cidfile, &st) == 0))
-        return sm_error_set(err, 0,
-                            "--cidfile %s: the file exists (another VM's?): remove it first",
-                            o->cidfile);
+        return sm_error_set(
+            err, 0, "--cidfile %s: the file exists (another VM's?): remove it first", o->cidfile);
     return 0;
 }
 
@@ -455,7 +474,7 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
     if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0 ||
         check_hostname(o->hostname, err) < 0 || check_stop(o, err) < 0 ||
         check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_labels(o, err) < 0 ||
-        check_pull_cidfile(o, err) < 0)
+        check_pull_cidfile(o, err) < 0 || check_ulimits(o, err) < 0)
         goto fail;
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;

@@ -252,10 +252,21 @@ sm rm nosuchvm
 # --read-only and --tmpfs, as docker's: the image's root refuses writes for the main
 # process and for exec; the tmpfs mounts (docker's default options, or the given ones)
 # and the guest's own /dev/shm and /run take them; inspect shows both.
-sm run -d --name ro --read-only --tmpfs /tmp --tmpfs /scratch/data:exec,size=8m,mode=0750,uid=1234 \
+sm run -d --name ro --read-only --ulimit nofile=1000:2000 --ulimit core=-1 \
+    --tmpfs /tmp --tmpfs /scratch/data:exec,size=8m,mode=0750,uid=1234 \
     "$I" sh -c 'echo main >/etc/main-wrote 2>/dev/null; echo $? >/tmp/main-status; exec sleep 1000'
 [ "$RC" = 0 ] || fail "run -d --read-only: $RC $(cat "$ERR")"
 expect 0 "1" -- exec ro cat /tmp/main-status
+# --ulimit: on the main process and on each exec's.
+sm exec ro sh -c 'grep -E "^Max (open files|core file size)" /proc/1/limits /proc/self/limits; grep -E "^Max (open files|core file size)" /proc/$(pidof sleep)/limits'
+[ "$RC" = 0 ] || fail "exec ro limits: $RC $(cat "$ERR")"
+grep -qE "^Max open files +1000 +2000 +files" <(tail -n 2 "$OUT") &&
+    grep -qE "^Max core file size +unlimited +unlimited" <(tail -n 2 "$OUT") ||
+    fail "the main process's limits: $(cat "$OUT")"
+grep -qE "^/proc/self/limits:Max open files +1000 +2000 +files" "$OUT" ||
+    fail "exec's limits: $(cat "$OUT")"
+grep -qE "^/proc/1/limits:Max open files +1000 +2000" "$OUT" && fail "sm-init got the limits: $(cat "$OUT")"
+
 sm exec ro sh -c 'touch /newfile'
 [ "$RC" != 0 ] && grep -q "Read-only file system" "$ERR" || fail "exec wrote to a read-only root: $RC $(cat "$ERR")"
 expect 0 "shm-run-ok" -- exec ro sh -c 'echo a >/dev/shm/a && echo b >/run/b && echo shm-run-ok'
