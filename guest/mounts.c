@@ -116,8 +116,21 @@ int guest_apply_mounts(struct json_object *hello, char *why, size_t whylen)
             }
         }
     }
-    json_object *ro;
+    /* docker's --shm-size: /dev/shm remounted (its flags as init mounted it) unless it has
+     * that size already. */
+    int64_t shm = 0;
     struct statvfs sv;
+    if (agent_json_int(hello, "shm_size", 4096, INT64_MAX, &shm) && statvfs("/dev/shm", &sv) == 0 &&
+        (uint64_t)sv.f_blocks * sv.f_frsize != ((uint64_t)shm + 4095) / 4096 * 4096) {
+        char data[64];
+        snprintf(data, sizeof(data), "size=%lld", (long long)shm);
+        if (mount(NULL, "/dev/shm", NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, data) < 0) {
+            snprintf(why, whylen, "--shm-size %lld: remount /dev/shm: %s", (long long)shm,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    json_object *ro;
     if (json_object_object_get_ex(hello, "read_only", &ro) && json_object_get_boolean(ro) &&
         statvfs("/", &sv) == 0 && !(sv.f_flag & ST_RDONLY)) {
         /* The root's mount, not its overlay: /proc, /dev, /dev/shm, /run and the tmpfs

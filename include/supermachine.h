@@ -270,6 +270,9 @@ struct sm_run_options {
      * sigpending, stack; -1: unlimited), set on every process of the VM, the main one and
      * each exec's. NULL-terminated, at most 16, one per NAME; NULL: none. */
     const char *const *ulimits;
+    /* docker's --shm-size, kept in the VM's record: the size of the guest's /dev/shm in
+     * bytes (a tmpfs; rounded up to pages); 0: the tmpfs default, half the guest's RAM. */
+    uint64_t shm_size;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):

@@ -194,6 +194,8 @@ int agent_hello(struct agent_conn *c, const struct agent_hello_setup *setup, int
     }
     if (setup->read_only)
         json_object_object_add(o, "read_only", json_object_new_boolean(1));
+    if (setup->shm_size)
+        json_object_object_add(o, "shm_size", json_object_new_int64((int64_t)setup->shm_size));
     if (setup->tmpfs && setup->tmpfs[0]) {
         json_object *a = json_object_new_array();
         for (size_t i = 0; setup->tmpfs[i]; i++)

@@ -43,6 +43,7 @@ struct agent_hello_setup {
     const struct agent_host_entry *hosts;
     size_t nhosts;
     bool read_only;           /* docker's --read-only */
+    uint64_t shm_size;        /* docker's --shm-size, bytes; 0: leave /dev/shm as it is */
     const char *const *tmpfs; /* docker's --tmpfs specs (agent_tmpfs.h); NULL: none */
 };
 /* Sets the guest's wall clock to ours and feeds its entropy pool (after a restore both

@@ -29,6 +29,8 @@ void cmd_run_usage(FILE *out)
             "  -t, --tty              give the command a terminal\n"
             "      --ulimit NAME=SOFT[:HARD]  a resource limit of every process of the VM\n"
             "                         (nofile, nproc, core, stack, ...; -1: unlimited)\n"
+            "      --shm-size SIZE    the size of the guest's /dev/shm (64m, 1g; default half\n"
+            "                         its RAM)\n"
             "      --pull POLICY      missing (the default: pull if the store lacks it),\n"
             "                         always (pull first), never (the store's or fail)\n"
             "      --cidfile FILE     write the VM's id to FILE, which must not exist\n"

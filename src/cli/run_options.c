@@ -25,6 +25,7 @@ enum {
     OPT_INIT,
     OPT_PLATFORM,
     OPT_ULIMIT,
+    OPT_SHM_SIZE,
 };
 
 /* docker's --platform: this host's own (a VM runs its kernel on this CPU), in docker's
@@ -77,6 +78,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"init", no_argument, NULL, OPT_INIT},
         {"platform", required_argument, NULL, OPT_PLATFORM},
         {"ulimit", required_argument, NULL, OPT_ULIMIT},
+        {"shm-size", required_argument, NULL, OPT_SHM_SIZE},
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -155,6 +157,12 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
             break;
         case OPT_ULIMIT:
             cli_push(&a->ulimits, &nulimits, optarg); /* checked by the library */
+            break;
+        case OPT_SHM_SIZE:
+            if (sm_parse_size(optarg, &o->shm_size) < 0 || o->shm_size < 4096)
+                return cli_usage_error("%s: --shm-size %s: want a size of 4k or more (64m, 1g)",
+                                       cmd, optarg),
+                       -1;
             break;
         case OPT_PULL:
             o->pull = optarg; /* checked by the library */

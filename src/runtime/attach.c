@@ -95,6 +95,7 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
             .hosts = hosts,
             .nhosts = nhosts,
             .read_only = in->read_only,
+            .shm_size = in->shm_size,
             .tmpfs = (const char *const *)in->tmpfs,
         };
         r = agent_hello(&c, &setup, timeout_ms, err);

@@ -113,6 +113,8 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->tmpfs = json_object_object_get_ex(cfg, "tmpfs", &v) ? sm_json_strv(v) : NULL;
     in->labels = json_object_object_get_ex(cfg, "labels", &v) ? sm_json_strv(v) : NULL;
     in->ulimits = json_object_object_get_ex(cfg, "ulimits", &v) ? sm_json_strv(v) : NULL;
+    int64_t shm = sm_json_int(cfg, "shm_size");
+    in->shm_size = shm > 0 ? (uint64_t)shm : 0;
     in->read_only = json_object_object_get_ex(cfg, "read_only", &v) && json_object_get_boolean(v);
     json_object *ar;
     in->auto_remove =
@@ -467,6 +469,7 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     json_object *labels = sm_json_array((const char *const *)out->labels);
     json_object *ulimits = sm_json_array(spec->ulimits);
     out->ulimits = sm_json_strv(ulimits);
+    out->shm_size = spec->shm_size;
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -493,6 +496,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "labels", labels);
     if (ulimits)
         json_object_object_add(cfg, "ulimits", ulimits);
+    if (out->shm_size)
+        json_object_object_add(cfg, "shm_size", json_object_new_int64((int64_t)out->shm_size));
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

@@ -31,6 +31,7 @@ struct instance {
     char **tmpfs;       /* docker's --tmpfs, as given; NULL: none */
     char **labels;      /* "K=V": the image's, then the run's; NULL: none */
     char **ulimits;     /* docker's --ulimit, as given; NULL: none */
+    uint64_t shm_size;  /* docker's --shm-size, bytes; 0: none given */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -56,6 +57,7 @@ struct instance_spec {
     /* "K=V" or "K", the image's then the run's: a later key replaces an earlier one */
     const char *const *image_labels, *const *labels;
     const char *const *ulimits; /* NULL-terminated; NULL: none */
+    uint64_t shm_size;
 };
 
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,

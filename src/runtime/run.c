@@ -358,6 +358,7 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .image_labels = (const char *const *)p->image->labels,
         .labels = o->labels,
         .ulimits = o->ulimits,
+        .shm_size = o->shm_size,
     };
 }
 

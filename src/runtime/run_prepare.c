@@ -346,20 +346,26 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
      * main process is (docs/snapshot-workload.md, "Keys"). Ports and egress rules are the
      * host side's, never in the guest: not part of it. */
     char *wm = xasprintf("%sworkload\n%s\n%s\n%s\n", material, p->snapshot_on, p->workdir, p->user);
-    /* --read-only and --tmpfs shape the root the workload starts in (only when given:
-     * the keys of snapshots baked without them stay what they were). */
+    /* --read-only, --tmpfs, --shm-size and --ulimit shape what the workload starts with
+     * (only when given: the keys of snapshots baked without them stay what they were). */
     if (o->read_only) {
         char *n = xasprintf("%sread-only\n", wm);
         free(wm);
         wm = n;
     }
-    for (int list = 0; list < 3; list++) {
+    if (o->shm_size) {
+        char *n = xasprintf("%sshm %llu\n", wm, (unsigned long long)o->shm_size);
+        free(wm);
+        wm = n;
+    }
+    for (int list = 0; list < 4; list++) {
         const char *const *v = list == 0   ? (const char *const *)p->argv
                                : list == 1 ? (const char *const *)p->env
-                                           : o->tmpfs;
+                               : list == 2 ? o->tmpfs
+                                           : o->ulimits;
         for (size_t i = 0; v && v[i]; i++) {
             /* Length-prefixed: ["a b"] and ["a", "b"] must differ. */
-            char *n = xasprintf("%s%c%zu:%s\n", wm, "aet"[list], strlen(v[i]), v[i]);
+            char *n = xasprintf("%s%c%zu:%s\n", wm, "aetu"[list], strlen(v[i]), v[i]);
             free(wm);
             wm = n;
         }
@@ -476,6 +482,11 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
         check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_labels(o, err) < 0 ||
         check_pull_cidfile(o, err) < 0 || check_ulimits(o, err) < 0)
         goto fail;
+    if (o->shm_size && (o->shm_size < 4096 || o->shm_size > (uint64_t)INT64_MAX)) {
+        sm_error_set(err, 0, "--shm-size %llu bytes: want 4k or more",
+                     (unsigned long long)o->shm_size);
+        goto fail;
+    }
     if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;
     sm_trace("run: image resolved");

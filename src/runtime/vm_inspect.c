@@ -50,6 +50,7 @@ static void add_host_config(json_object *o, const struct instance *in)
     /* docker's null when there are none */
     json_object_object_add(host, "ExtraHosts", sm_json_array((const char *const *)in->extra_hosts));
     json_object_object_add(host, "ReadonlyRootfs", json_object_new_boolean(in->read_only));
+    json_object_object_add(host, "ShmSize", json_object_new_int64((int64_t)in->shm_size));
     /* docker's map of path to options ("" when none), null when there are none */
     json_object *tmpfs = NULL;
     for (size_t i = 0; in->tmpfs && in->tmpfs[i]; i++) {

@@ -85,6 +85,8 @@ printf 'ok=1\n=bad\n' >"$dir/labels"
 check "run: --label-file $dir/labels: line 2: no label name" run --label-file "$dir/labels" img
 check "ps: --filter label: want status=, name=, id=, ancestor=, exited= or label=" ps -f label
 check "run img: --pull sometimes: want always, missing or never" run --pull sometimes img
+check "run: --shm-size 12x: want a size of 4k or more (64m, 1g)" run --shm-size 12x img
+check "run: --shm-size 1k: want a size of 4k or more (64m, 1g)" run --shm-size 1k img
 check "run img: --ulimit nofile=abc: the limits must be numbers (or -1, unlimited)" run --ulimit nofile=abc img
 check "run img: --ulimit nofile=9:8: the soft limit is above the hard one" run --ulimit nofile=9:8 img
 check "run img: --ulimit nofile=2: that limit is given twice" run --ulimit nofile=1 --ulimit nofile=2 img

@@ -252,7 +252,7 @@ sm rm nosuchvm
 # --read-only and --tmpfs, as docker's: the image's root refuses writes for the main
 # process and for exec; the tmpfs mounts (docker's default options, or the given ones)
 # and the guest's own /dev/shm and /run take them; inspect shows both.
-sm run -d --name ro --read-only --ulimit nofile=1000:2000 --ulimit core=-1 \
+sm run -d --name ro --read-only --ulimit nofile=1000:2000 --ulimit core=-1 --shm-size 3m \
     --tmpfs /tmp --tmpfs /scratch/data:exec,size=8m,mode=0750,uid=1234 \
     "$I" sh -c 'echo main >/etc/main-wrote 2>/dev/null; echo $? >/tmp/main-status; exec sleep 1000'
 [ "$RC" = 0 ] || fail "run -d --read-only: $RC $(cat "$ERR")"
@@ -270,6 +270,10 @@ grep -qE "^/proc/1/limits:Max open files +1000 +2000" "$OUT" && fail "sm-init go
 sm exec ro sh -c 'touch /newfile'
 [ "$RC" != 0 ] && grep -q "Read-only file system" "$ERR" || fail "exec wrote to a read-only root: $RC $(cat "$ERR")"
 expect 0 "shm-run-ok" -- exec ro sh -c 'echo a >/dev/shm/a && echo b >/run/b && echo shm-run-ok'
+# --shm-size: /dev/shm is 3 MiB, and stays so (later hellos remount nothing).
+expect 0 "3072" -- exec ro sh -c 'df -k /dev/shm | awk "NR == 2 { print \$2 }"'
+sm exec ro sh -c 'head -c 4000000 /dev/zero >/dev/shm/big'
+[ "$RC" != 0 ] && grep -q "No space left" "$ERR" || fail "4 MB in a 3 MiB /dev/shm: $RC $(cat "$ERR")"
 sm exec ro sh -c 'grep -E " /(tmp|scratch/data|) " /proc/mounts'
 [ "$RC" = 0 ] || fail "exec ro mounts: $RC $(cat "$ERR")"
 grep -qE "^sm-tmpfs /tmp tmpfs rw,nosuid,nodev,noexec[, ]" "$OUT" || fail "/tmp's mount: $(cat "$OUT")"
@@ -286,7 +290,7 @@ sm inspect ro
 python3 - "$OUT" <<'PY' || fail "inspect ro: $(cat "$OUT")"
 import json, sys
 h = json.load(open(sys.argv[1]))[0]["HostConfig"]
-assert h["ReadonlyRootfs"] is True, h
+assert h["ReadonlyRootfs"] is True and h["ShmSize"] == 3 << 20, h
 assert h["Tmpfs"] == {"/tmp": "", "/scratch/data": "exec,size=8m,mode=0750,uid=1234"}, h["Tmpfs"]
 PY
 sm rm -f ro
