@@ -4,14 +4,17 @@
  * they are, so the later hellos of each exec, and clones of a snapshot that has them,
  * change nothing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "agent/agent_proto.h"
 #include "agent/agent_tmpfs.h"
@@ -92,7 +95,7 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-int guest_apply_mounts(struct json_object *hello, char *why, size_t whylen)
+static int apply_locked(struct json_object *hello, char *why, size_t whylen)
 {
     json_object *list;
     if (json_object_object_get_ex(hello, "tmpfs", &list) &&
@@ -141,4 +144,24 @@ int guest_apply_mounts(struct json_object *hello, char *why, size_t whylen)
         }
     }
     return 0;
+}
+
+int guest_apply_mounts(struct json_object *hello, char *why, size_t whylen)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(hello, "tmpfs", &v) &&
+        !json_object_object_get_ex(hello, "shm_size", &v) &&
+        !json_object_object_get_ex(hello, "read_only", &v))
+        return 0;
+    /* Sessions' hellos run side by side (concurrent execs): one at a time here, or two
+     * could both find a tmpfs missing and mount it twice. The lock is on / itself, open
+     * in this session (a descriptor of its own, so the lock is its own). The workload
+     * could hold it too: 2 s at most, as for the names. */
+    int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (int i = 0; root >= 0 && i < 200 && flock(root, LOCK_EX | LOCK_NB) < 0; i++)
+        usleep(10000);
+    int r = apply_locked(hello, why, whylen);
+    if (root >= 0)
+        close(root); /* and the lock with it */
+    return r;
 }
