@@ -57,8 +57,21 @@ struct line_out {
     bool at_start, show;
 };
 
+/* Reads the records from the n-th on; how many came (those in order: a record whose
+ * offset goes back, or a torn one, ends them). */
+static size_t times_read(int t, struct line_out *lo, size_t have)
+{
+    ssize_t r = pread(t, lo->rec + lo->n, (have - lo->n) * sizeof(*lo->rec),
+                      (off_t)(lo->n * sizeof(*lo->rec)));
+    size_t got = r > 0 ? (size_t)r / sizeof(*lo->rec) : 0;
+    for (size_t i = lo->n; i < lo->n + got; i++)
+        if (i > 0 && lo->rec[i].offset < lo->rec[i - 1].offset)
+            return i - lo->n;
+    return got;
+}
+
 /* Takes the records written since the last call; all again when the file was emptied
- * (the log's cap). A record out of order or a torn one ends what is taken. */
+ * meanwhile (the log's cap: it is shorter, or its next record goes back to the start). */
 static void times_load(struct line_out *lo)
 {
     int t = open(lo->times_path, O_RDONLY | O_CLOEXEC);
@@ -73,14 +86,10 @@ static void times_load(struct line_out *lo)
             lo->cap = have;
             lo->rec = xrealloc(lo->rec, lo->cap * sizeof(*lo->rec));
         }
-        ssize_t r = pread(t, lo->rec + lo->n, (have - lo->n) * sizeof(*lo->rec),
-                          (off_t)(lo->n * sizeof(*lo->rec)));
-        size_t got = r > 0 ? (size_t)r / sizeof(*lo->rec) : 0;
-        for (size_t i = lo->n; i < lo->n + got; i++) {
-            if (i > 0 && lo->rec[i].offset < lo->rec[i - 1].offset) {
-                got = i - lo->n;
-                break;
-            }
+        size_t got = times_read(t, lo, have);
+        if (got == 0 && have > lo->n && lo->n > 0) { /* emptied and written again */
+            lo->n = 0;
+            got = times_read(t, lo, have);
         }
         lo->n += got;
     }
