@@ -48,7 +48,6 @@ static void line_done_locked(struct console *c)
 void console_output(struct console *c, const uint8_t *buf, size_t len)
 {
     pthread_mutex_lock(&c->lock);
-    bool was_empty = c->out_len == 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t b = buf[i];
         c->out[c->out_len++] = b;
@@ -65,7 +64,9 @@ void console_output(struct console *c, const uint8_t *buf, size_t len)
      * once, without a system call per byte. */
     if (len && (buf[len - 1] == '\n' || c->out_len > sizeof(c->out) / 2))
         flush_locked(c);
-    bool tell = was_empty && c->out_len > 0 && c->on_pending;
+    bool tell = !c->pending_told && c->out_len > 0 && c->on_pending;
+    if (tell)
+        c->pending_told = true;
     pthread_mutex_unlock(&c->lock);
     if (tell)
         c->on_pending(c->pending_opaque);
@@ -75,13 +76,14 @@ void console_flush(struct console *c)
 {
     pthread_mutex_lock(&c->lock);
     flush_locked(c);
+    c->pending_told = false;
     pthread_mutex_unlock(&c->lock);
 }
 
 bool console_pending(struct console *c)
 {
     pthread_mutex_lock(&c->lock);
-    bool pending = c->out_len > 0 || c->in_len > 0;
+    bool pending = c->out_len > 0 || c->in_len > 0 || c->pending_told;
     pthread_mutex_unlock(&c->lock);
     return pending;
 }

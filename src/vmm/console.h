@@ -41,9 +41,11 @@ struct console {
     uint8_t in[CONSOLE_IN_BUF];
     size_t in_len;
     /* Told when output stays buffered (a line not ended yet), so that the owner's loop
-     * flushes it soon instead of polling for it. */
+     * flushes it soon instead of polling for it; once, until console_flush: a chatty
+     * guest wakes the loop at most once per flush, not once per line. */
     void (*on_pending)(void *opaque);
     void *pending_opaque;
+    bool pending_told;
 };
 
 /* limit: the most bytes the output file holds (0: no limit; see sm_capped_log). */
@@ -53,7 +55,8 @@ int console_add_watch(struct console *c, const char *text, console_watch_fn fn, 
 /* Guest output: buffered, flushed at a newline or when full. */
 void console_output(struct console *c, const uint8_t *buf, size_t len);
 void console_flush(struct console *c);
-/* Whether output waits for a flush or input for the guest's UART. */
+/* Whether output waits for a flush (or the owner was told it might), or input for the
+ * guest's UART. console_flush is the owner's answer to on_pending. */
 bool console_pending(struct console *c);
 /* Flushes and ends the output with a newline if the guest stopped mid-line, so that what
  * the host prints next starts on a line of its own. */
