@@ -260,8 +260,9 @@ expect 0 "1" -- exec ro cat /tmp/main-status
 # --ulimit: on the main process and on each exec's.
 sm exec ro sh -c 'grep -E "^Max (open files|core file size)" /proc/1/limits /proc/self/limits; grep -E "^Max (open files|core file size)" /proc/$(pidof sleep)/limits'
 [ "$RC" = 0 ] || fail "exec ro limits: $RC $(cat "$ERR")"
-grep -qE "^Max open files +1000 +2000 +files" <(tail -n 2 "$OUT") &&
-    grep -qE "^Max core file size +unlimited +unlimited" <(tail -n 2 "$OUT") ||
+tail -n 2 "$OUT" >"$WORK/main-limits"
+grep -qE "^Max open files +1000 +2000 +files" "$WORK/main-limits" &&
+    grep -qE "^Max core file size +unlimited +unlimited" "$WORK/main-limits" ||
     fail "the main process's limits: $(cat "$OUT")"
 grep -qE "^/proc/self/limits:Max open files +1000 +2000 +files" "$OUT" ||
     fail "exec's limits: $(cat "$OUT")"
