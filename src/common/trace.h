@@ -1,7 +1,7 @@
 /* Where a run's time goes. With SUPERMACHINE_TRACE=FILE in the environment, each sm_trace
  * appends one line, "<CLOCK_MONOTONIC in µs> <pid> <what>", to FILE. The CLI and the VMM
  * it starts inherit the variable and share the clock, so one file holds the run's whole
- * timeline in order (docs/run.md). Unset, a call costs a pthread_once and one check. */
+ * timeline (docs/run.md; each process's lines in order, the file sorted by time). Unset, a call costs a pthread_once and one check. */
 #ifndef SM_COMMON_TRACE_H
 #define SM_COMMON_TRACE_H
 
