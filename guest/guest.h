@@ -121,6 +121,9 @@ bool guest_on_host(void);
  * --add-host) as a block of /etc/hosts that a later hello replaces; without "hosts" the
  * block stays as it is. Idempotent: the same hello again writes nothing. */
 void guest_apply_names(struct json_object *hello);
+/* mkdir -p, each part made 0755 (mounts.c): -1 with errno at the first part that could
+ * not be made and does not exist. */
+int guest_mkdir_p(const char *path);
 /* docker's --tmpfs and --read-only from a hello (mounts.c): 0, or -1 with why filled. */
 int guest_apply_mounts(struct json_object *hello, char *why, size_t whylen);
 /* The valid entries of a hello's "hosts" (an array of {"name", "ip"}; anything else, and

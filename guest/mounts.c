@@ -69,11 +69,13 @@ static bool ours_on_top(const char *path)
     return ours;
 }
 
-/* mkdir -p, the last part 0755: a tmpfs may go where the image has no directory. */
-static int make_dirs(const char *path)
+int guest_mkdir_p(const char *path)
 {
-    char buf[AGENT_TMPFS_PATH_MAX + 1];
-    snprintf(buf, sizeof(buf), "%s", path);
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char c = *p;
@@ -85,6 +87,14 @@ static int make_dirs(const char *path)
                 break;
         }
     }
+    return 0;
+}
+
+/* A directory at path, made if the image has none: a tmpfs may go there. */
+static int make_dirs(const char *path)
+{
+    if (guest_mkdir_p(path) < 0)
+        return -1;
     struct stat st;
     if (stat(path, &st) < 0)
         return -1;

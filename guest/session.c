@@ -168,20 +168,6 @@ static void apply_hello(struct session *s, json_object *o)
     json_object_put(r);
 }
 
-static void mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(buf, 0755);
-}
-
 static bool env_has(char **env, const char *key)
 {
     size_t n = strlen(key);
@@ -256,7 +242,7 @@ static void exec_child(char **argv, char **env, const char *cwd, const struct gu
     stage = 0;
     if (chdir(cwd) < 0) {
         /* As docker: a working directory the image lacks is created. */
-        mkdir_p(cwd);
+        guest_mkdir_p(cwd); /* chdir says whether it worked */
         if (chdir(cwd) < 0)
             goto fail;
     }
