@@ -8,6 +8,11 @@ SUPERMACHINE=${SUPERMACHINE:-$SM_REPO/build/supermachine}
 # or HTTP try (`curl`) costs 50 ms to 1 s to start in the emulated host, which would be
 # counted as ours or the anchor's time.
 
+# A forwarded port (QEMU's hostfwd, ours) accepts before the guest listens and then
+# resets: http_answers' write must fail that try, not kill the benchmark with SIGPIPE
+# (seen in bench/snapshot's QEMU anchor, whose shell died of it).
+trap '' PIPE
+
 # clock_us VAR: sets VAR to the wall clock in microseconds.
 clock_us() { printf -v "$1" '%s' "${EPOCHREALTIME/./}"; }
 
@@ -22,7 +27,7 @@ bench_pause() { read -r -t "$1" -u "$bench_pause_fd" _ || true; }
 http_answers() {
     local line=
     exec {http_fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$http_fd"
+    printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$http_fd" 2>/dev/null
     IFS= read -r -t 2 -u "$http_fd" line || true
     exec {http_fd}<&-
     [[ $line == "HTTP/1."?" 200"* ]]

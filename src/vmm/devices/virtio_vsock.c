@@ -36,6 +36,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/util.h"
 #include "vmm/devices/virtio_devices.h"
 #include "vmm/ioloop.h"
@@ -642,6 +643,7 @@ static void handle_tx(struct virtio_vsock *v, const struct virtq_chain *ch)
             return;
         }
         c->state = CONN_OPEN;
+        sm_trace("vsock: the guest accepted on port %u", c->peer_port);
         break;
     }
     case VIRTIO_VSOCK_OP_RST:
@@ -767,6 +769,7 @@ static uint32_t conn_fill(struct virtio_vsock *v, struct vsock_conn *c, struct v
     } else if (c->pend & PEND_REQUEST) {
         op = VIRTIO_VSOCK_OP_REQUEST;
         c->pend &= ~PEND_REQUEST;
+        sm_trace("vsock: request to guest port %u", c->peer_port);
     } else if (c->pend & PEND_RESPONSE) {
         op = VIRTIO_VSOCK_OP_RESPONSE;
         c->pend &= ~PEND_RESPONSE;
@@ -899,8 +902,10 @@ static void reset_handled(struct virtio_vsock *v)
 static void process_event(struct virtio_vsock *v)
 {
     if (v->reset_unhandled && queue_ready(v, VSOCK_QUEUE_EVENT) &&
-        virtq_avail_idx(&v->t->vq[VSOCK_QUEUE_EVENT]) != v->reset_avail_seen)
+        virtq_avail_idx(&v->t->vq[VSOCK_QUEUE_EVENT]) != v->reset_avail_seen) {
         reset_handled(v); /* Linux gives the buffer back after handling the event */
+        sm_trace("vsock: the guest handled the transport reset");
+    }
     if (!v->reset_event_pending || !queue_ready(v, VSOCK_QUEUE_EVENT))
         return;
     struct virtq *vq = &v->t->vq[VSOCK_QUEUE_EVENT];
@@ -921,6 +926,7 @@ static void process_event(struct virtio_vsock *v)
             v->reset_event_pending = false;
             v->reset_unhandled = true;
             v->reset_avail_seen = virtq_watch_avail(vq);
+            sm_trace("vsock: transport reset sent");
             return;
         }
     }
