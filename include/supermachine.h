@@ -253,6 +253,14 @@ struct sm_run_options {
      * PATH before the main process runs (docs/run.md: the options, and the defaults
      * nosuid,nodev,noexec,mode=1777). NULL-terminated, at most 16; NULL: none. */
     const char *const *tmpfs;
+    /* docker's --dns, --dns-search and --dns-option, kept in the VM's record: the guest's
+     * /etc/resolv.conf names these servers (IPv4 or IPv6 addresses, at most 8; none given:
+     * the VM's own resolver, 10.0.2.3, when it has a network), search domains (at most 6,
+     * "." for none) and resolver options ("ndots:2", "rotate"; at most 16). Each
+     * NULL-terminated; NULL: none. With none of them the guest's file is the default. */
+    const char *const *dns;
+    const char *const *dns_search;
+    const char *const *dns_options;
     /* docker's --label, kept in the VM's record with its image's labels (a run's label
      * replaces the image's of the same key): "K=V", or "K" for an empty value. K is 1 to
      * 256 characters, neither holds a control character. NULL-terminated, at most 1024;
@@ -308,7 +316,8 @@ int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
  * else the image's, absent if neither; StopTimeout: the run's, absent if not given;
  * Labels: the image's and the run's, {} if none), HostConfig (Cpus, MemoryMiB,
  * NetworkMode, AutoRemove, ExtraHosts: --add-host's as given, null if none;
- * ReadonlyRootfs; Tmpfs: path to options, null if none), NetworkSettings (Ports as
+ * ReadonlyRootfs; Tmpfs: path to options, null if none; Dns, DnsSearch, DnsOptions: the
+ * run's, [] if none), NetworkSettings (Ports as
  * docker's), MemoryPssKiB (-1 when it is not running). */
 int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);

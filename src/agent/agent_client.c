@@ -158,6 +158,15 @@ int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type, cons
     }
 }
 
+/* A JSON array of strings, empty for NULL. */
+static json_object *string_array(const char *const *v)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_object_array_add(a, json_object_new_string(v[i]));
+    return a;
+}
+
 int agent_hello(struct agent_conn *c, const struct agent_hello_setup *setup, int timeout_ms,
                 sm_error_t *err)
 {
@@ -196,11 +205,14 @@ int agent_hello(struct agent_conn *c, const struct agent_hello_setup *setup, int
         json_object_object_add(o, "read_only", json_object_new_boolean(1));
     if (setup->shm_size)
         json_object_object_add(o, "shm_size", json_object_new_int64((int64_t)setup->shm_size));
-    if (setup->tmpfs && setup->tmpfs[0]) {
-        json_object *a = json_object_new_array();
-        for (size_t i = 0; setup->tmpfs[i]; i++)
-            json_object_array_add(a, json_object_new_string(setup->tmpfs[i]));
-        json_object_object_add(o, "tmpfs", a);
+    if (setup->tmpfs && setup->tmpfs[0])
+        json_object_object_add(o, "tmpfs", string_array(setup->tmpfs));
+    if (setup->dns_set) {
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "servers", string_array(setup->dns));
+        json_object_object_add(d, "search", string_array(setup->dns_search));
+        json_object_object_add(d, "options", string_array(setup->dns_options));
+        json_object_object_add(o, "dns", d);
     }
     int w = agent_write_json(c->fd, AGENT_HELLO, o);
     json_object_put(o);

@@ -45,6 +45,10 @@ struct agent_hello_setup {
     bool read_only;           /* docker's --read-only */
     uint64_t shm_size;        /* docker's --shm-size, bytes; 0: leave /dev/shm as it is */
     const char *const *tmpfs; /* docker's --tmpfs specs (agent_tmpfs.h); NULL: none */
+    /* docker's --dns (the whole list of servers), --dns-search, --dns-option
+     * (agent_dns.h), each NULL-terminated; dns_set false: leave /etc/resolv.conf */
+    bool dns_set;
+    const char *const *dns, *const *dns_search, *const *dns_options;
 };
 /* Sets the guest's wall clock to ours and feeds its entropy pool (after a restore both
  * are the snapshot's), applies setup (NULL: nothing), and checks the agent's protocol

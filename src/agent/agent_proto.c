@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,4 +356,15 @@ int agent_host_entry_parse(const char *spec, const char *gateway, struct agent_h
         snprintf(ip, sizeof(ip), "%s", gateway);
     }
     return agent_host_entry_set(e, name, ip, why, whylen);
+}
+
+int agent_refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why && whylen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
 }

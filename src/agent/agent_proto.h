@@ -137,5 +137,9 @@ const char *agent_json_str(json_object *o, const char *key);
  * longer than max_items, or holding a string with a NUL byte). */
 char **agent_json_strv(json_object *o, const char *key, size_t max_items);
 void agent_strv_free(char **v);
+/* Writes a reason into why (unless NULL or whylen is 0) and returns -1: the checks both
+ * sides share (agent_tmpfs, agent_dns) say why they refuse a value this way. */
+int agent_refuse(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1,23 +1,11 @@
 #include "agent/agent_tmpfs.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 
-static int refuse(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int refuse(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "agent/agent_proto.h"
 
 /* Each of these sets (or, prefixed "no"/"", clears) one flag. */
 static const struct {
@@ -68,20 +56,22 @@ static int check_path(const char *path, char *why, size_t whylen)
 {
     size_t len = strlen(path);
     if (path[0] != '/')
-        return refuse(why, whylen, "the path must be absolute");
+        return agent_refuse(why, whylen, "the path must be absolute");
     if (len > AGENT_TMPFS_PATH_MAX)
-        return refuse(why, whylen, "the path is longer than %d characters", AGENT_TMPFS_PATH_MAX);
+        return agent_refuse(why, whylen, "the path is longer than %d characters",
+                            AGENT_TMPFS_PATH_MAX);
     if (strcmp(path, "/") == 0)
-        return refuse(why, whylen, "the root cannot be a tmpfs (--read-only keeps it from writes)");
+        return agent_refuse(why, whylen,
+                            "the root cannot be a tmpfs (--read-only keeps it from writes)");
     for (const char *p = path; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return refuse(why, whylen, "the path holds a control character");
+            return agent_refuse(why, whylen, "the path holds a control character");
     /* Every part a name: no "", ".", "..", so one path names one place. */
     for (const char *p = path + 1;;) {
         const char *end = strchrnul(p, '/');
         size_t n = (size_t)(end - p);
         if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-            return refuse(why, whylen, "the path has an empty, '.' or '..' part");
+            return agent_refuse(why, whylen, "the path has an empty, '.' or '..' part");
         if (*end == '\0')
             break;
         p = end + 1;
@@ -90,10 +80,11 @@ static int check_path(const char *path, char *why, size_t whylen)
     for (size_t i = 0; i < sizeof(below) / sizeof(below[0]); i++) {
         size_t n = strlen(below[i]);
         if (strncmp(path, below[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
-            return refuse(why, whylen, "%s is the guest's own", below[i]);
+            return agent_refuse(why, whylen, "%s is the guest's own", below[i]);
     }
     if (strcmp(path, "/dev") == 0)
-        return refuse(why, whylen, "/dev is the guest's own (a path below it may be a tmpfs)");
+        return agent_refuse(why, whylen,
+                            "/dev is the guest's own (a path below it may be a tmpfs)");
     return 0;
 }
 
@@ -103,7 +94,8 @@ int agent_tmpfs_parse(const char *spec, struct agent_tmpfs *t, char *why, size_t
     const char *colon = strchr(spec, ':');
     size_t plen = colon ? (size_t)(colon - spec) : strlen(spec);
     if (plen > AGENT_TMPFS_PATH_MAX)
-        return refuse(why, whylen, "the path is longer than %d characters", AGENT_TMPFS_PATH_MAX);
+        return agent_refuse(why, whylen, "the path is longer than %d characters",
+                            AGENT_TMPFS_PATH_MAX);
     memcpy(t->path, spec, plen);
     t->path[plen] = '\0';
     if (check_path(t->path, why, whylen) < 0)
@@ -117,13 +109,13 @@ int agent_tmpfs_parse(const char *spec, struct agent_tmpfs *t, char *why, size_t
         size_t n = (size_t)(end - p);
         char opt[64];
         if (n == 0)
-            return refuse(why, whylen, "an empty option");
+            return agent_refuse(why, whylen, "an empty option");
         if (n >= sizeof(opt))
-            return refuse(why, whylen, "option '%.20s...' is too long", p);
+            return agent_refuse(why, whylen, "option '%.20s...' is too long", p);
         memcpy(opt, p, n);
         opt[n] = '\0';
         if (*end == ',' && end[1] == '\0')
-            return refuse(why, whylen, "an empty option");
+            return agent_refuse(why, whylen, "an empty option");
         p = *end ? end + 1 : end;
         bool known = false;
         for (size_t i = 0; i < sizeof(flag_options) / sizeof(flag_options[0]) && !known; i++) {
@@ -140,22 +132,22 @@ int agent_tmpfs_parse(const char *spec, struct agent_tmpfs *t, char *why, size_t
             for (size_t i = 0; i < sizeof(data_keys) / sizeof(data_keys[0]) && !known; i++)
                 known = strcmp(opt, data_keys[i]) == 0;
             if (known && !value_ok(opt, eq + 1))
-                return refuse(why, whylen, "option %s=%s: not a valid value", opt, eq + 1);
+                return agent_refuse(why, whylen, "option %s=%s: not a valid value", opt, eq + 1);
             *eq = '=';
         }
         if (!known)
-            return refuse(why, whylen, "unknown option '%s'", opt);
+            return agent_refuse(why, whylen, "unknown option '%s'", opt);
         if (strncmp(opt, "mode=", 5) == 0)
             mode_given = true;
         int w = snprintf(t->data + dlen, sizeof(t->data) - dlen, "%s%s", dlen ? "," : "", opt);
         if (w < 0 || (size_t)w >= sizeof(t->data) - dlen)
-            return refuse(why, whylen, "too many options");
+            return agent_refuse(why, whylen, "too many options");
         dlen += (size_t)w;
     }
     if (!mode_given) {
         int w = snprintf(t->data + dlen, sizeof(t->data) - dlen, "%smode=1777", dlen ? "," : "");
         if (w < 0 || (size_t)w >= sizeof(t->data) - dlen)
-            return refuse(why, whylen, "too many options");
+            return agent_refuse(why, whylen, "too many options");
     }
     return 0;
 }

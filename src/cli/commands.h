@@ -100,6 +100,7 @@ struct cli_run_args {
     const char **extra_hosts;
     const char **tmpfs;
     const char **ulimits;
+    const char **dns, **dns_search, **dns_options;
     struct cli_env labels; /* -l and --label-file lines, as given */
     struct cli_vm_lists lists;
     const char *entry[2];

@@ -26,6 +26,9 @@ enum {
     OPT_PLATFORM,
     OPT_ULIMIT,
     OPT_SHM_SIZE,
+    OPT_DNS,
+    OPT_DNS_SEARCH,
+    OPT_DNS_OPTION,
 };
 
 /* docker's --platform: this host's own (a VM runs its kernel on this CPU), in docker's
@@ -79,6 +82,10 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"platform", required_argument, NULL, OPT_PLATFORM},
         {"ulimit", required_argument, NULL, OPT_ULIMIT},
         {"shm-size", required_argument, NULL, OPT_SHM_SIZE},
+        {"dns", required_argument, NULL, OPT_DNS},
+        {"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
+        {"dns-option", required_argument, NULL, OPT_DNS_OPTION},
+        {"dns-opt", required_argument, NULL, OPT_DNS_OPTION}, /* docker's older name */
         CLI_VM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -86,7 +93,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     struct sm_run_options *o = &a->o;
     *o = (struct sm_run_options){
         .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .forward_signals = 1};
-    size_t npublish = 0, nextra = 0, ntmpfs = 0, nulimits = 0;
+    size_t npublish = 0, nextra = 0, ntmpfs = 0, nulimits = 0, ndns = 0, nsearch = 0, nopt = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+:de:w:u:m:itp:Ph:l:", longopts, NULL)) != -1) {
@@ -155,6 +162,15 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         case 'l':
             cli_push(&a->labels.list, &a->labels.n, optarg); /* checked by the library */
             break;
+        case OPT_DNS: /* these three checked by the library */
+            cli_push(&a->dns, &ndns, optarg);
+            break;
+        case OPT_DNS_SEARCH:
+            cli_push(&a->dns_search, &nsearch, optarg);
+            break;
+        case OPT_DNS_OPTION:
+            cli_push(&a->dns_options, &nopt, optarg);
+            break;
         case OPT_ULIMIT:
             cli_push(&a->ulimits, &nulimits, optarg); /* checked by the library */
             break;
@@ -206,6 +222,9 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
     o->tmpfs = a->tmpfs;
     o->labels = a->labels.list;
     o->ulimits = a->ulimits;
+    o->dns = a->dns;
+    o->dns_search = a->dns_search;
+    o->dns_options = a->dns_options;
     return 0;
 }
 
@@ -216,6 +235,9 @@ void cli_run_args_free(struct cli_run_args *a)
     free(a->extra_hosts);
     free(a->tmpfs);
     free(a->ulimits);
+    free(a->dns);
+    free(a->dns_search);
+    free(a->dns_options);
     cli_env_free(&a->labels);
     free(a->lists.allow);
     free(a->lists.deny);

@@ -13,6 +13,7 @@
 #include "agent/agent_client.h"
 #include "common/trace.h"
 #include "common/util.h"
+#include "net/net_backend.h"
 #include "net/net_policy.h"
 #include "runtime/run.h"
 
@@ -71,6 +72,18 @@ static struct agent_host_entry *hello_hosts(const struct instance *in, size_t *n
     return hosts;
 }
 
+/* docker's --dns*: the servers the guest's /etc/resolv.conf names. None given: the VM's
+ * own resolver, as the init wrote it, when the VM has a network (its VMM made the
+ * network's socket). */
+static const char *const *hello_dns_servers(const struct instance *in)
+{
+    static const char *const own[] = {NET_DNS_IP4, NULL};
+    if (in->dns && in->dns[0])
+        return (const char *const *)in->dns;
+    cleanup_free char *net = instance_path(in, NET_CONTROL_SOCKET);
+    return access(net, F_OK) == 0 ? own : NULL;
+}
+
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err)
 {
     struct vsock_path vp;
@@ -97,7 +110,12 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
             .read_only = in->read_only,
             .shm_size = in->shm_size,
             .tmpfs = (const char *const *)in->tmpfs,
+            .dns_set = in->dns || in->dns_search || in->dns_options,
+            .dns_search = (const char *const *)in->dns_search,
+            .dns_options = (const char *const *)in->dns_options,
         };
+        if (setup.dns_set)
+            setup.dns = hello_dns_servers(in);
         r = agent_hello(&c, &setup, timeout_ms, err);
         sm_trace("agent: hello answered (%d)", r);
         if (r == 0)

@@ -55,6 +55,9 @@ void instance_release(struct instance *in)
     free(in->stop_signal);
     sm_strv_free(in->extra_hosts);
     sm_strv_free(in->tmpfs);
+    sm_strv_free(in->dns);
+    sm_strv_free(in->dns_search);
+    sm_strv_free(in->dns_options);
     sm_strv_free(in->labels);
     sm_strv_free(in->ulimits);
     free(in->status);
@@ -111,6 +114,9 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->stop_timeout = t >= 0 && t <= SM_STOP_TIMEOUT_MAX ? (int)t : -1;
     in->extra_hosts = json_object_object_get_ex(cfg, "extra_hosts", &v) ? sm_json_strv(v) : NULL;
     in->tmpfs = json_object_object_get_ex(cfg, "tmpfs", &v) ? sm_json_strv(v) : NULL;
+    in->dns = json_object_object_get_ex(cfg, "dns", &v) ? sm_json_strv(v) : NULL;
+    in->dns_search = json_object_object_get_ex(cfg, "dns_search", &v) ? sm_json_strv(v) : NULL;
+    in->dns_options = json_object_object_get_ex(cfg, "dns_options", &v) ? sm_json_strv(v) : NULL;
     in->labels = json_object_object_get_ex(cfg, "labels", &v) ? sm_json_strv(v) : NULL;
     in->ulimits = json_object_object_get_ex(cfg, "ulimits", &v) ? sm_json_strv(v) : NULL;
     int64_t shm = sm_json_int(cfg, "shm_size");
@@ -464,6 +470,12 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     out->extra_hosts = sm_json_strv(extra);
     json_object *tmpfs = sm_json_array(spec->tmpfs);
     out->tmpfs = sm_json_strv(tmpfs);
+    json_object *dns = sm_json_array(spec->dns);
+    json_object *dns_search = sm_json_array(spec->dns_search);
+    json_object *dns_options = sm_json_array(spec->dns_options);
+    out->dns = sm_json_strv(dns);
+    out->dns_search = sm_json_strv(dns_search);
+    out->dns_options = sm_json_strv(dns_options);
     out->read_only = spec->read_only;
     out->labels = merge_labels(spec->image_labels, spec->labels);
     json_object *labels = sm_json_array((const char *const *)out->labels);
@@ -490,6 +502,12 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "extra_hosts", extra);
     if (tmpfs)
         json_object_object_add(cfg, "tmpfs", tmpfs);
+    if (dns)
+        json_object_object_add(cfg, "dns", dns);
+    if (dns_search)
+        json_object_object_add(cfg, "dns_search", dns_search);
+    if (dns_options)
+        json_object_object_add(cfg, "dns_options", dns_options);
     if (out->read_only)
         json_object_object_add(cfg, "read_only", json_object_new_boolean(1));
     if (labels)

@@ -29,9 +29,11 @@ struct instance {
     char **extra_hosts; /* docker's --add-host, as given; NULL: none */
     bool read_only;     /* docker's --read-only */
     char **tmpfs;       /* docker's --tmpfs, as given; NULL: none */
-    char **labels;      /* "K=V": the image's, then the run's; NULL: none */
-    char **ulimits;     /* docker's --ulimit, as given; NULL: none */
-    uint64_t shm_size;  /* docker's --shm-size, bytes; 0: none given */
+    /* docker's --dns, --dns-search, --dns-option, as given; NULL: none */
+    char **dns, **dns_search, **dns_options;
+    char **labels;     /* "K=V": the image's, then the run's; NULL: none */
+    char **ulimits;    /* docker's --ulimit, as given; NULL: none */
+    uint64_t shm_size; /* docker's --shm-size, bytes; 0: none given */
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -54,6 +56,7 @@ struct instance_spec {
     const char *const *extra_hosts; /* NULL-terminated; NULL: none */
     bool read_only;
     const char *const *tmpfs; /* NULL-terminated; NULL: none */
+    const char *const *dns, *const *dns_search, *const *dns_options; /* the same */
     /* "K=V" or "K", the image's then the run's: a later key replaces an earlier one */
     const char *const *image_labels, *const *labels;
     const char *const *ulimits; /* NULL-terminated; NULL: none */

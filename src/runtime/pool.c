@@ -537,6 +537,7 @@ static int check_run_options(const struct sm_run_options *r, sm_error_t *err)
                       : r->extra_hosts && r->extra_hosts[0]       ? "hosts to add"
                       : r->read_only || (r->tmpfs && r->tmpfs[0]) ? "--read-only or --tmpfs"
                       : r->labels && r->labels[0]                 ? "labels"
+                      : r->dns || r->dns_search || r->dns_options ? "DNS settings"
                       : r->ulimits && r->ulimits[0]               ? "ulimits"
                       : r->shm_size                               ? "--shm-size"
                       : (r->publish && r->publish[0]) || r->publish_all ? "ports to publish"

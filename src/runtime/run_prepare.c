@@ -5,6 +5,7 @@
  * memory or CPUs give a new key instead of a stale snapshot. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent_dns.h"
 #include "agent/agent_tmpfs.h"
 #include "agent/agent_ulimit.h"
 #include "agent/initramfs.h"
@@ -67,6 +69,21 @@ void run_plan_release(struct run_plan *p)
     sm_strv_free(p->egress_allow);
     sm_strv_free(p->egress_deny);
     memset(p, 0, sizeof(*p));
+}
+
+/* Appends to a snapshot key's material, a malloc'd string. */
+__attribute__((format(printf, 2, 3))) static void key_append(char **material, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *more = NULL;
+    if (vasprintf(&more, fmt, ap) < 0)
+        abort(); /* out of memory, as xasprintf */
+    va_end(ap);
+    char *joined = xasprintf("%s%s", *material, more);
+    free(more);
+    free(*material);
+    *material = joined;
 }
 
 static size_t strv_len(const char *const *v)
@@ -187,6 +204,33 @@ static int check_labels(const struct sm_run_options *o, sm_error_t *err)
         for (const char *c = l; *c; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f) /* not printed: the line is one */
                 return sm_error_set(err, 0, "--label %.*s: a control character", (int)(c - l), l);
+    }
+    return 0;
+}
+
+/* docker's --dns, --dns-search and --dns-option, checked as the guest's agent checks
+ * them (it leaves the file alone when one is bad). */
+static int check_dns(const struct sm_run_options *o, sm_error_t *err)
+{
+    static const struct {
+        const char *flag;
+        size_t max;
+        int (*check)(const char *, char *, size_t);
+    } kinds[] = {
+        {"--dns", AGENT_DNS_SERVERS_MAX, agent_dns_check_server},
+        {"--dns-search", AGENT_DNS_SEARCH_MAX, agent_dns_check_search},
+        {"--dns-option", AGENT_DNS_OPTIONS_MAX, agent_dns_check_option},
+    };
+    const char *const *lists[] = {o->dns, o->dns_search, o->dns_options};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        size_t n = strv_len(lists[k]);
+        if (n > kinds[k].max)
+            return sm_error_set(err, 0, "%s: at most %zu entries", kinds[k].flag, kinds[k].max);
+        for (size_t i = 0; i < n; i++) {
+            char why[128];
+            if (kinds[k].check(lists[k][i], why, sizeof(why)) < 0)
+                return sm_error_set(err, 0, "%s %s: %s", kinds[k].flag, lists[k][i], why);
+        }
     }
     return 0;
 }
@@ -346,30 +390,25 @@ static int choose_snapshot(const struct sm_run_options *o, struct run_plan *p, s
      * main process is (docs/snapshot-workload.md, "Keys"). Ports and egress rules are the
      * host side's, never in the guest: not part of it. */
     char *wm = xasprintf("%sworkload\n%s\n%s\n%s\n", material, p->snapshot_on, p->workdir, p->user);
-    /* --read-only, --tmpfs, --shm-size and --ulimit shape what the workload starts with
-     * (only when given: the keys of snapshots baked without them stay what they were). */
-    if (o->read_only) {
-        char *n = xasprintf("%sread-only\n", wm);
-        free(wm);
-        wm = n;
-    }
-    if (o->shm_size) {
-        char *n = xasprintf("%sshm %llu\n", wm, (unsigned long long)o->shm_size);
-        free(wm);
-        wm = n;
-    }
-    for (int list = 0; list < 4; list++) {
-        const char *const *v = list == 0   ? (const char *const *)p->argv
-                               : list == 1 ? (const char *const *)p->env
-                               : list == 2 ? o->tmpfs
-                                           : o->ulimits;
-        for (size_t i = 0; v && v[i]; i++) {
+    /* --read-only, --tmpfs, --shm-size, --ulimit and --dns* shape what the workload starts
+     * with (only when given: the keys of snapshots baked without them stay what they
+     * were). The DNS settings are the hello's, but a workload may have read the file
+     * before its snapshot, and a read-only root keeps the baked one. */
+    if (o->read_only)
+        key_append(&wm, "read-only\n");
+    if (o->shm_size)
+        key_append(&wm, "shm %llu\n", (unsigned long long)o->shm_size);
+    const char *const *lists[] = {(const char *const *)p->argv,
+                                  (const char *const *)p->env,
+                                  o->tmpfs,
+                                  o->ulimits,
+                                  o->dns,
+                                  o->dns_search,
+                                  o->dns_options};
+    for (size_t list = 0; list < sizeof(lists) / sizeof(lists[0]); list++)
+        for (size_t i = 0; lists[list] && lists[list][i]; i++)
             /* Length-prefixed: ["a b"] and ["a", "b"] must differ. */
-            char *n = xasprintf("%s%c%zu:%s\n", wm, "aetu"[list], strlen(v[i]), v[i]);
-            free(wm);
-            wm = n;
-        }
-    }
+            key_append(&wm, "%c%zu:%s\n", "aetudso"[list], strlen(lists[list][i]), lists[list][i]);
     char wkey[65];
     sm_sha256_hex(wm, strlen(wm), wkey);
     free(wm);
@@ -479,8 +518,8 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
                             (unsigned long long)p->memory_mib, VM_MAX_MEMORY_MIB);
     if (check_network(o, p, err) < 0 || check_snapshot_on(o, p, err) < 0 ||
         check_hostname(o->hostname, err) < 0 || check_stop(o, err) < 0 ||
-        check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_labels(o, err) < 0 ||
-        check_pull_cidfile(o, err) < 0 || check_ulimits(o, err) < 0)
+        check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_dns(o, err) < 0 ||
+        check_labels(o, err) < 0 || check_pull_cidfile(o, err) < 0 || check_ulimits(o, err) < 0)
         goto fail;
     if (o->shm_size && (o->shm_size < 4096 || o->shm_size > (uint64_t)INT64_MAX)) {
         sm_error_set(err, 0, "--shm-size %llu bytes: want 4k or more",

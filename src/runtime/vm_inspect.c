@@ -63,6 +63,13 @@ static void add_host_config(json_object *o, const struct instance *in)
         json_object_object_add(tmpfs, where, json_object_new_string(colon ? colon + 1 : ""));
     }
     json_object_object_add(host, "Tmpfs", tmpfs);
+    /* docker's [] when none were given */
+    const char *keys[] = {"Dns", "DnsSearch", "DnsOptions"};
+    char **lists[] = {in->dns, in->dns_search, in->dns_options};
+    for (size_t i = 0; i < 3; i++) {
+        json_object *a = sm_json_array((const char *const *)lists[i]);
+        json_object_object_add(host, keys[i], a ? a : json_object_new_array());
+    }
     if (cfg) {
         const char *network = sm_json_str(cfg, "network");
         json_object_object_add(host, "Cpus", json_object_new_int64(sm_json_int(cfg, "cpus")));

@@ -3,7 +3,7 @@
 # and exit status 125, whatever the command: an unknown option (long, short, or inside a
 # cluster of short ones), an option missing its value, docker options a VM has no use
 # for, with the reason, and bad values of run's and stop's options (--stop-signal,
-# --stop-timeout, --add-host, --tmpfs, --label, stop -s and -t), which leave no VM record behind (ps -a is
+# --stop-timeout, --add-host, --tmpfs, --label, --dns*, stop -s and -t), which leave no VM record behind (ps -a is
 # as it was).
 # Needs no KVM: all of it is refused before a VM exists.
 set -eu
@@ -85,6 +85,16 @@ printf 'ok=1\n=bad\n' >"$dir/labels"
 check "run: --label-file $dir/labels: line 2: no label name" run --label-file "$dir/labels" img
 check "ps: --filter label: want status=, name=, id=, ancestor=, exited= or label=" ps -f label
 check "run img: --pull sometimes: want always, missing or never" run --pull sometimes img
+check "run img: --dns 8.8.8: not an IPv4 or IPv6 address" run --dns 1.1.1.1 --dns 8.8.8 img
+check "run img: --dns fe80::1%eth0: not an IPv4 or IPv6 address" run -d --dns fe80::1%eth0 img true
+check "run img: --dns-search a..b: an empty label" run --dns-search example.org --dns-search a..b img
+check "run img: --dns-search a b: ' ' is not allowed in a domain" run --dns-search 'a b' img
+check "run img: --dns-option ndots:2 x: only letters, digits, '-', '_', ':' and '.' are allowed" \
+    run --dns-option 'ndots:2 x' img
+check "bake img: --dns-option a#b: only letters, digits, '-', '_', ':' and '.' are allowed" \
+    bake --snapshot-on after:1 --dns-opt 'a#b' img
+check "run img: --dns-search: at most 6 entries" run --dns-search a --dns-search b \
+    --dns-search c --dns-search d --dns-search e --dns-search f --dns-search g img
 check "run: --shm-size 12x: want a size of 4k or more (64m, 1g)" run --shm-size 12x img
 check "run: --shm-size 1k: want a size of 4k or more (64m, 1g)" run --shm-size 1k img
 check "run img: --ulimit nofile=abc: the limits must be numbers (or -1, unlimited)" run --ulimit nofile=abc img

@@ -106,6 +106,31 @@ sm run --rm --add-host 'db:10.0.0.5 x' "$I" true
 [ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] &&
     grep -qxF "supermachine: run $I: --add-host db:10.0.0.5 x: 10.0.0.5 x: not an IPv4 or IPv6 address" "$ERR" ||
     fail "a bad --add-host: exit $RC, $(cat "$ERR")"
+# --dns, --dns-search, --dns-option: the guest's /etc/resolv.conf as docker writes it
+# (its servers in place of the VM's own resolver, 10.0.2.3, which stays when only search
+# domains or options are given, and which --network none has not).
+sm run --rm --dns 192.0.2.53 --dns 2001:db8::53 --dns-search example.org --dns-search corp.example \
+    --dns-option ndots:2 --dns-opt rotate "$I" cat /etc/resolv.conf
+[ "$RC" = 0 ] && [ "$(cat "$OUT")" = "$(printf '%s\n' "nameserver 192.0.2.53" "nameserver 2001:db8::53" \
+    "search example.org corp.example" "options ndots:2 rotate")" ] ||
+    fail "run --dns*: exit $RC, resolv.conf: $(cat "$OUT") $(cat "$ERR")"
+expect 0 "nameserver 10.0.2.3|search example.org|" -- run --rm --dns-search example.org "$I" \
+    sh -c 'tr "\n" "|" </etc/resolv.conf'
+expect 0 "options edns0" -- run --rm --network none --dns-option edns0 "$I" cat /etc/resolv.conf
+expect 0 "nameserver 10.0.2.3" -- run --rm "$I" cat /etc/resolv.conf
+# A detached VM: the main process's hello wrote the file; an exec's hello leaves a change
+# the workload made to it alone; inspect shows what was given.
+sm run -d --name dnsed --dns 192.0.2.53 --dns-search example.org "$I" sleep 600
+[ "$RC" = 0 ] || fail "run -d --dns: exit $RC: $(cat "$ERR")"
+sm exec dnsed sh -c 'echo "options timeout:1" >>/etc/resolv.conf'
+[ "$RC" = 0 ] || fail "exec dnsed: exit $RC: $(cat "$ERR")"
+expect 0 "nameserver 192.0.2.53|search example.org|options timeout:1|" -- exec dnsed \
+    sh -c 'tr "\n" "|" </etc/resolv.conf'
+sm inspect dnsed
+python3 -c 'import json, sys; h = json.load(open(sys.argv[1]))[0]["HostConfig"]
+assert (h["Dns"], h["DnsSearch"], h["DnsOptions"]) == (["192.0.2.53"], ["example.org"], []), h' \
+    "$OUT" || fail "inspect dnsed: $(cat "$OUT")"
+sm rm -f dnsed
 expect 0 "/etc" -- run --rm -w /etc "$I" pwd
 expect 0 "1000 1000" -- run --rm -u app "$I" sh -c 'echo $(id -u) $(id -g)'
 expect 0 "65534" -- run --rm -u 65534 "$I" id -u
