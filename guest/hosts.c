@@ -191,46 +191,28 @@ static void apply_hosts(const struct agent_host_entry *e, size_t n)
     free(text);
 }
 
-/* A JSON array's strings, at most max of them (more: -1, the whole list refused, as any
- * entry that is not a string). */
-static int strings_of(struct json_object *a, const char **out, size_t max, size_t *n)
-{
-    *n = 0;
-    if (a == NULL)
-        return 0;
-    if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > max)
-        return -1;
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *e = json_object_array_get_idx(a, i);
-        if (!json_object_is_type(e, json_type_string))
-            return -1;
-        out[(*n)++] = json_object_get_string(e);
-    }
-    return 0;
-}
-
 /* docker's --dns, --dns-search and --dns-option: /etc/resolv.conf as the hello gives it
  * (the host sends the whole list of servers). Written only when the text differs from
  * what the last such hello wrote (kept in /run, guest memory): an exec's hello does not
  * undo a change the workload made to the file, and a clone of a VM that had other
- * settings gets its own. A bad list leaves the file alone. */
+ * settings gets its own. A bad or missing list leaves the file alone. */
 static void apply_dns(struct json_object *hello)
 {
     static const char applied[] = "/run/supermachine-resolv.conf";
-    json_object *dns, *servers = NULL, *search = NULL, *options = NULL;
+    json_object *dns;
     if (!json_object_object_get_ex(hello, "dns", &dns) ||
         !json_object_is_type(dns, json_type_object))
         return;
-    json_object_object_get_ex(dns, "servers", &servers);
-    json_object_object_get_ex(dns, "search", &search);
-    json_object_object_get_ex(dns, "options", &options);
-    const char *sv[AGENT_DNS_SERVERS_MAX], *se[AGENT_DNS_SEARCH_MAX], *op[AGENT_DNS_OPTIONS_MAX];
-    size_t nsv, nse, nop;
-    if (strings_of(servers, sv, AGENT_DNS_SERVERS_MAX, &nsv) < 0 ||
-        strings_of(search, se, AGENT_DNS_SEARCH_MAX, &nse) < 0 ||
-        strings_of(options, op, AGENT_DNS_OPTIONS_MAX, &nop) < 0)
-        return;
-    char *text = agent_dns_render(sv, nsv, se, nse, op, nop);
+    char **servers = agent_json_strv(dns, "servers", AGENT_DNS_SERVERS_MAX);
+    char **search = agent_json_strv(dns, "search", AGENT_DNS_SEARCH_MAX);
+    char **options = agent_json_strv(dns, "options", AGENT_DNS_OPTIONS_MAX);
+    char *text = servers && search && options
+                     ? agent_dns_render((const char *const *)servers, (const char *const *)search,
+                                        (const char *const *)options)
+                     : NULL;
+    agent_strv_free(servers);
+    agent_strv_free(search);
+    agent_strv_free(options);
     if (text == NULL)
         return;
     size_t len = strlen(text), old_len = 0;

@@ -158,13 +158,11 @@ int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type, cons
     }
 }
 
-/* A JSON array of strings, empty for NULL. */
+/* A JSON array of strings, [] for none (sm_json_array gives NULL then). */
 static json_object *string_array(const char *const *v)
 {
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; v && v[i]; i++)
-        json_object_array_add(a, json_object_new_string(v[i]));
-    return a;
+    json_object *a = sm_json_array(v);
+    return a ? a : json_object_new_array();
 }
 
 int agent_hello(struct agent_conn *c, const struct agent_hello_setup *setup, int timeout_ms,
@@ -206,7 +204,7 @@ int agent_hello(struct agent_conn *c, const struct agent_hello_setup *setup, int
     if (setup->shm_size)
         json_object_object_add(o, "shm_size", json_object_new_int64((int64_t)setup->shm_size));
     if (setup->tmpfs && setup->tmpfs[0])
-        json_object_object_add(o, "tmpfs", string_array(setup->tmpfs));
+        json_object_object_add(o, "tmpfs", sm_json_array(setup->tmpfs));
     if (setup->dns_set) {
         json_object *d = json_object_new_object();
         json_object_object_add(d, "servers", string_array(setup->dns));

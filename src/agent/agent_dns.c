@@ -77,9 +77,18 @@ static bool append(char **text, size_t *len, const char *add)
     return true;
 }
 
-char *agent_dns_render(const char *const *servers, size_t nservers, const char *const *search,
-                       size_t nsearch, const char *const *options, size_t noptions)
+static size_t count(const char *const *list)
 {
+    size_t n = 0;
+    while (list && list[n])
+        n++;
+    return n;
+}
+
+char *agent_dns_render(const char *const *servers, const char *const *search,
+                       const char *const *options)
+{
+    size_t nservers = count(servers), nsearch = count(search), noptions = count(options);
     if (nservers > AGENT_DNS_SERVERS_MAX || nsearch > AGENT_DNS_SEARCH_MAX ||
         noptions > AGENT_DNS_OPTIONS_MAX)
         return NULL;

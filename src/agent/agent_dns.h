@@ -22,10 +22,10 @@ int agent_dns_check_search(const char *domain, char *why, size_t whylen);
  * "timeout:1", "single-request-reopen". */
 int agent_dns_check_option(const char *option, char *why, size_t whylen);
 
-/* The text of /etc/resolv.conf for these lists (each of n entries, any n may be 0), in
- * docker's order: nameserver lines, then one search line, then one options line.
- * malloc'd; NULL when an entry fails its check or a list is too long. */
-char *agent_dns_render(const char *const *servers, size_t nservers, const char *const *search,
-                       size_t nsearch, const char *const *options, size_t noptions);
+/* The text of /etc/resolv.conf for these lists (NULL-terminated; NULL: none), in docker's
+ * order: nameserver lines, then one search line, then one options line. malloc'd; NULL
+ * when an entry fails its check or a list is too long. */
+char *agent_dns_render(const char *const *servers, const char *const *search,
+                       const char *const *options);
 
 #endif

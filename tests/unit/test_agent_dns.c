@@ -60,30 +60,34 @@ int main(void)
     }
 
     /* The file: servers, then one search line, then one options line. */
-    const char *sv[] = {"192.0.2.53", "2001:db8::53"};
-    const char *se[] = {"example.org", "corp.example"};
-    const char *op[] = {"ndots:2", "rotate"};
-    char *text = agent_dns_render(sv, 2, se, 2, op, 2);
+    const char *sv[] = {"192.0.2.53", "2001:db8::53", NULL};
+    const char *se[] = {"example.org", "corp.example", NULL};
+    const char *op[] = {"ndots:2", "rotate", NULL};
+    char *text = agent_dns_render(sv, se, op);
     CHECK(text && strcmp(text, "nameserver 192.0.2.53\nnameserver 2001:db8::53\n"
                                "search example.org corp.example\noptions ndots:2 rotate\n") == 0);
     free(text);
     /* Search and options only; "." means no search line. */
-    const char *dot[] = {"."};
-    text = agent_dns_render(NULL, 0, dot, 1, op, 1);
+    const char *dot[] = {".", NULL};
+    const char *op1[] = {"ndots:2", NULL};
+    text = agent_dns_render(NULL, dot, op1);
     CHECK(text && strcmp(text, "options ndots:2\n") == 0);
     free(text);
-    text = agent_dns_render(NULL, 0, NULL, 0, NULL, 0);
+    text = agent_dns_render(NULL, NULL, NULL);
     CHECK(text && strcmp(text, "") == 0);
     free(text);
     /* One bad entry, or a list too long, and nothing is rendered. */
-    const char *bad_sv[] = {"192.0.2.53", "evil\nnameserver 6.6.6.6"};
-    CHECK(agent_dns_render(bad_sv, 2, NULL, 0, NULL, 0) == NULL);
-    const char *many[AGENT_DNS_SEARCH_MAX + 1];
+    const char *bad_sv[] = {"192.0.2.53", "evil\nnameserver 6.6.6.6", NULL};
+    CHECK(agent_dns_render(bad_sv, NULL, NULL) == NULL);
+    const char *many[AGENT_DNS_SEARCH_MAX + 2];
     for (size_t i = 0; i <= AGENT_DNS_SEARCH_MAX; i++)
         many[i] = "example.org";
-    text = agent_dns_render(NULL, 0, many, AGENT_DNS_SEARCH_MAX, NULL, 0);
+    many[AGENT_DNS_SEARCH_MAX] = NULL;
+    text = agent_dns_render(NULL, many, NULL);
     CHECK(text != NULL);
     free(text);
-    CHECK(agent_dns_render(NULL, 0, many, AGENT_DNS_SEARCH_MAX + 1, NULL, 0) == NULL);
+    many[AGENT_DNS_SEARCH_MAX] = "example.org";
+    many[AGENT_DNS_SEARCH_MAX + 1] = NULL;
+    CHECK(agent_dns_render(NULL, many, NULL) == NULL);
     return check_summary("agent_dns");
 }
