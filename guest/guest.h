@@ -10,6 +10,8 @@
 
 /* Logs one line on the console (and the kernel log's console) with the init's prefix. */
 void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t guest_mono_ns(void);
 
 /* Agent: serves connections on a listening socket until told to power off; forks one
  * session process per connection. Never returns. */
@@ -138,8 +140,9 @@ char *guest_hosts_render(const char *text, size_t len, const struct agent_host_e
 
 /* Brings up lo, and eth0 with the given addresses ("10.0.2.15/24", "fd00::15/64") and
  * default gateways when ip is not NULL (net.c). Problems are logged, never fatal: the
- * workload may not need the network. */
-void guest_net_setup(const char *ip, const char *gw, const char *ip6, const char *gw6);
+ * workload may not need the network. settle: the VM will be snapshotted, so wait (bounded)
+ * until the kernel has announced eth0's link, not in every clone after its restore. */
+void guest_net_setup(const char *ip, const char *gw, const char *ip6, const char *gw6, bool settle);
 
 /* Powers the guest off (sync first). */
 void guest_poweroff(void) __attribute__((noreturn));

@@ -34,6 +34,13 @@
 
 static char cmdline[4096];
 
+uint64_t guest_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void guest_log(const char *fmt, ...)
 {
     char buf[512];
@@ -214,7 +221,7 @@ static void setup_network(void)
 {
     char *ip = param_dup("sm.ip"), *gw = param_dup("sm.gw"), *ip6 = param_dup("sm.ip6"),
          *gw6 = param_dup("sm.gw6");
-    guest_net_setup(ip, gw, ip6, gw6);
+    guest_net_setup(ip, gw, ip6, gw6, param("sm.snapshot", NULL) != NULL);
     free(ip);
     free(gw);
     free(ip6);

@@ -120,7 +120,61 @@ static int setup_ipv6(const char *ip, const char *gw)
     return rc;
 }
 
-void guest_net_setup(const char *ip, const char *gw, const char *ip6, const char *gw6)
+static bool eth0_operstate_up(void)
+{
+    char state[16] = "";
+    int fd = open("/sys/class/net/eth0/operstate", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t r = read(fd, state, sizeof(state) - 1);
+    close(fd);
+    return r >= 2 && strncmp(state, "up", 2) == 0;
+}
+
+/* Whether eth0 has its IPv6 link-local address, no longer tentative, which the kernel adds
+ * only once it has handled the link's coming up (/proc/net/if_inet6: address, index,
+ * prefix length, scope, flags, name; scope 20 is link-local, flag 40 tentative). Without
+ * IPv6 there is nothing to wait for. */
+static bool eth0_link_local_done(void)
+{
+    FILE *f = fopen("/proc/net/if_inet6", "re");
+    if (f == NULL)
+        return true;
+    char line[128];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        unsigned scope, flags;
+        char name[IF_NAMESIZE + 1];
+        if (sscanf(line, "%*32s %*x %*x %x %x %16s", &scope, &flags, name) == 3)
+            found = scope == 0x20 && !(flags & 0x40) && strcmp(name, "eth0") == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* The kernel announces a link that comes up through its linkwatch work, which it runs at
+ * most once a second: eth0 can be up with its addresses for most of a second before the
+ * kernel has handled the event (its operstate, the IPv6 link-local address, the routes,
+ * the multicast reports). A snapshot taken before that makes every clone of it do that
+ * work after its restore, on its first request: about 160 first touches of guest memory,
+ * and pages the clone then no longer shares. So a boot that will be snapshotted waits for
+ * it, bounded; only that boot pays. */
+static void wait_for_link_settled(void)
+{
+    uint64_t deadline = guest_mono_ns() + 3000000000u;
+    while (!(eth0_operstate_up() && eth0_link_local_done())) {
+        if (guest_mono_ns() >= deadline) {
+            guest_log("network: eth0 not announced after 3 s, snapshotted as it is");
+            return;
+        }
+        usleep(5000);
+    }
+    /* The multicast reports the new addresses send are repeated once after
+     * mldv2_unsolicited_report_interval, set short below: let that pass too. */
+    usleep(30000);
+}
+
+void guest_net_setup(const char *ip, const char *gw, const char *ip6, const char *gw6, bool settle)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -148,9 +202,16 @@ void guest_net_setup(const char *ip, const char *gw, const char *ip6, const char
     write_sysctl("/proc/sys/net/ipv6/conf/eth0/accept_ra", "0");
     write_sysctl("/proc/sys/net/ipv6/conf/eth0/accept_dad", "0");
     write_sysctl("/proc/sys/net/ipv6/conf/eth0/autoconf", "0");
+    /* The unsolicited MLD report's repetition, 1 s by default: the only listener on this
+     * link is the host's network stack, and a repetition still pending at a snapshot
+     * would be sent by every clone. */
+    write_sysctl("/proc/sys/net/ipv6/conf/eth0/mldv2_unsolicited_report_interval", "10");
+    write_sysctl("/proc/sys/net/ipv6/conf/eth0/mldv1_unsolicited_report_interval", "10");
     if (setup_ipv4(fd, ip, gw) < 0)
         guest_log("network: eth0 %s via %s: %s", ip, gw ? gw : "-", strerror(errno));
     if (ip6 && setup_ipv6(ip6, gw6) < 0)
         guest_log("network: eth0 %s via %s: %s", ip6, gw6 ? gw6 : "-", strerror(errno));
     close(fd);
+    if (settle)
+        wait_for_link_settled();
 }

@@ -63,13 +63,6 @@ struct session {
     int64_t last_usage_us;
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void guest_send_error(int conn, const char *msg)
 {
     json_object *o = json_object_new_object();
@@ -102,8 +95,9 @@ static void send_exit_stats(const struct session *s, int status)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_int(status));
     json_object_object_add(o, "peak_rss_kib", json_object_new_int64(s->peak_rss_kib));
-    json_object_object_add(o, "duration_ms",
-                           json_object_new_int64((int64_t)((mono_ns() - s->started_ns) / 1000000)));
+    json_object_object_add(
+        o, "duration_ms",
+        json_object_new_int64((int64_t)((guest_mono_ns() - s->started_ns) / 1000000)));
     json_object_object_add(o, "timed_out", json_object_new_boolean(s->timed_out));
     agent_write_json(s->conn, AGENT_EXIT, o);
     json_object_put(o);
@@ -380,7 +374,7 @@ static int start_process(struct session *s, json_object *req)
     int ep[2];
     pipe_or_die(ep);
     const char *dir = cwd && *cwd ? cwd : "/";
-    s->started_ns = mono_ns();
+    s->started_ns = guest_mono_ns();
     pid_t pid = fork();
     if (pid == 0)
         exec_child(argv, env, dir, &u, s->tty, slave, in, out, err, ep[1], s->has_trigger, ul, nul);
@@ -522,7 +516,7 @@ static bool forward_output(struct session *s, int *fd, uint8_t type)
 
 static bool trigger_fires(struct session *s)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = guest_mono_ns();
     switch (s->trigger.kind) {
     case AGENT_TRIGGER_LISTEN:
         return keep_port_listening(s->trigger.value);
@@ -682,7 +676,7 @@ static int wait_status(struct session *s, int options)
 /* The request's time limit: the process and its process group are killed. */
 static void enforce_timeout(struct session *s)
 {
-    if (s->timed_out || s->timeout_ns == 0 || mono_ns() - s->started_ns < s->timeout_ns)
+    if (s->timed_out || s->timeout_ns == 0 || guest_mono_ns() - s->started_ns < s->timeout_ns)
         return;
     s->timed_out = true;
     kill(-s->pid, SIGKILL);
@@ -695,7 +689,7 @@ static int poll_timeout_ms(const struct session *s, bool exited)
         return 100;
     int t = -1;
     if (s->timeout_ns != 0 && !s->timed_out) {
-        uint64_t elapsed = mono_ns() - s->started_ns;
+        uint64_t elapsed = guest_mono_ns() - s->started_ns;
         t = elapsed >= s->timeout_ns ? 0 : (int)((s->timeout_ns - elapsed) / 1000000 + 1);
     }
     if (s->has_trigger && !s->fired && (t < 0 || t > TRIGGER_TICK_MS))

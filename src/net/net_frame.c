@@ -276,3 +276,20 @@ size_t net_frame_tcp_reset(const uint8_t *f, const struct net_frame_info *info, 
     return net_frame_tcp_reply(f, info, NET_TCP_RST | NET_TCP_ACK, 0, info->tcp_seq + seglen, out,
                                size);
 }
+
+void net_frame_gratuitous_arp(const uint8_t mac[6], uint32_t ip4, uint8_t out[NET_GARP_LEN])
+{
+    memset(out, 0, NET_GARP_LEN);
+    memset(out, 0xff, 6); /* broadcast */
+    memcpy(out + 6, mac, 6);
+    put16(out + 12, NET_ETH_ARP);
+    uint8_t *arp = out + NET_ETH_HLEN;
+    put16(arp, 1);                /* hardware: Ethernet */
+    put16(arp + 2, NET_ETH_IPV4); /* protocol: IPv4 */
+    arp[4] = 6;                   /* hardware address length */
+    arp[5] = 4;                   /* protocol address length */
+    put16(arp + 6, 1);            /* request */
+    memcpy(arp + 8, mac, 6);      /* sender */
+    memcpy(arp + 14, &ip4, 4);
+    memcpy(arp + 24, &ip4, 4); /* target address: its own (target MAC left zero) */
+}

@@ -49,5 +49,10 @@ size_t net_frame_tcp_reset(const uint8_t *f, const struct net_frame_info *info, 
  * its destination back to its source, with the given flags, sequence and ack numbers. */
 size_t net_frame_tcp_reply(const uint8_t *f, const struct net_frame_info *info, uint8_t flags,
                            uint32_t seq, uint32_t ack, uint8_t *out, size_t size);
+/* The size of a gratuitous ARP frame (Ethernet header and ARP for IPv4 over Ethernet). */
+#define NET_GARP_LEN (NET_ETH_HLEN + 28)
+/* Builds into out the gratuitous ARP a host with this MAC and IPv4 address (network order)
+ * broadcasts to announce itself: a request whose sender and target address are its own. */
+void net_frame_gratuitous_arp(const uint8_t mac[6], uint32_t ip4, uint8_t out[NET_GARP_LEN]);
 
 #endif

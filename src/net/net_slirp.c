@@ -343,6 +343,23 @@ static void guest_frame(void *opaque, const uint8_t *f, size_t len)
     slirp_input(s->slirp, f, (int)len);
 }
 
+/* libslirp learns the guest's MAC from the guest's ARP packets only, and holds a packet for
+ * a guest it has no MAC for while it asks, until its next turn. A guest restored from a
+ * snapshot has its neighbour entries already and may never ask: the first connection to
+ * a published port then waited for an ARP round trip with the guest and for the thread's
+ * next wakeup, up to half a second (libslirp's slow timer). The VMM gave the guest its MAC
+ * and address, so it tells this stack itself, with the gratuitous ARP the guest would
+ * send. Each new stack (creation, reset) is told. */
+static void announce_guest(struct net_slirp *s)
+{
+    static const uint8_t mac[6] = NET_GUEST_MAC;
+    struct in_addr ip;
+    inet_pton(AF_INET, NET_GUEST_IP4, &ip);
+    uint8_t frame[NET_GARP_LEN];
+    net_frame_gratuitous_arp(mac, ip.s_addr, frame);
+    slirp_input(s->slirp, frame, (int)sizeof(frame));
+}
+
 /* ---- starting over ------------------------------------------------------------------------ */
 
 /* The stack as created: a new libslirp instance (the old one's host sockets closed with
@@ -364,6 +381,7 @@ static int reset_stack(struct net_slirp *s, sm_error_t *err)
     s->slirp = slirp_new(&s->config, &slirp_callbacks, s);
     if (s->slirp == NULL)
         return sm_error_set(err, 0, "network: libslirp refused its configuration");
+    announce_guest(s);
     int r = 0;
     for (unsigned i = 0; i < s->ninitial && r == 0; i++)
         r = net_forward_add(s, &s->initial[i], NULL, err);
@@ -468,7 +486,10 @@ static void *net_thread(void *arg)
             continue; /* the poll set named the old stack's sockets */
         }
         slirp_pollfds_poll(s->slirp, r < 0, cb_get_revents, s);
-        more_tx = virtio_net_tx(s->dev, guest_frame, s, NET_TX_BUDGET) == NET_TX_BUDGET;
+        /* After any frame of the guest, another turn at once: libslirp sends the packets
+         * it held for an address the guest has just resolved (its ARP or neighbour
+         * answer) only at the end of a turn, slirp_pollfds_poll. */
+        more_tx = virtio_net_tx(s->dev, guest_frame, s, NET_TX_BUDGET) > 0;
         run_timers(s);
         net_control_poll_done(s);
         s->backlogged = virtio_net_flush(s->dev) > NET_BACKLOG_BYTES;
@@ -538,6 +559,7 @@ static int slirp_create(const struct net_backend_config *cfg, void **out, sm_err
         sm_error_set(err, 0, "network: libslirp refused its configuration");
         goto fail;
     }
+    announce_guest(s);
     for (size_t i = 0; cfg->publish && cfg->publish[i]; i++) {
         struct net_publish p;
         if (net_publish_parse(cfg->publish[i], &p, err) < 0 ||

@@ -424,11 +424,34 @@ static void test_frames(void)
     }
 }
 
+/* The gratuitous ARP that teaches libslirp the guest's MAC (net_slirp.c), against the
+ * frame written out by hand from RFC 826's layout (RFC 5227's announcement form). */
+static void test_gratuitous_arp(void)
+{
+    static const uint8_t mac[6] = NET_GUEST_MAC;
+    static const uint8_t want[NET_GARP_LEN] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06,
+        0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+        10,   0,    2,    15,   0,    0,    0,    0,    0,    0,    10,   0,    2,    15};
+    struct in_addr ip;
+    CHECK(inet_pton(AF_INET, NET_GUEST_IP4, &ip) == 1);
+    uint8_t f[NET_GARP_LEN + 1];
+    memset(f, 0xaa, sizeof(f));
+    net_frame_gratuitous_arp(mac, ip.s_addr, f);
+    CHECK(memcmp(f, want, sizeof(want)) == 0);
+    CHECK(f[NET_GARP_LEN] == 0xaa); /* not a byte past it */
+    struct net_frame_info in;
+    net_frame_parse(f, NET_GARP_LEN, &in);
+    CHECK(in.kind == NET_FRAME_OTHER);
+    CHECK_EQ_U64(in.ethertype, NET_ETH_ARP);
+}
+
 int main(void)
 {
     test_publish();
     test_rules();
     test_policy();
     test_frames();
+    test_gratuitous_arp();
     return check_summary("net");
 }
