@@ -144,6 +144,10 @@ char *guest_hosts_render(const char *text, size_t len, const struct agent_host_e
  * until the kernel has announced eth0's link, not in every clone after its restore. */
 void guest_net_setup(const char *ip, const char *gw, const char *ip6, const char *gw6, bool settle);
 
+/* Looks up every program of the usual PATH directories, so that a snapshot taken next
+ * already has them in the kernel's caches (warm.c). */
+void guest_warm_lookups(void);
+
 /* Powers the guest off (sync first). */
 void guest_poweroff(void) __attribute__((noreturn));
 

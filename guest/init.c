@@ -296,6 +296,8 @@ int main(int argc, char **argv)
     umount2("/sys", MNT_DETACH);
     setup_root();
     setup_network();
+    if (param("sm.snapshot", NULL))
+        guest_warm_lookups();
     int listen_fd = agent_listen();
     dprintf(1, "%s\n", INIT_READY_LINE);
     pid_t agent = fork();
