@@ -98,11 +98,23 @@ void guest_warm_lookups(void)
     warm_read("/etc/passwd");
     warm_read("/etc/group");
     warm_shell();
+    enum { NDIRS = sizeof(warm_dirs) / sizeof(warm_dirs[0]) };
+    struct stat seen[NDIRS];
+    size_t nseen = 0;
     unsigned left = WARM_MAX_NAMES;
-    for (size_t i = 0; i < sizeof(warm_dirs) / sizeof(warm_dirs[0]) && left > 0; i++) {
+    for (size_t i = 0; i < NDIRS && left > 0; i++) {
         DIR *d = opendir(warm_dirs[i]);
         if (d == NULL)
             continue;
+        /* Where /bin is a link to usr/bin (merged /usr), that directory once. */
+        bool again = fstat(dirfd(d), &seen[nseen]) < 0;
+        for (size_t j = 0; j < nseen && !again; j++)
+            again = seen[j].st_dev == seen[nseen].st_dev && seen[j].st_ino == seen[nseen].st_ino;
+        if (again) {
+            closedir(d);
+            continue;
+        }
+        nseen++;
         struct dirent *e;
         while (left > 0 && (e = readdir(d)) != NULL) {
             if (e->d_name[0] == '.')

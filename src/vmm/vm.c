@@ -40,8 +40,9 @@
  * And transparent huge pages only where a program asks (madvise): in a clone, whose RAM
  * is the snapshot's file mapped copy-on-write, a huge page the guest zeroes on a fault or
  * khugepaged assembles by copying writes 2 MiB, 512 pages the clone no longer shares.
- * sm.snapshot tells sm-init to let the kernel finish bringing the link up before it says
- * ready, so that no clone does it again (guest/net.c). */
+ * sm.snapshot tells sm-init to do before it says ready what every clone would otherwise do
+ * after its restore: let the kernel finish bringing the link up (guest/net.c), look up the
+ * programs of PATH and read the files nearly every command reads (guest/warm.c). */
 #define VM_SNAPSHOT_CMDLINE "init_on_free=1 transparent_hugepage=madvise sm.snapshot=1"
 #define CTRL_A              0x01
 
