@@ -217,11 +217,11 @@ static char *param_dup(const char *key)
     return v ? strdup(v) : NULL;
 }
 
-static void setup_network(void)
+static void setup_network(bool snapshotted)
 {
     char *ip = param_dup("sm.ip"), *gw = param_dup("sm.gw"), *ip6 = param_dup("sm.ip6"),
          *gw6 = param_dup("sm.gw6");
-    guest_net_setup(ip, gw, ip6, gw6, param("sm.snapshot", NULL) != NULL);
+    guest_net_setup(ip, gw, ip6, gw6, snapshotted);
     free(ip);
     free(gw);
     free(ip6);
@@ -295,8 +295,10 @@ int main(int argc, char **argv)
     umount2("/proc", MNT_DETACH);
     umount2("/sys", MNT_DETACH);
     setup_root();
-    setup_network();
-    if (param("sm.snapshot", NULL))
+    /* The VMM adds sm.snapshot=1 when it will save this boot (src/vmm/vm.c). */
+    bool snapshotted = param("sm.snapshot", NULL) != NULL;
+    setup_network(snapshotted);
+    if (snapshotted)
         guest_warm_lookups();
     int listen_fd = agent_listen();
     dprintf(1, "%s\n", INIT_READY_LINE);
