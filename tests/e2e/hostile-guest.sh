@@ -22,7 +22,15 @@ sm cp "$probe" hg:/bin/sm-netprobe
 before=$(vmm_own_kib "$pid" 512)
 
 # Both floods at once: the console in the background, vsock storms in the foreground.
-sm exec hg sh -c 'sm-netprobe console-flood 40 >/dev/null 2>&1 &'
+# In the emulated host (docs/testing.md) every byte to the UART is a few nested VM exits
+# (about 6 KB/s), and a run of them is where QEMU's nested SVM loses the emulated host's
+# timer interrupt and locks it up: with 40 s of flood in 9 of 12 CI tries and 3 of 3 on
+# 2026-12-07, with 10 s in 2 of 2 (one under QEMU 10.0), with 2 s in none of 4, without in
+# none of 3. So the flood lasts 2 s there. Neither length comes near the log's cap there
+# (unit/util checks the capped log itself).
+flood=40
+[ -z "${SM_EMULATED:-}" ] || flood=2
+sm exec hg sh -c "sm-netprobe console-flood $flood >/dev/null 2>&1 &"
 [ "$RC" = 0 ] || fail "console flood: $(cat "$ERR")"
 for port in 5000 5001 5002; do
     sm exec hg sh -c "ulimit -n 8192 && exec sm-netprobe vsock-storm 3000 $port"

@@ -30,6 +30,8 @@ run_fixture() {
         sha256sum | cut -c1-16)
     RUN_IMAGE_TAR=$SM_TEST_CACHE/run-busybox-$key.tar
     [ -f "$RUN_IMAGE_TAR" ] && return 0
+    # A fresh machine has no cache yet (scripts/setup comes here before tests/run ever ran).
+    mkdir -p "$SM_TEST_CACHE"
     local d
     d=$(mktemp -d)
     (
