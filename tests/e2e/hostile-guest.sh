@@ -26,7 +26,7 @@ before=$(vmm_own_kib "$pid" 512)
 # Not the console in the emulated host (docs/testing.md): there every byte to the UART is
 # a few nested VM exits (about 6 KB/s), and a run of them is where QEMU's nested SVM
 # loses the emulated host's timer interrupt and locks it up, in 9 of 12 CI tries with
-# 40 s of flood and 3 of 3 on 2026-12-07, 2 of 2 with 10 s (one under QEMU 10.0), 1 of 5
+# 40 s of flood and 5 of 5 on 2026-12-07, 2 of 2 with 10 s (one under QEMU 10.0), 1 of 6
 # with 2 s, none of 3 without. There the guest spins its CPU instead (10 s beside the
 # storms), so `stop` still ends a busy guest. (Neither would come near the log's cap
 # there: unit/util checks it.)
