@@ -32,14 +32,14 @@ before=$(vmm_own_kib "$pid" 512)
 # there: unit/util checks it.)
 # load SECONDS: the guest's load in the background for SECONDS.
 if [ -z "${SM_EMULATED:-}" ]; then
-    what="a console flood"
+    what="a console flood" beside_storms=40
     load() { sm exec hg sh -c "sm-netprobe console-flood $1 >/dev/null 2>&1 &"; }
 else
-    what="a guest spinning its CPU"
+    what="a guest spinning its CPU" beside_storms=10
     load() { sm exec hg sh -c "timeout $1 sh -c 'while :; do :; done' >/dev/null 2>&1 &"; }
     echo "console flood: not in the emulated host (it locks QEMU's nested SVM up)"
 fi
-load "$([ -z "${SM_EMULATED:-}" ] && echo 40 || echo 10)"
+load $beside_storms
 [ "$RC" = 0 ] || fail "$what: $(cat "$ERR")"
 for port in 5000 5001 5002; do
     sm exec hg sh -c "ulimit -n 8192 && exec sm-netprobe vsock-storm 3000 $port"
