@@ -8,12 +8,14 @@
 
 #include "guest.h"
 
-void agent_serve(int listen_fd)
+void agent_serve(int listen_fd, int ready_fd)
 {
     /* Sessions are reaped by PID 1 (our parent's job for orphans); ours are ignored so
      * they never linger as zombies. */
     signal(SIGCHLD, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    if (ready_fd >= 0)
+        close(ready_fd);
     for (;;) {
         int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {

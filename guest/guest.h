@@ -14,8 +14,9 @@ void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t guest_mono_ns(void);
 
 /* Agent: serves connections on a listening socket until told to power off; forks one
- * session process per connection. Never returns. */
-void agent_serve(int listen_fd) __attribute__((noreturn));
+ * session process per connection. Never returns. Closes ready_fd (if not -1) right before
+ * its first accept: PID 1 waits for that before it says ready. */
+void agent_serve(int listen_fd, int ready_fd) __attribute__((noreturn));
 /* One session on a connected socket (session.c); exits the process at its end. */
 void agent_session(int conn) __attribute__((noreturn));
 

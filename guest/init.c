@@ -5,9 +5,10 @@
  *      upper layer is a tmpfs (guest memory: in snapshots, nothing on the host's disk)
  *   4. into it: /proc /sys /dev /dev/pts /dev/shm /run, /etc/hosts, /etc/resolv.conf
  *   5. lo, and eth0 from sm.ip/sm.gw/sm.ip6/sm.gw6 when the VM has a network (net.c)
- *   6. the agent's vsock listener, then "supermachine: init ready" on the console: the
- *      host may snapshot here, so nothing after may rely on time or entropy from before
- *   7. the agent in a child; PID 1 reaps orphans and powers off if the agent dies. */
+ *   6. the agent's vsock listener and the agent in a child, asleep in accept; then
+ *      "supermachine: init ready" on the console: the host may snapshot here, so nothing
+ *      after may rely on time or entropy from before
+ *   7. PID 1 reaps orphans and powers off if the agent dies. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -240,6 +241,51 @@ static int agent_listen(void)
     return fd;
 }
 
+/* Whether process pid is asleep (state S in /proc/PID/stat: "pid (comm) S ..."). */
+static bool asleep(pid_t pid)
+{
+    char path[32], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* Forks the agent and returns once it waits in accept: the host snapshots a boot on the
+ * ready line that follows, so every clone starts with the agent there, and none forks it
+ * again (the copied page tables, the task and its first writes would be pages of each
+ * clone's own, and time on the way to its first command). The VMM lets no host
+ * connection in before that snapshot, so none is in it. */
+static pid_t start_agent(int listen_fd)
+{
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        fatal("pipe");
+    pid_t agent = fork();
+    if (agent == 0) {
+        close(ready[0]);
+        agent_serve(listen_fd, ready[1]);
+    }
+    if (agent < 0)
+        fatal("fork the agent");
+    close(listen_fd);
+    close(ready[1]);
+    char byte;
+    while (read(ready[0], &byte, 1) < 0 && errno == EINTR)
+        ;
+    close(ready[0]);
+    /* The pipe closed right before its accept: give it the moment to get there (a
+     * bounded wait; at worst a clone finishes the way in). */
+    for (int i = 0; i < 200 && !asleep(agent); i++)
+        usleep(500);
+    return agent;
+}
+
 /* `sm-init --listen unix:PATH`: the agent alone on a Unix socket, in the current root,
  * without mounting anything: how the host's tests exercise it without a VM. */
 static int listen_unix(const char *spec)
@@ -262,7 +308,7 @@ static int listen_unix(const char *spec)
         perror("sm-init: listen");
         return 1;
     }
-    agent_serve(fd);
+    agent_serve(fd, -1);
 }
 
 int main(int argc, char **argv)
@@ -300,14 +346,8 @@ int main(int argc, char **argv)
     setup_network(snapshotted);
     if (snapshotted)
         guest_warm_lookups();
-    int listen_fd = agent_listen();
+    pid_t agent = start_agent(agent_listen());
     dprintf(1, "%s\n", INIT_READY_LINE);
-    pid_t agent = fork();
-    if (agent == 0)
-        agent_serve(listen_fd);
-    if (agent < 0)
-        fatal("fork the agent");
-    close(listen_fd);
     for (;;) {
         int st;
         pid_t pid = wait(&st);

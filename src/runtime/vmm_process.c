@@ -331,6 +331,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         .snapshot_dir = c.snapshot,
         .snapshot_on_console = c.snapshot ? c.snapshot_when + 8 : NULL,
         .snapshot_continue = true,
+        .snapshot_holds_vsock = true,
         .workload_snapshot_dir = c.workload_snapshot,
         .workload_snapshot_on_console = c.workload_snapshot ? c.workload_snapshot_when + 8 : NULL,
         .snapshot_name_checked = true,

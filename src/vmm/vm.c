@@ -375,6 +375,10 @@ int vm_add_devices(struct vm *vm, sm_error_t *err)
             vm_add_virtio(vm, &virtio_vsock_ops, vm->vsock, err) < 0 ||
             virtio_vsock_attach(vm->vsock, &vm->virtio[vm->nvirtio - 1], &vm->io, err) < 0)
             return -1;
+        /* No host connection may be in the init-ready snapshot: each clone would reset
+         * it (the main loop lets them in once the snapshot is taken). */
+        if (vm->cfg.snapshot_holds_vsock && vm->cfg.snapshot_dir && vm->cfg.snapshot_on_console)
+            virtio_vsock_hold_requests(vm->vsock, true);
     }
     if (vm->cfg.net) {
         vm->net = virtio_net_create(vm->cfg.net->mac, vm->cfg.net->mtu);
@@ -608,6 +612,8 @@ int vm_run(struct vm *vm, struct vm_result *result, sm_error_t *err)
                 saved = vm_snapshot_save(vm, dir, &serr);
                 ioloop_resume(&vm->io);
             }
+            if (!workload && vm->vsock)
+                virtio_vsock_hold_requests(vm->vsock, false); /* saved or not */
             if (vm->cfg.snapshot_continue || workload) {
                 /* The snapshot is an optimisation for later runs (another run may have
                  * baked the same one first): this guest runs on either way. */

@@ -45,6 +45,11 @@ struct vm_config {
     /* After saving, resume the guest instead of stopping: the first run of an image
      * bakes its snapshot without paying for a restore. */
     bool snapshot_continue;
+    /* Host clients' vsock connections wait until that snapshot is taken: the guest's
+     * agent listens before the trigger (sm-init's ready line), and a connection in the
+     * snapshot would be reset in every clone. Off for a guest the user may need to reach
+     * before its trigger (`boot --snapshot`). */
+    bool snapshot_holds_vsock;
     /* A second trigger, later in the guest's life, for the workload-ready snapshot (the
      * main process frozen once ready, docs/snapshot-workload.md): saved into its own
      * directory, and the guest always runs on. Works on a restored VM too. */

@@ -7,9 +7,9 @@
 # exit statuses (the command's own, 126, 127, 125); stdout and stderr apart; -e, -w, -u;
 # stdin with -i (1 MiB, checked by sha256); a writable root that does not outlive the
 # run; the init-ready snapshot baked by the first run and restored by the next, each
-# restore with fresh randomness and the host's time; --rm; --add-host lines in
-# /etc/hosts (written once, however many execs follow; also without a network);
-# --no-snapshot; bad input refused with one line and status 125.
+# restore with fresh randomness and the host's time, and the agent the snapshot holds;
+# --rm; --add-host lines in /etc/hosts (written once, however many execs follow; also
+# without a network); --no-snapshot; bad input refused with one line and status 125.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 run_setup
@@ -27,10 +27,17 @@ expect 0 "second" -- run --rm "$I" echo second
 t1=$(date +%s%N)
 echo "second run (restore): $(((t1 - t0) / 1000000)) ms"
 
-# Two runs restored from one snapshot: different random bytes, and the host's time.
-r1=$(timeout -s KILL 300 "$SUPERMACHINE" run --rm "$I" sh -c 'od -An -tx1 -N16 /dev/urandom; date +%s')
-r2=$(timeout -s KILL 300 "$SUPERMACHINE" run --rm "$I" sh -c 'od -An -tx1 -N16 /dev/urandom; date +%s')
+# Two runs restored from one snapshot: different random bytes, and the host's time. And
+# the same agent: the command's parent is its session, whose parent is the agent; its pid
+# and start time (field 22 of its stat, in ticks since boot) are the snapshot's when it
+# was in it, asleep in accept, and a restore's own if each restore forked it afresh.
+restored='od -An -tx1 -N16 /dev/urandom; agent=$(cut -d" " -f4 /proc/$PPID/stat); echo "agent $(cut -d" " -f1,22 /proc/$agent/stat)"; date +%s'
+r1=$(timeout -s KILL 300 "$SUPERMACHINE" run --rm "$I" sh -c "$restored")
+r2=$(timeout -s KILL 300 "$SUPERMACHINE" run --rm "$I" sh -c "$restored")
 [ "$(echo "$r1" | head -n 1)" != "$(echo "$r2" | head -n 1)" ] || fail "two restores read the same /dev/urandom bytes"
+a1=$(echo "$r1" | grep '^agent ') a2=$(echo "$r2" | grep '^agent ')
+echo "$a1" | grep -Eq '^agent [0-9]+ [0-9]+$' || fail "a restored run's agent: '$a1'"
+[ "$a1" = "$a2" ] || fail "two restores have different agents ($a1; $a2): each started its own after its restore"
 now=$(date +%s)
 for t in "$(echo "$r1" | tail -n 1)" "$(echo "$r2" | tail -n 1)"; do
     [ $((now - t)) -le 60 ] && [ $((t - now)) -le 2 ] || fail "a restored guest's clock says $t, the host's $now"

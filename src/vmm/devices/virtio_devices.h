@@ -78,6 +78,10 @@ uint64_t virtio_vsock_guest_cid(const struct virtio_vsock *v);
 /* While frozen (a snapshot is being written) the device leaves guest memory and its
  * queues alone; host sockets only set flags. */
 void virtio_vsock_freeze(struct virtio_vsock *v, bool frozen);
+/* Holds host clients' REQUESTs back from the guest (they wait, connected to our socket)
+ * until called again with false: while a boot's init-ready snapshot is still to be taken,
+ * so that no snapshot has a host connection in it for every clone to reset. */
+void virtio_vsock_hold_requests(struct virtio_vsock *v, bool hold);
 void virtio_vsock_save(const struct virtio_vsock *v, struct virtio_vsock_state *s);
 /* Ends every connection, takes the snapshot's CID and owes the guest a TRANSPORT_RESET
  * event, sent once the device loop runs. With the device thread and vCPUs parked. */

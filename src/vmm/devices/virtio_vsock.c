@@ -133,6 +133,9 @@ struct virtio_vsock {
      * available index passes reset_avail_seen; reset_unhandled is set when the event
      * went out) or until reset_timer_fd fires, for a driver that never does. */
     bool holding_requests, reset_unhandled;
+    /* A boot whose init-ready snapshot is still to be taken: host clients' REQUESTs wait
+     * until it is (virtio_vsock_hold_requests), so that no snapshot holds a connection. */
+    bool held_for_snapshot;
     uint16_t reset_avail_seen;
     int reset_timer_fd;
     unsigned nconns;
@@ -723,8 +726,8 @@ static bool request_unsent(const struct vsock_conn *c)
 
 static bool conn_prepare(struct virtio_vsock *v, struct vsock_conn *c)
 {
-    if (v->holding_requests && request_unsent(c))
-        return false; /* queued again by reset_handled */
+    if ((v->holding_requests || v->held_for_snapshot) && request_unsent(c))
+        return false; /* queued again by reset_handled or virtio_vsock_hold_requests */
     if (c->pend)
         return true;
     if (!conn_data_ready(c))
@@ -891,12 +894,19 @@ static void process_rx(struct virtio_vsock *v)
 
 /* The guest handled TRANSPORT_RESET (or we stopped waiting): held REQUESTs go. No
  * system call here: a driver reset calls it from a vCPU thread. */
-static void reset_handled(struct virtio_vsock *v)
+static void requests_go(struct virtio_vsock *v)
 {
-    v->holding_requests = v->reset_unhandled = false;
+    if (v->holding_requests || v->held_for_snapshot)
+        return;
     for (struct vsock_conn *c = v->all; c; c = c->anext)
         if (request_unsent(c))
             conn_enqueue(v, c);
+}
+
+static void reset_handled(struct virtio_vsock *v)
+{
+    v->holding_requests = v->reset_unhandled = false;
+    requests_go(v);
 }
 
 static void process_event(struct virtio_vsock *v)
@@ -1037,7 +1047,7 @@ static void drop_all(struct virtio_vsock *v, bool keep_clients)
     struct vsock_conn *next;
     for (struct vsock_conn *c = v->all; c; c = next) {
         next = c->anext;
-        if (!keep_clients || c->state != CONN_LINE)
+        if (!keep_clients || (c->state != CONN_LINE && !request_unsent(c)))
             conn_free(v, c);
     }
     v->rst_len = v->rst_head = 0;
@@ -1054,7 +1064,8 @@ static void vsock_reset(void *dev, struct virtio_mmio *t)
     (void)t;
     struct virtio_vsock *v = dev;
     /* The driver starts over: every connection is gone (host clients see EOF). Clients
-     * still sending their CONNECT line are not connections yet: they stay. */
+     * still sending their CONNECT line, or whose REQUEST was not sent, are not
+     * connections yet: they stay. */
     drop_all(v, true);
     v->reset_event_pending = false;
     if (v->holding_requests)
@@ -1215,6 +1226,16 @@ void virtio_vsock_freeze(struct virtio_vsock *v, bool frozen)
     pthread_mutex_unlock(&v->t->lock);
     if (!frozen)
         kick(v); /* work that arrived meanwhile */
+}
+
+void virtio_vsock_hold_requests(struct virtio_vsock *v, bool hold)
+{
+    pthread_mutex_lock(&v->t->lock);
+    v->held_for_snapshot = hold;
+    requests_go(v);
+    pthread_mutex_unlock(&v->t->lock);
+    if (!hold)
+        kick(v); /* the device thread sends what was held */
 }
 
 void virtio_vsock_save(const struct virtio_vsock *v, struct virtio_vsock_state *s)
