@@ -513,6 +513,34 @@ static void test_host_to_guest(void)
     CHECK_EQ_U64(eof, N);
 }
 
+/* A boot whose init-ready snapshot is pending holds host clients' REQUESTs back, across
+ * the driver's reset at boot too; once released they go to the guest. */
+static void test_hold_for_snapshot(void)
+{
+    struct virtio_vsock_hdr h;
+    char buf[64];
+    virtio_vsock_hold_requests(d.v, true);
+    int c = client();
+    CHECK(c >= 0);
+    CHECK(send(c, "CONNECT 4321\n", 13, 0) == 13);
+    host_io();
+    notify();
+    CHECK(!rx(&h, NULL, NULL));
+    CHECK(recv(c, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+    virtio_vsock_ops.reset(d.v, &d.t);
+    host_io();
+    CHECK(!rx(&h, NULL, NULL));
+    CHECK(recv(c, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN); /* kept */
+    virtio_vsock_hold_requests(d.v, false);
+    host_io();
+    CHECK(rx(&h, NULL, NULL));
+    CHECK_EQ_U64(h.op, VIRTIO_VSOCK_OP_REQUEST);
+    CHECK_EQ_U64(h.dst_port, 4321);
+    tx(hdr(VIRTIO_VSOCK_OP_RST, 4321, h.src_port), NULL, 0);
+    CHECK(recv_wait(c, buf, sizeof(buf)) == 0);
+    close(c);
+}
+
 static void test_hostile(void)
 {
     struct virtio_vsock_hdr h;
@@ -610,6 +638,7 @@ int main(void)
     setup();
     test_guest_to_host();
     test_host_to_guest();
+    test_hold_for_snapshot();
     test_hostile();
     virtio_vsock_destroy(d.v);
     CHECK(access(d.path, F_OK) < 0); /* the socket file is gone */
