@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,6 +501,17 @@ char *runtime_find_helper(const char *name, sm_error_t *err)
     return NULL;
 }
 
+/* fd moved to 3 or above (close-on-exec), for a caller that closed some of 0-2: the
+ * spawn's moves into 0, 1 and 2 must not overwrite a descriptor still to be moved. */
+static int fd_above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
+}
+
 int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
 {
     cleanup_free char *vmm = runtime_find_helper("supermachine-vmm", err);
@@ -510,36 +522,46 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0)
         return sm_error_set(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
+    ready[1] = fd_above_stdio(ready[1]);
+    /* posix_spawn, not fork: the caller may be a program with threads, where a forked
+     * child may call nothing but async-signal-safe functions before exec, and a vfork-like
+     * spawn copies none of the caller's page tables. Descriptors are opened here and only
+     * moved into place in the child (a missing log leaves the VMM the caller's stderr, as
+     * before). */
+    cleanup_close int null = fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+    cleanup_close int logfd =
+        fd_above_stdio(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    if (null >= 0) {
+        posix_spawn_file_actions_adddup2(&fa, null, 0);
+        posix_spawn_file_actions_adddup2(&fa, null, 1);
+    }
+    if (logfd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+    /* Onto itself: glibc clears its close-on-exec flag there, so the VMM inherits it. */
+    posix_spawn_file_actions_adddup2(&fa, ready[1], ready[1]);
+    /* Its own session: the user's Ctrl-C on a terminal reaches us, and we decide what it
+     * means for the guest. And no blocked signals: a signal mask survives exec, and a
+     * caller's thread that blocks SIGTERM (a server waiting on a signalfd, say) must not
+     * give the VMM a deaf stop signal. */
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+    char fdstr[16];
+    snprintf(fdstr, sizeof(fdstr), "%d", ready[1]);
+    char *const argv[] = {"supermachine-vmm", cfg, fdstr, NULL};
+    pid_t pid;
+    int e = posix_spawn(&pid, vmm, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (e != 0) {
         close(ready[0]);
         close(ready[1]);
-        return sm_error_set(err, e, "fork");
-    }
-    if (pid == 0) {
-        /* Its own session: the user's Ctrl-C on a terminal reaches us, and we decide
-         * what it means for the guest. */
-        setsid();
-        /* A signal mask survives exec: a caller's thread that blocks SIGTERM (a server
-         * waiting on a signalfd, say) must not give the VMM a deaf stop signal. */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int null = open("/dev/null", O_RDWR);
-        int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-        }
-        if (logfd >= 0)
-            dup2(logfd, 2);
-        int keep = fcntl(ready[1], F_DUPFD, 3); /* without O_CLOEXEC */
-        char fdstr[16];
-        snprintf(fdstr, sizeof(fdstr), "%d", keep);
-        execl(vmm, "supermachine-vmm", cfg, fdstr, (char *)NULL);
-        dprintf(2, "supermachine-vmm: exec %s: %s\n", vmm, strerror(errno));
-        _exit(125);
+        return sm_error_set(err, e, "start %s", vmm);
     }
     close(ready[1]);
     char buf[1024];
