@@ -892,8 +892,8 @@ static void process_rx(struct virtio_vsock *v)
         virtio_mmio_used(v->t, VSOCK_QUEUE_RX);
 }
 
-/* The guest handled TRANSPORT_RESET (or we stopped waiting): held REQUESTs go. No
- * system call here: a driver reset calls it from a vCPU thread. */
+/* REQUESTs held back go to the guest, unless something still holds them (a restore's
+ * TRANSPORT_RESET not handled yet, a boot's init-ready snapshot not taken yet). */
 static void requests_go(struct virtio_vsock *v)
 {
     if (v->holding_requests || v->held_for_snapshot)
@@ -903,6 +903,8 @@ static void requests_go(struct virtio_vsock *v)
             conn_enqueue(v, c);
 }
 
+/* The guest handled TRANSPORT_RESET (or we stopped waiting): held REQUESTs go. No
+ * system call here: a driver reset calls it from a vCPU thread. */
 static void reset_handled(struct virtio_vsock *v)
 {
     v->holding_requests = v->reset_unhandled = false;
