@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/util.h"
 #include "confine/confine_internal.h"
 
@@ -130,10 +131,13 @@ int confine_process(const struct confine_config *cfg, sm_error_t *err)
      * libcap-ng reads /proc/PID/status. */
     if (cfg && cfg->vm_id)
         confine_cgroup(cfg);
+    sm_trace("confine: cgroup");
     if (drop_capabilities(err) < 0)
         return -1;
+    sm_trace("confine: capabilities");
     if (cfg && confine_landlock(cfg, err) < 0)
         return -1;
+    sm_trace("confine: landlock");
     if (seccomp_off())
         return 0;
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};

@@ -296,6 +296,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         goto fail;
     }
     staging_make(&staging, &c);
+    sm_trace("vmm: configuration read");
     /* A restored VM gives back the pages it wrote back to its snapshot's bytes, which
      * needs the process's pagemap: opened now, while /proc may still be opened.
      * SUPERMACHINE_TRIM=0 turns it off (to measure what it saves, docs/memory.md). */
@@ -307,6 +308,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         sm_error_wrap(&err, "confine the VMM");
         goto fail;
     }
+    sm_trace("vmm: confined");
     /* The owner's end stops the VM: its pidfd turns readable, and the VM's loop polls it
      * (a thread of its own for it would be one more stack in every idle clone). */
     int owner_pidfd = -1;
