@@ -525,6 +525,13 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
     if (pipe2(ready, O_CLOEXEC) < 0)
         return sm_error_set(err, errno, "pipe");
     ready[1] = fd_above_stdio(ready[1]);
+    if (ready[1] < 0) {
+        /* Out of descriptors: a VMM without this pipe could never say it is ready, and
+         * we would wait for it to end instead. */
+        int e = errno;
+        close(ready[0]);
+        return sm_error_set(err, e, "pipe");
+    }
     /* posix_spawn, not fork: the caller may be a program with threads, where a forked
      * child may call nothing but async-signal-safe functions before exec, and a vfork-like
      * spawn copies none of the caller's page tables. Descriptors are opened here and only
