@@ -179,18 +179,21 @@ int sm_parse_size(const char *s, uint64_t *bytes);
  * run) in a VMM process of its own and runs the image's Entrypoint + Cmd (overridable)
  * through the guest agent. */
 struct sm_run_options {
-    const char *image;                  /* reference */
-    const char *name;                   /* NULL: generated ("brave_otter_12") */
-    const char *const *cmd;             /* NULL: the image's Cmd; replaces it */
-    const char *const *entrypoint;      /* NULL: the image's; an empty array clears it */
-    const char *const *env;             /* "K=V" on top of the image's Env */
-    const char *workdir;                /* NULL: the image's WorkingDir, else / */
-    const char *user;                   /* NULL: the image's User, else root */
-    unsigned cpus;                      /* 0: 1 */
-    uint64_t memory_mib;                /* 0: 512 */
-    int tty;                            /* give the process a terminal (docker -t) */
-    int interactive;                    /* keep stdin open (docker -i) */
-    int detach;                         /* return once the process runs; output goes to the log */
+    const char *image;             /* reference */
+    const char *name;              /* NULL: generated ("brave_otter_12") */
+    const char *const *cmd;        /* NULL: the image's Cmd; replaces it */
+    const char *const *entrypoint; /* NULL: the image's; an empty array clears it */
+    const char *const *env;        /* "K=V" on top of the image's Env */
+    const char *workdir;           /* NULL: the image's WorkingDir, else / */
+    const char *user;              /* NULL: the image's User, else root */
+    unsigned cpus;                 /* 0: 1 */
+    uint64_t memory_mib;           /* 0: 512 */
+    int tty;                       /* give the process a terminal (docker -t) */
+    int interactive;               /* keep stdin open (docker -i) */
+    /* Return once the process runs; its output goes to the VM's log. A monitor process
+     * holds it meanwhile: supermachine-vmm started afresh (posix_spawn), never a fork of
+     * this program, so it holds none of this program's descriptors (docs/run.md). */
+    int detach;
     int auto_remove;                    /* remove the VM's record when it ends (docker --rm) */
     int no_snapshot;                    /* boot from scratch, neither using nor baking a snapshot */
     int stdin_fd, stdout_fd, stderr_fd; /* attached runs */

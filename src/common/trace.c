@@ -24,6 +24,11 @@ void sm_trace_init(void)
     pthread_once(&trace_once, trace_open);
 }
 
+int sm_trace_fd(void)
+{
+    return trace_fd;
+}
+
 void sm_trace(const char *fmt, ...)
 {
     sm_trace_init();

@@ -256,6 +256,34 @@ int sm_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int sm_fd_above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return moved;
+}
+
+void sm_close_inherited_fds(const int *keep, size_t n)
+{
+    unsigned from = 3;
+    for (;;) {
+        /* the lowest kept descriptor at or above `from` */
+        unsigned next = ~0u;
+        for (size_t i = 0; i < n; i++)
+            if (keep[i] >= 0 && (unsigned)keep[i] >= from && (unsigned)keep[i] < next)
+                next = (unsigned)keep[i];
+        if (next > from)
+            close_range(from, next == ~0u ? ~0u : next - 1, 0);
+        if (next == ~0u)
+            return;
+        from = next + 1;
+    }
+}
+
 void sm_drain(int fd)
 {
     char buf[65536];

@@ -67,6 +67,16 @@ int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
 /* write(2)/read(2) loops that retry on EINTR and short counts. read_full returns the
  * number of bytes read (less than len only at end of file) or -1 with errno set. */
 int sm_write_all(int fd, const void *buf, size_t len);
+/* fd moved to 3 or above (close-on-exec; the original closed), for a caller that closed
+ * some of 0-2: a spawn's moves into 0, 1 and 2 must not overwrite a descriptor still to
+ * be moved. fd < 0 passes through; -1 (errno set) when it cannot be moved. */
+int sm_fd_above_stdio(int fd);
+
+/* Closes every descriptor above 2 but keep[0..n) (negative ones ignored): for a process
+ * started by a caller whose descriptors may lack close-on-exec (a program's listening
+ * socket), which must not live on as long as a VM. */
+void sm_close_inherited_fds(const int *keep, size_t n);
+
 /* Reads fd to its end, keeping nothing: a writer on its other end is never left blocked. */
 void sm_drain(int fd);
 

@@ -237,14 +237,10 @@ int64_t instance_parse_pss_kib(const char *text)
     return v;
 }
 
-int64_t instance_pss_kib(const struct instance *in)
+static int64_t process_pss_kib(pid_t pid)
 {
-    /* The VMM wrote its pid into state.json and holds the lock for as long as it lives:
-     * while the lock is held, the pid is that VMM's. */
-    if (in->vmm_pid <= 1 || !instance_running(in))
-        return -1;
     char path[64], buf[8192];
-    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)in->vmm_pid);
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -254,6 +250,46 @@ int64_t instance_pss_kib(const struct instance *in)
         return -1;
     buf[n] = '\0';
     return instance_parse_pss_kib(buf);
+}
+
+/* The VMM's parent when that is the monitor of this VM (a detached run's: its title is
+ * "supermachine-vmm monitor run <first 12 of the id>", run_monitor.c); else 0. */
+static pid_t monitor_of(const struct instance *in)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)in->vmm_pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : sm_read_full(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *after = strrchr(buf, ')'); /* the name in between may hold anything */
+    int ppid = 0;
+    if (after == NULL || sscanf(after, ") %*c %d", &ppid) != 1 || ppid <= 1)
+        return 0;
+    char want[64];
+    int len =
+        snprintf(want, sizeof(want), "supermachine-vmm%cmonitor%crun%c%.12s", 0, 0, 0, in->id);
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", ppid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    n = fd < 0 ? -1 : sm_read_full(fd, buf, sizeof(buf));
+    if (fd >= 0)
+        close(fd);
+    return n > len && memcmp(buf, want, (size_t)len) == 0 && buf[len] == '\0' ? ppid : 0;
+}
+
+int64_t instance_pss_kib(const struct instance *in)
+{
+    /* The VMM wrote its pid into state.json and holds the lock for as long as it lives:
+     * while the lock is held, the pid is that VMM's. */
+    if (in->vmm_pid <= 1 || !instance_running(in))
+        return -1;
+    int64_t pss = process_pss_kib(in->vmm_pid);
+    pid_t monitor = pss >= 0 ? monitor_of(in) : 0;
+    int64_t more = monitor > 0 ? process_pss_kib(monitor) : -1;
+    return more > 0 ? pss + more : pss;
 }
 
 static bool valid_name(const char *name)

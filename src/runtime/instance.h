@@ -99,8 +99,8 @@ bool instance_wait_stopped(const struct instance *in, int timeout_ms);
 bool instance_idle(const struct instance *in);
 /* The VM's proportional set size in KiB: the Pss of its VMM process (guest RAM included,
  * pages shared with other processes, such as a snapshot's page cache, divided among
- * them), from /proc/<vmm_pid>/smaps_rollup; -1 when the VM is not running or the figure
- * cannot be read. */
+ * them), from /proc/<vmm_pid>/smaps_rollup, and of its monitor (a detached run's, the
+ * VMM's parent); -1 when the VM is not running or the figure cannot be read. */
 int64_t instance_pss_kib(const struct instance *in);
 /* Connects to a Unix socket in the instance directory (through a directory descriptor:
  * socket paths are limited to 108 bytes, a store path plus a 64-hex id may be longer).

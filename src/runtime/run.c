@@ -252,47 +252,11 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
     return r;
 }
 
-int run_in_monitor(void (*body)(void *arg, int ready_fd), void *arg, char *answer, size_t size,
-                   sm_error_t *err)
+void run_detached_body(struct instance *in, struct run_plan *p, const struct run_process *proc,
+                       int ready_fd)
 {
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) < 0)
-        return sm_error_set(err, errno, "pipe");
-    pid_t child = fork();
-    if (child < 0) {
-        int e = errno;
-        close(ready[0]);
-        close(ready[1]);
-        return sm_error_set(err, e, "fork");
-    }
-    if (child == 0) {
-        close(ready[0]);
-        setsid();
-        if (fork() != 0)
-            _exit(0);
-        body(arg, ready[1]);
-        _exit(0);
-    }
-    close(ready[1]);
-    wait_child(child);
-    ssize_t n = sm_read_full(ready[0], answer, size - 1);
-    close(ready[0]);
-    answer[n > 0 ? n : 0] = '\0';
-    answer[strcspn(answer, "\n")] = '\0';
-    return 0;
-}
-
-struct detached_run {
-    struct instance *in;
-    struct run_plan *p;
-    const struct run_process *proc;
-};
-
-static void detached_run_monitor(void *arg, int ready_fd)
-{
-    struct detached_run *d = arg;
-    cleanup_free char *out_path = instance_path(d->in, "output.log");
-    cleanup_free char *times_path = instance_path(d->in, "output.times");
+    cleanup_free char *out_path = instance_path(in, "output.log");
+    cleanup_free char *times_path = instance_path(in, "output.times");
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (null < 0 || out < 0) {
@@ -302,23 +266,23 @@ static void detached_run_monitor(void *arg, int ready_fd)
     dup2(null, 0);
     dup2(out, 1);
     dup2(out, 2);
-    struct run_process mp = *d->proc;
+    struct run_process mp = *proc;
     mp.in_fd = null, mp.out_fd = out, mp.err_fd = out;
     mp.interactive = false;
     mp.output_limit = RUN_LOG_LIMIT;
     mp.output_times = times_path;
     int status = 125;
     sm_error_t merr = NULL;
-    if (run_session(d->in, d->p, &mp, getpid(), &ready_fd, &status, &merr) < 0) {
+    if (run_session(in, p, &mp, getpid(), &ready_fd, &status, &merr) < 0) {
         /* Before "ok" the caller reports it; after, it belongs in the log. */
         if (ready_fd >= 0)
             dprintf(ready_fd, "%s\n", sm_error_message(merr));
         dprintf(out, "supermachine: %s\n", sm_error_message(merr));
         sm_error_release(&merr);
     }
-    if (d->in->auto_remove) {
+    if (in->auto_remove) {
         sm_error_t ignored = NULL;
-        instance_remove_dir(d->in, &ignored);
+        instance_remove_dir(in, &ignored);
         sm_error_release(&ignored);
     }
 }
@@ -329,9 +293,8 @@ static void detached_run_monitor(void *arg, int ready_fd)
 static int run_detached(struct instance *in, struct run_plan *p, const struct run_process *proc,
                         sm_error_t *err)
 {
-    struct detached_run d = {in, p, proc};
     char answer[1024];
-    if (run_in_monitor(detached_run_monitor, &d, answer, sizeof(answer), err) < 0)
+    if (run_in_monitor(in, p, proc, answer, sizeof(answer), err) < 0)
         return -1;
     if (strcmp(answer, "ok") == 0)
         return 0;

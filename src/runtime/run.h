@@ -88,12 +88,25 @@ struct run_process {
 /* A detached run's caller waits on *ready_fd: "ok" goes out once, then it is closed
  * and set to -1 (no-op when ready_fd is NULL or already -1). */
 void run_signal_ready(int *ready_fd);
-/* Runs body(arg, ready_fd) in a monitor process of its own session (double-forked, so
- * that it outlives the caller and is nobody's zombie) and waits for the monitor's first
- * line on ready_fd, or for it to close it: the line (without its newline, "" for none)
- * goes to answer. */
-int run_in_monitor(void (*body)(void *arg, int ready_fd), void *arg, char *answer, size_t size,
-                   sm_error_t *err);
+/* Detached runs and execs (run_monitor.c): starts a monitor process, supermachine-vmm in
+ * its monitor role, that holds the session of proc (the VM's main process when p is the
+ * run's plan; an exec into the running VM when p is NULL) once the caller returns, and
+ * waits for its first line: "ok" once the process runs, else the reason it does not
+ * (without its newline, "" for none) goes to answer. */
+int run_in_monitor(const struct instance *in, const struct run_plan *p,
+                   const struct run_process *proc, char *answer, size_t size, sm_error_t *err);
+/* main() of supermachine-vmm started as `supermachine-vmm CONFIG READY_FD monitor` by
+ * run_in_monitor; vmm_main is its VMM role's, which starts the run's VMM in a fork. */
+int run_monitor_main(int argc, char **argv, int (*vmm_main)(int argc, char **argv));
+/* The monitor's process title (words NUL-separated in its arguments' memory, as
+ * setproctitle(3)); no-op outside a monitor and its forks. */
+void run_monitor_set_title(const char *const *words);
+/* What a monitor does: the run's VM started and its main process held, its output in
+ * output.log (run.c); an exec held, its output discarded (vm_api.c). "ok", or the reason
+ * it failed, goes to ready_fd. */
+void run_detached_body(struct instance *in, struct run_plan *p, const struct run_process *proc,
+                       int ready_fd);
+void exec_detached_body(struct instance *in, const struct run_process *proc, int ready_fd);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
 /* The running VM name_or_id and a hello'd agent connection to it; `what` names the

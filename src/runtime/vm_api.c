@@ -166,27 +166,21 @@ int sm_vm_remove(const char *name_or_id, int force, sm_error_t *err)
     return r < 0 ? sm_error_wrap(err, "rm %s", name_or_id) : 0;
 }
 
-struct detached_exec {
-    struct instance *in;
-    const struct run_process *proc;
-};
-
-static void detached_exec_monitor(void *arg, int ready_fd)
+void exec_detached_body(struct instance *in, const struct run_process *proc, int ready_fd)
 {
-    struct detached_exec *d = arg;
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0)
         _exit(125);
     dup2(null, 0);
     dup2(null, 1);
     dup2(null, 2);
-    struct run_process mp = *d->proc;
+    struct run_process mp = *proc;
     mp.in_fd = -1, mp.out_fd = null, mp.err_fd = null;
     mp.interactive = mp.tty = mp.forward_signals = false;
     mp.ready_fd = &ready_fd;
     int status = 125;
     sm_error_t merr = NULL;
-    if (run_attached(d->in, &mp, AGENT_RUNNING_TIMEOUT_MS, &status, &merr) < 0) {
+    if (run_attached(in, &mp, AGENT_RUNNING_TIMEOUT_MS, &status, &merr) < 0) {
         if (ready_fd >= 0)
             dprintf(ready_fd, "error %s\n", sm_error_message(merr));
     } else if (ready_fd >= 0) {
@@ -200,9 +194,8 @@ static void detached_exec_monitor(void *arg, int ready_fd)
 static int exec_detached(struct instance *in, const struct run_process *proc, int *exit_status,
                          sm_error_t *err)
 {
-    struct detached_exec d = {in, proc};
     char answer[1024];
-    if (run_in_monitor(detached_exec_monitor, &d, answer, sizeof(answer), err) < 0)
+    if (run_in_monitor(in, NULL, proc, answer, sizeof(answer), err) < 0)
         return -1;
     *exit_status = 0;
     if (strcmp(answer, "ok") == 0)

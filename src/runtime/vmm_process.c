@@ -242,12 +242,16 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
                         "(started by libsupermachine for each VM; not meant to be run by hand)\n");
         return 125;
     }
-    sm_trace_init(); /* before landlock: it opens a file */
-    sm_trace("vmm: start");
     char *end;
     long ready_fd = strtol(argv[2], &end, 10);
     if (*end || ready_fd < -1 || ready_fd > INT_MAX)
         ready_fd = -1;
+    /* Nothing of our starter's but the ready pipe (and, forked from a monitor, its trace
+     * file): neither a caller's descriptor without close-on-exec nor a monitor's pipe to
+     * its own caller may live as long as the VM. */
+    sm_close_inherited_fds((const int[]){(int)ready_fd, sm_trace_fd()}, 2);
+    sm_trace_init(); /* before landlock: it opens a file */
+    sm_trace("vmm: start");
     sm_error_t err = NULL;
     struct vmm_config c = {0};
     struct instance in = {0};
@@ -503,15 +507,38 @@ char *runtime_find_helper(const char *name, sm_error_t *err)
     return NULL;
 }
 
-/* fd moved to 3 or above (close-on-exec), for a caller that closed some of 0-2: the
- * spawn's moves into 0, 1 and 2 must not overwrite a descriptor still to be moved. */
-static int fd_above_stdio(int fd)
+/* Set once, at the start of a monitor process (run_monitor.c), which stays single
+ * threaded until its VMM runs: the process is the VMM program already. */
+static int (*vmm_in_process_main)(int argc, char **argv);
+
+void vmm_spawn_in_process(int (*vmm_main)(int argc, char **argv))
 {
-    if (fd < 0 || fd > 2)
-        return fd;
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    close(fd);
-    return moved;
+    vmm_in_process_main = vmm_main;
+}
+
+/* The VMM as a fork of this process (a monitor): what posix_spawn's file actions and
+ * attributes do below, by hand. The VMM closes the monitor's other descriptors (its own
+ * ready pipe to its caller above all) as its first step. Returns only in the parent. */
+static pid_t vmm_fork(const char *cfg, int null, int logfd, int ready)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+    }
+    if (logfd >= 0)
+        dup2(logfd, 2);
+    char fdstr[16];
+    snprintf(fdstr, sizeof(fdstr), "%d", ready);
+    run_monitor_set_title((const char *const[]){"supermachine-vmm", cfg, fdstr, NULL});
+    char *argv[] = {"supermachine-vmm", (char *)cfg, fdstr, NULL};
+    _exit(vmm_in_process_main(3, argv));
 }
 
 int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
@@ -524,7 +551,7 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0)
         return sm_error_set(err, errno, "pipe");
-    ready[1] = fd_above_stdio(ready[1]);
+    ready[1] = sm_fd_above_stdio(ready[1]);
     if (ready[1] < 0) {
         /* Out of descriptors: a VMM without this pipe could never say it is ready, and
          * we would wait for it to end instead. */
@@ -537,9 +564,9 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
      * spawn copies none of the caller's page tables. Descriptors are opened here and only
      * moved into place in the child (a missing log leaves the VMM the caller's stderr, as
      * before). */
-    cleanup_close int null = fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+    cleanup_close int null = sm_fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
     cleanup_close int logfd =
-        fd_above_stdio(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+        sm_fd_above_stdio(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -563,8 +590,14 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
     char fdstr[16];
     snprintf(fdstr, sizeof(fdstr), "%d", ready[1]);
     char *const argv[] = {"supermachine-vmm", cfg, fdstr, NULL};
-    pid_t pid;
-    int e = posix_spawn(&pid, vmm, &fa, &attr, argv, environ);
+    pid_t pid = -1;
+    int e = 0;
+    if (vmm_in_process_main) {
+        pid = vmm_fork(cfg, null, logfd, ready[1]);
+        e = pid < 0 ? errno : 0;
+    } else {
+        e = posix_spawn(&pid, vmm, &fa, &attr, argv, environ);
+    }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (e != 0) {

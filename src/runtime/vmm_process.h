@@ -58,6 +58,11 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext);
  * damaged): booting instead may help, unlike other errors (a port in use, say). */
 int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err);
 
+/* In a detached run's monitor (run_monitor.c), which is supermachine-vmm itself:
+ * vmm_spawn forks and calls vmm_main(argc, argv) in the child rather than loading the same
+ * program a second time. Only for a process with one thread (a fork copies the caller). */
+void vmm_spawn_in_process(int (*vmm_main)(int argc, char **argv));
+
 /* Where supermachine-vmm, sm-init and supermachine-io.so are: $SUPERMACHINE_VMM /
  * $SUPERMACHINE_INIT / $SUPERMACHINE_IO, else next to this library or the running program
  * (build tree), else the installed libexec directory. */

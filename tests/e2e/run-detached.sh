@@ -3,7 +3,8 @@
 # timeout: 600
 # prepare: lib-run.sh run_fixture
 # A detached VM's life, as docker's: run -d prints the id and returns while the command
-# runs; ps lists it Up with its memory (PSS); exec runs more commands in it (exit
+# runs, held by a monitor process that holds none of the caller's descriptors; ps lists it
+# Up with its memory (PSS); exec runs more commands in it (exit
 # statuses, stdin, the same writable root); logs shows its output, its last lines with
 # --tail, with -t the time of each line, with --since and --until the lines between two
 # times, and with -f follows it until the VM ends; stop sends SIGTERM
@@ -18,7 +19,12 @@ set -eu
 run_setup --baked
 I=$RUN_IMAGE
 
+# The caller holds a descriptor of its own (as a server's listening socket would be):
+# nothing the run leaves behind may keep it open.
+callers=$(mktemp)
+exec 7>"$callers"
 sm run -d --name web "$I" sh -c 'echo started; echo state >/tmp/state; exec sleep 1000'
+exec 7>&-
 [ "$RC" = 0 ] || fail "run -d: exit $RC: $(cat "$ERR")"
 id=$(cat "$OUT")
 [ ${#id} = 64 ] || fail "run -d printed '$id', want a 64-hex id"
@@ -49,6 +55,20 @@ echo "ps: web (512 MiB guest) uses $mem (PSS)"
 # trimming on, it also looks for activity once a second). It woke every 20 ms before.
 vmm=$(pgrep -f "supermachine-vmm .*vms/$id/vmm.json" | head -n 1)
 [ -n "$vmm" ] || fail "no VMM process for web"
+# Its monitor (the session's holder, docs/run.md) is its parent: supermachine-vmm in that
+# role, spawned afresh rather than forked from the caller, so holding none of its
+# descriptors; nor does the VMM.
+mon=$(awk '{ print $4 }' "/proc/$vmm/stat")
+title=$(tr '\0' ' ' <"/proc/$mon/cmdline" | sed 's/ *$//')
+[ "$title" = "supermachine-vmm monitor run ${id:0:12}" ] ||
+    fail "web's VMM's parent ($mon) is '$title', want its monitor"
+for p in "$mon" "$vmm"; do
+    if ls -l "/proc/$p/fd" | grep -qF "$callers"; then
+        fail "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) holds the caller's descriptor $callers"
+    fi
+done
+rm -f "$callers"
+echo "web's monitor ($mon, '$title') holds none of the caller's descriptors"
 switches() { sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "/proc/$vmm/task/$vmm/status"; }
 sleep 2 # the restore's hello and the command's start are done with
 s0=$(switches)

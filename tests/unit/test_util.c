@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -269,6 +270,43 @@ static void test_send_line(void)
     close(sv[0]);
 }
 
+/* In a child (descriptors are per process): every descriptor above 2 is closed but the
+ * kept ones, wherever they lie (below, between and above the others; duplicates and
+ * negative ones in the list are harmless), and 0-2 stay. */
+static void test_close_inherited(void)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        bool std_open[3];
+        for (int fd = 0; fd < 3; fd++)
+            std_open[fd] = fcntl(fd, F_GETFD) >= 0;
+        int fds[12];
+        for (int i = 0; i < 12; i++)
+            fds[i] = open("/dev/null", O_RDONLY); /* no close-on-exec, as a caller's */
+        int keep[] = {fds[0], fds[5], -1, fds[5], fds[11], 1};
+        sm_close_inherited_fds(keep, 6);
+        int bad = 0;
+        for (int i = 0; i < 12; i++) {
+            bool kept = i == 0 || i == 5 || i == 11;
+            if ((fcntl(fds[i], F_GETFD) >= 0) != kept)
+                bad++;
+        }
+        for (int fd = 0; fd < 3; fd++)
+            if ((fcntl(fd, F_GETFD) >= 0) != std_open[fd])
+                bad++;
+        int none[] = {-1};
+        sm_close_inherited_fds(none, 1);
+        for (int i = 0; i < 12; i++)
+            if (fcntl(fds[i], F_GETFD) >= 0)
+                bad++;
+        _exit(bad == 0 ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     test_error_chain();
@@ -279,5 +317,6 @@ int main(void)
     test_digest_cache();
     test_wait_child();
     test_send_line();
+    test_close_inherited();
     return check_summary("util");
 }
