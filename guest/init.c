@@ -198,7 +198,9 @@ static void setup_root(void)
     snprintf(hosts, sizeof(hosts),
              "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t%s\n", hostname);
     write_if_absent("/etc/hosts", hosts);
-    write_if_absent("/etc/hostname", hostname);
+    char hostname_line[80];
+    snprintf(hostname_line, sizeof(hostname_line), "%.64s\n", hostname); /* a line, as docker's */
+    write_if_absent("/etc/hostname", hostname_line);
     const char *dns = param("sm.dns", NULL);
     if (dns) {
         /* As docker: with a network the VM's own resolver replaces the image's file. */

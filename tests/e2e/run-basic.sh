@@ -63,9 +63,10 @@ sm run --rm --env-file "$WORK/bad.env" "$I" true
 [ "$RC" = 125 ] && [ "$(wc -l <"$ERR")" = 1 ] &&
     grep -qF "supermachine: run: --env-file $WORK/bad.env: line 2: no variable name" "$ERR" ||
     fail "a bad env file: exit $RC, $(cat "$ERR")"
-# -h: the guest's hostname, /etc/hostname and /etc/hosts; the default is the id's first 12.
-expect 0 "web-1.example|web-1.example|web-1.example" -- run --rm -h web-1.example "$I" \
-    sh -c 'echo "$(hostname)|$(cat /etc/hostname)|$(grep -o "web-1.example" /etc/hosts | head -n 1)"'
+# -h: the guest's hostname, /etc/hostname (one line, as docker's) and /etc/hosts; the
+# default is the id's first 12.
+expect 0 "web-1.example|web-1.example|1|web-1.example" -- run --rm -h web-1.example "$I" \
+    sh -c 'echo "$(hostname)|$(cat /etc/hostname)|$(wc -l </etc/hostname)|$(grep -o "web-1.example" /etc/hosts | head -n 1)"'
 sm run -d --name hostdefault "$I" sleep 600
 [ "$RC" = 0 ] || fail "run -d: exit $RC: $(cat "$ERR")"
 id=$(cat "$OUT")
