@@ -214,6 +214,20 @@ int64_t sm_json_int(struct json_object *o, const char *key)
     return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
+void sm_json_set_str(json_object *o, const char *key, const char *value)
+{
+    if (value)
+        json_object_object_add(o, key, json_object_new_string(value));
+}
+
+void sm_json_set_strv(json_object *o, const char *key, const char *const *v)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_object_array_add(a, json_object_new_string(v[i]));
+    json_object_object_add(o, key, a);
+}
+
 struct json_object *sm_json_array(const char *const *v)
 {
     json_object *a = NULL;

@@ -94,6 +94,10 @@ int64_t sm_json_int(struct json_object *o, const char *key);
 /* The strings of a JSON array as a NULL-terminated array (malloc'd, sm_strv_free), other
  * members left out; NULL if arr is NULL or not an array. */
 char **sm_json_strv(struct json_object *arr);
+/* Members set: key to value (nothing when value is NULL), key to an array of v's strings
+ * (empty when v is NULL or empty). */
+void sm_json_set_str(struct json_object *o, const char *key, const char *value);
+void sm_json_set_strv(struct json_object *o, const char *key, const char *const *v);
 /* The other way: a new JSON array of v's strings; NULL when v is NULL or empty. */
 struct json_object *sm_json_array(const char *const *v);
 

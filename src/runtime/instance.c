@@ -237,34 +237,33 @@ int64_t instance_parse_pss_kib(const char *text)
     return v;
 }
 
-static int64_t process_pss_kib(pid_t pid)
+/* /proc/PID/NAME into buf, NUL-terminated (its first size - 1 bytes); its length, or -1. */
+static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
 {
-    char path[64], buf[8192];
-    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    ssize_t n = sm_read_full(fd, buf, sizeof(buf) - 1);
+    ssize_t n = sm_read_full(fd, buf, size - 1);
     close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    return instance_parse_pss_kib(buf);
+    buf[n > 0 ? n : 0] = '\0';
+    return n;
+}
+
+static int64_t process_pss_kib(pid_t pid)
+{
+    char buf[8192];
+    return read_proc(pid, "smaps_rollup", buf, sizeof(buf)) > 0 ? instance_parse_pss_kib(buf) : -1;
 }
 
 /* The VMM's parent when that is the monitor of this VM (a detached run's: its title is
  * "supermachine-vmm monitor run <first 12 of the id>", run_monitor.c); else 0. */
 static pid_t monitor_of(const struct instance *in)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)in->vmm_pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : sm_read_full(fd, buf, sizeof(buf) - 1);
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
+    char buf[512];
+    if (read_proc(in->vmm_pid, "stat", buf, sizeof(buf)) <= 0)
         return 0;
-    buf[n] = '\0';
     const char *after = strrchr(buf, ')'); /* the name in between may hold anything */
     int ppid = 0;
     if (after == NULL || sscanf(after, ") %*c %d", &ppid) != 1 || ppid <= 1)
@@ -272,11 +271,7 @@ static pid_t monitor_of(const struct instance *in)
     char want[64];
     int len =
         snprintf(want, sizeof(want), "supermachine-vmm%cmonitor%crun%c%.12s", 0, 0, 0, in->id);
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", ppid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    n = fd < 0 ? -1 : sm_read_full(fd, buf, sizeof(buf));
-    if (fd >= 0)
-        close(fd);
+    ssize_t n = read_proc(ppid, "cmdline", buf, sizeof(buf));
     return n > len && memcmp(buf, want, (size_t)len) == 0 && buf[len] == '\0' ? ppid : 0;
 }
 

@@ -27,20 +27,6 @@ int run_agent_timeout_ms(void)
     return (s > 0 && s < 3600 ? (int)s : 60) * 1000;
 }
 
-static void add_str(json_object *o, const char *key, const char *value)
-{
-    if (value)
-        json_object_object_add(o, key, json_object_new_string(value));
-}
-
-static void add_strv(json_object *o, const char *key, char *const *v)
-{
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; v && v[i]; i++)
-        json_object_array_add(a, json_object_new_string(v[i]));
-    json_object_object_add(o, key, a);
-}
-
 int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t owner,
                          sm_error_t *err)
 {
@@ -51,43 +37,43 @@ int run_write_vmm_config(struct instance *in, const struct run_plan *p, pid_t ow
     json_object_object_add(o, "cpus", json_object_new_int((int)p->cpus));
     json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
     if (p->workload_restore) {
-        add_str(o, "restore", p->workload_snapshot);
+        sm_json_set_str(o, "restore", p->workload_snapshot);
     } else if (p->restore) {
         /* The kernel and initramfs are part of the snapshot's key: not hashed again. */
-        add_str(o, "restore", p->snapshot);
+        sm_json_set_str(o, "restore", p->snapshot);
     } else {
-        add_str(o, "kernel", p->kernel);
-        add_str(o, "initrd", p->initramfs);
+        sm_json_set_str(o, "kernel", p->kernel);
+        sm_json_set_str(o, "initrd", p->initramfs);
         /* sm-init's parameters (docs/protocol.md); quiet keeps the console for errors. */
-        add_str(o, "append",
-                p->network ? "quiet sm.root=/dev/vda sm.ip=" NET_GUEST_IP4 "/24 sm.gw=" NET_HOST_IP4
-                             " sm.dns=" NET_DNS_IP4 " sm.ip6=" NET_GUEST_IP6
-                             "/64 sm.gw6=" NET_HOST_IP6
-                           : "quiet sm.root=/dev/vda");
+        sm_json_set_str(o, "append",
+                        p->network ? "quiet sm.root=/dev/vda sm.ip=" NET_GUEST_IP4
+                                     "/24 sm.gw=" NET_HOST_IP4 " sm.dns=" NET_DNS_IP4
+                                     " sm.ip6=" NET_GUEST_IP6 "/64 sm.gw6=" NET_HOST_IP6
+                                   : "quiet sm.root=/dev/vda");
         if (p->snapshot) {
-            add_str(o, "snapshot", p->snapshot);
-            add_str(o, "snapshot_when", "console:" RUN_INIT_READY_LINE);
+            sm_json_set_str(o, "snapshot", p->snapshot);
+            sm_json_set_str(o, "snapshot_when", "console:" RUN_INIT_READY_LINE);
         }
     }
     if (p->snapshot_on && !p->workload_restore) {
         /* Saved when the kept main process, frozen, prints the marker (after init-ready
          * when this run boots: the VMM saves both). */
-        add_str(o, "workload_snapshot", p->workload_snapshot);
+        sm_json_set_str(o, "workload_snapshot", p->workload_snapshot);
         cleanup_free char *when = xasprintf("console:%s", p->marker);
-        add_str(o, "workload_snapshot_when", when);
+        sm_json_set_str(o, "workload_snapshot_when", when);
     }
-    add_str(o, "disk", p->rootfs);
+    sm_json_set_str(o, "disk", p->rootfs);
     /* Relative to the VMM's working directory, the instance directory: Unix socket
      * paths are short (docs/run.md). */
-    add_str(o, "vsock", "vsock.sock");
-    add_str(o, "console_log", console);
-    add_str(o, "network", p->network ? "user" : "none");
+    sm_json_set_str(o, "vsock", "vsock.sock");
+    sm_json_set_str(o, "console_log", console);
+    sm_json_set_str(o, "network", p->network ? "user" : "none");
     if (p->network) {
         json_object_object_add(o, "allow_host_loopback",
                                json_object_new_boolean(p->allow_host_loopback));
-        add_strv(o, "publish", p->publish);
-        add_strv(o, "egress_allow", p->egress_allow);
-        add_strv(o, "egress_deny", p->egress_deny);
+        sm_json_set_strv(o, "publish", (const char *const *)p->publish);
+        sm_json_set_strv(o, "egress_allow", (const char *const *)p->egress_allow);
+        sm_json_set_strv(o, "egress_deny", (const char *const *)p->egress_deny);
     }
     json_object_object_add(o, "owner_pid", json_object_new_int(owner));
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);

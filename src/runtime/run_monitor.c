@@ -33,20 +33,6 @@
 
 extern char **environ;
 
-static void put_str(json_object *o, const char *key, const char *value)
-{
-    if (value)
-        json_object_object_add(o, key, json_object_new_string(value));
-}
-
-static void put_strv(json_object *o, const char *key, const char *const *v)
-{
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; v && v[i]; i++)
-        json_object_array_add(a, json_object_new_string(v[i]));
-    json_object_object_add(o, key, a);
-}
-
 static void put_bool(json_object *o, const char *key, bool value)
 {
     json_object_object_add(o, key, json_object_new_boolean(value));
@@ -55,38 +41,38 @@ static void put_bool(json_object *o, const char *key, bool value)
 static json_object *plan_to_json(const struct run_plan *p)
 {
     json_object *o = json_object_new_object();
-    put_str(o, "rootfs", p->rootfs);
-    put_str(o, "kernel", p->kernel);
-    put_str(o, "modules_dir", p->modules_dir);
-    put_str(o, "kernel_sha256", p->kernel_sha256);
-    put_str(o, "initramfs", p->initramfs);
-    put_str(o, "snapshot", p->snapshot);
+    sm_json_set_str(o, "rootfs", p->rootfs);
+    sm_json_set_str(o, "kernel", p->kernel);
+    sm_json_set_str(o, "modules_dir", p->modules_dir);
+    sm_json_set_str(o, "kernel_sha256", p->kernel_sha256);
+    sm_json_set_str(o, "initramfs", p->initramfs);
+    sm_json_set_str(o, "snapshot", p->snapshot);
     put_bool(o, "restore", p->restore);
-    put_str(o, "snapshot_on", p->snapshot_on);
-    put_str(o, "workload_snapshot", p->workload_snapshot);
+    sm_json_set_str(o, "snapshot_on", p->snapshot_on);
+    sm_json_set_str(o, "workload_snapshot", p->workload_snapshot);
     put_bool(o, "workload_restore", p->workload_restore);
-    put_str(o, "marker", p->marker);
+    sm_json_set_str(o, "marker", p->marker);
     json_object_object_add(o, "cpus", json_object_new_int64(p->cpus));
     json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
     put_bool(o, "network", p->network);
     put_bool(o, "allow_host_loopback", p->allow_host_loopback);
-    put_strv(o, "publish", (const char *const *)p->publish);
-    put_strv(o, "egress_allow", (const char *const *)p->egress_allow);
-    put_strv(o, "egress_deny", (const char *const *)p->egress_deny);
-    put_strv(o, "argv", (const char *const *)p->argv);
-    put_strv(o, "env", (const char *const *)p->env);
-    put_str(o, "workdir", p->workdir);
-    put_str(o, "user", p->user);
+    sm_json_set_strv(o, "publish", (const char *const *)p->publish);
+    sm_json_set_strv(o, "egress_allow", (const char *const *)p->egress_allow);
+    sm_json_set_strv(o, "egress_deny", (const char *const *)p->egress_deny);
+    sm_json_set_strv(o, "argv", (const char *const *)p->argv);
+    sm_json_set_strv(o, "env", (const char *const *)p->env);
+    sm_json_set_str(o, "workdir", p->workdir);
+    sm_json_set_str(o, "user", p->user);
     return o;
 }
 
 static json_object *process_to_json(const struct run_process *proc)
 {
     json_object *o = json_object_new_object();
-    put_strv(o, "argv", proc->argv);
-    put_strv(o, "env", proc->env);
-    put_str(o, "workdir", proc->workdir);
-    put_str(o, "user", proc->user);
+    sm_json_set_strv(o, "argv", proc->argv);
+    sm_json_set_strv(o, "env", proc->env);
+    sm_json_set_str(o, "workdir", proc->workdir);
+    sm_json_set_str(o, "user", proc->user);
     put_bool(o, "main", proc->main);
     put_bool(o, "forward_signals", proc->forward_signals);
     json_object_object_add(o, "timeout_ms", json_object_new_int64((int64_t)proc->timeout_ms));
@@ -248,8 +234,10 @@ int run_monitor_main(int argc, char **argv, int (*vmm_main)(int argc, char **arg
     fcntl(ready, F_SETFD, FD_CLOEXEC);
     /* The document on 0, the answer's pipe: nothing else of the caller's. */
     sm_close_inherited_fds(&ready, 1);
-    /* An exec's caller reads "error MESSAGE" (its other answers are "ok" and "exit N"). */
-    const char *fail = strcmp(argv[1], "-") == 0 ? "error " : "";
+    /* CONFIG is "-" for an exec, whose caller reads "error MESSAGE" (its other answers
+     * are "ok" and "exit N"); a run's is its VMM's configuration. */
+    bool is_run = strcmp(argv[1], "-") != 0;
+    const char *fail = is_run ? "" : "error ";
     /* Out of the caller's way: it reaps this process, the monitor goes on in a child. */
     pid_t child = fork();
     if (child < 0) {
@@ -273,12 +261,10 @@ int run_monitor_main(int argc, char **argv, int (*vmm_main)(int argc, char **arg
         dup2(null, 0);
         close(null);
     }
-    const char *kind = sm_json_str(doc, "kind");
     const char *id = sm_json_str(doc, "instance");
     json_object *plan_json = NULL, *proc_json = NULL;
     json_object_object_get_ex(doc, "plan", &plan_json);
     json_object_object_get_ex(doc, "process", &proc_json);
-    bool is_run = kind && strcmp(kind, "run") == 0;
     struct instance in;
     struct run_plan plan;
     struct monitor_process mp;
@@ -286,9 +272,7 @@ int run_monitor_main(int argc, char **argv, int (*vmm_main)(int argc, char **arg
     memset(&mp, 0, sizeof(mp));
     bool found = false;
     int r = -1;
-    if (kind == NULL || (!is_run && strcmp(kind, "exec") != 0))
-        sm_error_set(&err, 0, "the monitor's document names no kind of work");
-    else if (id == NULL || strlen(id) != INSTANCE_ID_LEN)
+    if (id == NULL || strlen(id) != INSTANCE_ID_LEN)
         sm_error_set(&err, 0, "the monitor's document names no VM");
     else if (instance_find(id, &in, &err) == 0)
         found = true;
@@ -312,7 +296,7 @@ int run_monitor_main(int argc, char **argv, int (*vmm_main)(int argc, char **arg
     char short_id[13];
     memcpy(short_id, in.id, 12);
     short_id[12] = '\0';
-    const char *what = is_run ? "run" : "exec"; /* kind went with the document */
+    const char *what = is_run ? "run" : "exec";
     run_monitor_set_title(
         (const char *const[]){"supermachine-vmm", "monitor", what, short_id, NULL});
     sm_trace("monitor: started (%s)", what);
@@ -330,13 +314,11 @@ int run_monitor_main(int argc, char **argv, int (*vmm_main)(int argc, char **arg
 
 /* ---- the caller's side */
 
-static int monitor_document_fd(const char *kind, const struct instance *in,
-                               const struct run_plan *p, const struct run_process *proc,
-                               sm_error_t *err)
+static int monitor_document_fd(const struct instance *in, const struct run_plan *p,
+                               const struct run_process *proc, sm_error_t *err)
 {
     json_object *doc = json_object_new_object();
-    put_str(doc, "kind", kind);
-    put_str(doc, "instance", in->id);
+    sm_json_set_str(doc, "instance", in->id);
     if (p)
         json_object_object_add(doc, "plan", plan_to_json(p));
     json_object_object_add(doc, "process", process_to_json(proc));
@@ -361,7 +343,7 @@ int run_in_monitor(const struct instance *in, const struct run_plan *p,
     cleanup_free char *vmm = runtime_find_helper("supermachine-vmm", err);
     if (vmm == NULL)
         return -1;
-    int doc_fd = monitor_document_fd(p ? "run" : "exec", in, p, proc, err);
+    int doc_fd = monitor_document_fd(in, p, proc, err);
     if (doc_fd < 0)
         return -1;
     cleanup_close int doc = sm_fd_above_stdio(doc_fd);
@@ -371,13 +353,17 @@ int run_in_monitor(const struct instance *in, const struct run_plan *p,
     if (pipe2(ready, O_CLOEXEC) < 0)
         return sm_error_set(err, errno, "pipe");
     ready[1] = sm_fd_above_stdio(ready[1]);
-    cleanup_close int null = sm_fd_above_stdio(open("/dev/null", O_WRONLY | O_CLOEXEC));
-    if (ready[1] < 0 || null < 0) {
+    if (ready[1] < 0) {
         int e = errno;
         close(ready[0]);
-        if (ready[1] >= 0)
-            close(ready[1]);
         return sm_error_set(err, e, "pipe");
+    }
+    cleanup_close int null = sm_fd_above_stdio(open("/dev/null", O_WRONLY | O_CLOEXEC));
+    if (null < 0) {
+        int e = errno;
+        close(ready[0]);
+        close(ready[1]);
+        return sm_error_set(err, e, "/dev/null");
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;

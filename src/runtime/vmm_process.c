@@ -519,7 +519,7 @@ void vmm_spawn_in_process(int (*vmm_main)(int argc, char **argv))
 /* The VMM as a fork of this process (a monitor): what posix_spawn's file actions and
  * attributes do below, by hand. The VMM closes the monitor's other descriptors (its own
  * ready pipe to its caller above all) as its first step. Returns only in the parent. */
-static pid_t vmm_fork(const char *cfg, int null, int logfd, int ready)
+static pid_t vmm_fork(char *const argv[], int null, int logfd)
 {
     pid_t pid = fork();
     if (pid != 0)
@@ -534,11 +534,8 @@ static pid_t vmm_fork(const char *cfg, int null, int logfd, int ready)
     }
     if (logfd >= 0)
         dup2(logfd, 2);
-    char fdstr[16];
-    snprintf(fdstr, sizeof(fdstr), "%d", ready);
-    run_monitor_set_title((const char *const[]){"supermachine-vmm", cfg, fdstr, NULL});
-    char *argv[] = {"supermachine-vmm", (char *)cfg, fdstr, NULL};
-    _exit(vmm_in_process_main(3, argv));
+    run_monitor_set_title((const char *const *)argv);
+    _exit(vmm_in_process_main(3, (char **)argv));
 }
 
 int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
@@ -593,7 +590,7 @@ int vmm_spawn(struct instance *in, pid_t *pid_out, sm_error_t *err)
     pid_t pid = -1;
     int e = 0;
     if (vmm_in_process_main) {
-        pid = vmm_fork(cfg, null, logfd, ready[1]);
+        pid = vmm_fork(argv, null, logfd);
         e = pid < 0 ? errno : 0;
     } else {
         e = posix_spawn(&pid, vmm, &fa, &attr, argv, environ);
