@@ -197,9 +197,13 @@ static void setup_root(void)
     char hosts[512];
     snprintf(hosts, sizeof(hosts),
              "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t%s\n", hostname);
+    /* As docker's bind mounts: the VM's own files, whatever the image brought (an image
+     * built on a host keeps that host's name in /etc/hostname, mmdebstrap's for one). */
+    unlink("/etc/hosts");
     write_if_absent("/etc/hosts", hosts);
     char hostname_line[80];
     snprintf(hostname_line, sizeof(hostname_line), "%.64s\n", hostname); /* a line, as docker's */
+    unlink("/etc/hostname");
     write_if_absent("/etc/hostname", hostname_line);
     const char *dns = param("sm.dns", NULL);
     if (dns) {

@@ -171,6 +171,21 @@ static bool env_has(char **env, const char *key)
     return false;
 }
 
+/* Appends KEY=value to env (a NULL-ended array, reallocated) unless env has KEY. */
+static char **env_default(char **env, const char *key, const char *value)
+{
+    if (env_has(env, key))
+        return env;
+    size_t n = 0;
+    while (env[n])
+        n++;
+    env = realloc(env, (n + 2) * sizeof(char *));
+    if (env == NULL || asprintf(&env[n], "%s=%s", key, value) < 0)
+        abort();
+    env[n + 1] = NULL;
+    return env;
+}
+
 /* execvp without its fallback of running a file that is not a program through /bin/sh:
  * as runc, such a file is an error (126), and PATH is the process's own, not ours. */
 static void exec_search(char **argv, char **env)
@@ -346,15 +361,11 @@ static int start_process(struct session *s, json_object *req)
         agent_strv_free(ulimits);
         return -1;
     }
-    if (!env_has(env, "HOME")) {
-        size_t n = 0;
-        while (env[n])
-            n++;
-        env = realloc(env, (n + 2) * sizeof(char *));
-        if (env == NULL || asprintf(&env[n], "HOME=%s", u.home) < 0)
-            abort();
-        env[n + 1] = NULL;
-    }
+    /* As docker gives every process of a container: its hostname, and the user's home. */
+    char host[65] = "";
+    if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
+        env = env_default(env, "HOSTNAME", host);
+    env = env_default(env, "HOME", u.home);
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, master = -1, slave = -1;
     if (s->tty) {
         master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);

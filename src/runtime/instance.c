@@ -60,6 +60,9 @@ void instance_release(struct instance *in)
     sm_strv_free(in->dns_options);
     sm_strv_free(in->labels);
     sm_strv_free(in->ulimits);
+    sm_strv_free(in->env);
+    free(in->user);
+    free(in->workdir);
     free(in->status);
     memset(in, 0, sizeof(*in));
 }
@@ -121,6 +124,9 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->ulimits = json_object_object_get_ex(cfg, "ulimits", &v) ? sm_json_strv(v) : NULL;
     int64_t shm = sm_json_int(cfg, "shm_size");
     in->shm_size = shm > 0 ? (uint64_t)shm : 0;
+    in->env = json_object_object_get_ex(cfg, "env", &v) ? sm_json_strv(v) : NULL;
+    in->user = sm_json_str(cfg, "user") ? xstrdup(sm_json_str(cfg, "user")) : NULL;
+    in->workdir = sm_json_str(cfg, "workdir") ? xstrdup(sm_json_str(cfg, "workdir")) : NULL;
     in->read_only = json_object_object_get_ex(cfg, "read_only", &v) && json_object_get_boolean(v);
     json_object *ar;
     in->auto_remove =
@@ -513,6 +519,10 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     json_object *ulimits = sm_json_array(spec->ulimits);
     out->ulimits = sm_json_strv(ulimits);
     out->shm_size = spec->shm_size;
+    json_object *env = sm_json_array(spec->env);
+    out->env = sm_json_strv(env);
+    out->user = spec->user ? xstrdup(spec->user) : NULL;
+    out->workdir = spec->workdir ? xstrdup(spec->workdir) : NULL;
     out->status = xstrdup("created");
 
     json_object *cfg = json_object_new_object();
@@ -547,6 +557,12 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "ulimits", ulimits);
     if (out->shm_size)
         json_object_object_add(cfg, "shm_size", json_object_new_int64((int64_t)out->shm_size));
+    if (env)
+        json_object_object_add(cfg, "env", env);
+    if (out->user)
+        json_object_object_add(cfg, "user", json_object_new_string(out->user));
+    if (out->workdir)
+        json_object_object_add(cfg, "workdir", json_object_new_string(out->workdir));
     cleanup_free char *cfg_path = instance_path(out, "config.json");
     int r = write_json(cfg_path, cfg, err);
     json_object_put(cfg);

@@ -34,6 +34,11 @@ struct instance {
     char **labels;     /* "K=V": the image's, then the run's; NULL: none */
     char **ulimits;    /* docker's --ulimit, as given; NULL: none */
     uint64_t shm_size; /* docker's --shm-size, bytes; 0: none given */
+    /* The main process's environment, user and working directory as the run composed
+     * them (docker's Config.Env, User, WorkingDir): an exec's defaults. NULL in a record
+     * without them (an idle VM's): the image's. */
+    char **env;
+    char *user, *workdir;
     /* From state.json: */
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
@@ -61,6 +66,8 @@ struct instance_spec {
     const char *const *image_labels, *const *labels;
     const char *const *ulimits; /* NULL-terminated; NULL: none */
     uint64_t shm_size;
+    const char *const *env;     /* NULL-terminated; NULL: not recorded */
+    const char *user, *workdir; /* NULL: not recorded */
 };
 
 /* Creates a new instance directory with a fresh id and the given (or a generated) name,

@@ -311,6 +311,9 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .labels = o->labels,
         .ulimits = o->ulimits,
         .shm_size = o->shm_size,
+        .env = (const char *const *)p->env,
+        .user = p->user,
+        .workdir = p->workdir,
     };
 }
 

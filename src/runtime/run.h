@@ -47,6 +47,10 @@ struct run_plan {
 /* Resolves the image (pulling it if the store lacks it), its root filesystem, the
  * kernel, the initramfs and the snapshot to use. */
 int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err);
+/* Sets "K=V" (or "K=") in *env, a NULL-ended array of *n entries: replaces the entry of
+ * the same key in place, else appends. One entry per key: getenv finds the first, so a
+ * later setting appended after an earlier one would not count. */
+void run_env_set(char ***env, size_t *n, const char *kv);
 void run_plan_release(struct run_plan *p);
 
 /* The console line sm-init's kept process prints once frozen; a random nonce follows. */

@@ -273,28 +273,28 @@ static int check_stop(const struct sm_run_options *o, sm_error_t *err)
     return 0;
 }
 
+void run_env_set(char ***env, size_t *n, const char *kv)
+{
+    size_t klen = strcspn(kv, "=");
+    for (size_t j = 0; j < *n; j++) {
+        if (strncmp((*env)[j], kv, klen) == 0 && (*env)[j][klen] == '=') {
+            free((*env)[j]);
+            (*env)[j] = xstrdup(kv);
+            return;
+        }
+    }
+    strv_append(env, n, kv);
+}
+
 /* Env: the image's, then the user's (same key replaces), then what docker always sets. */
 static char **compose_env(const struct sm_run_options *o, const struct sm_image_config *c)
 {
     char **env = NULL;
     size_t n = 0;
     const char *const *layers[2] = {(const char *const *)c->env, o->env};
-    for (int l = 0; l < 2; l++) {
-        for (size_t i = 0; i < strv_len(layers[l]); i++) {
-            const char *kv = layers[l][i];
-            size_t klen = strcspn(kv, "=");
-            bool replaced = false;
-            for (size_t j = 0; j < n && !replaced; j++) {
-                if (strncmp(env[j], kv, klen) == 0 && env[j][klen] == '=') {
-                    free(env[j]);
-                    env[j] = xstrdup(kv);
-                    replaced = true;
-                }
-            }
-            if (!replaced)
-                strv_append(&env, &n, kv);
-        }
-    }
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < strv_len(layers[l]); i++)
+            run_env_set(&env, &n, layers[l][i]);
     bool has_path = false, has_term = false;
     for (size_t j = 0; j < n; j++) {
         has_path |= strncmp(env[j], "PATH=", 5) == 0;
@@ -521,6 +521,10 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
         check_extra_hosts(o, p, err) < 0 || check_tmpfs(o, err) < 0 || check_dns(o, err) < 0 ||
         check_labels(o, err) < 0 || check_pull_cidfile(o, err) < 0 || check_ulimits(o, err) < 0)
         goto fail;
+    if (o->workdir && *o->workdir && o->workdir[0] != '/') { /* as docker refuses it */
+        sm_error_set(err, 0, "--workdir %s: want an absolute path", o->workdir);
+        goto fail;
+    }
     if (o->shm_size && (o->shm_size < 4096 || o->shm_size > (uint64_t)INT64_MAX)) {
         sm_error_set(err, 0, "--shm-size %llu bytes: want 4k or more",
                      (unsigned long long)o->shm_size);

@@ -220,27 +220,42 @@ int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exi
     struct instance in;
     if (instance_find_running(name_or_id, "exec", &in, err) < 0)
         return -1;
-    /* The image's environment, then the caller's, as docker exec does. */
+    if (o->workdir && o->workdir[0] != '/') {
+        instance_release(&in);
+        return sm_error_set(err, 0, "exec %s: --workdir %s: want an absolute path", name_or_id,
+                            o->workdir);
+    }
+    /* As docker exec: the main process's environment, user and working directory (the
+     * image's, with the run's settings) unless the caller gives its own; the caller's
+     * variables replace the VM's of the same name. A record without them (an idle VM's,
+     * docs/pool.md) has the image's. */
     struct sm_image_config *cfg = NULL;
-    sm_error_t ignored = NULL;
-    sm_image_config(in.digest, &cfg, &ignored);
-    sm_error_release(&ignored);
+    if (in.env == NULL || in.user == NULL || in.workdir == NULL) {
+        sm_error_t ignored = NULL;
+        sm_image_config(in.digest, &cfg, &ignored);
+        sm_error_release(&ignored);
+    }
+    const char *const *base_env = in.env ? (const char *const *)in.env
+                                  : cfg  ? (const char *const *)cfg->env
+                                         : NULL;
     size_t n = 0;
     char **env = xcalloc(1, sizeof(char *));
-    const char *const *layers[2] = {cfg ? (const char *const *)cfg->env : NULL, o->env};
+    const char *const *layers[2] = {base_env, o->env};
     for (int l = 0; l < 2; l++)
-        for (size_t i = 0; layers[l] && layers[l][i]; i++) {
-            env = xrealloc(env, (n + 2) * sizeof(char *));
-            env[n++] = xstrdup(layers[l][i]);
-            env[n] = NULL;
-        }
+        for (size_t i = 0; layers[l] && layers[l][i]; i++)
+            run_env_set(&env, &n, layers[l][i]);
+    const char *image_workdir =
+        cfg && cfg->working_dir && *cfg->working_dir ? cfg->working_dir : "/";
+    const char *image_user = cfg && cfg->user && *cfg->user ? cfg->user : "0";
     struct run_process proc = {
         .argv = o->argv,
         .env = (const char *const *)env,
-        .workdir = o->workdir
-                       ? o->workdir
-                       : (cfg && cfg->working_dir && *cfg->working_dir ? cfg->working_dir : "/"),
-        .user = o->user ? o->user : (cfg && cfg->user && *cfg->user ? cfg->user : "0"),
+        .workdir = o->workdir   ? o->workdir
+                   : in.workdir ? in.workdir
+                                : image_workdir,
+        .user = o->user   ? o->user
+                : in.user ? in.user
+                          : image_user,
         .tty = o->tty != 0,
         .interactive = o->interactive != 0,
         .in_fd = o->stdin_fd,

@@ -137,6 +137,14 @@ int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err)
     instance_hostname(&in, hostname);
     json_object_object_add(config, "Hostname", json_object_new_string(hostname));
     json_object_object_add(config, "Image", json_object_new_string(in.image));
+    /* The main process's, as the run composed them: what an exec starts with. Left out
+     * for a record that lacks them (an idle VM's). */
+    if (in.env)
+        json_object_object_add(config, "Env", sm_json_array((const char *const *)in.env));
+    if (in.user)
+        json_object_object_add(config, "User", json_object_new_string(in.user));
+    if (in.workdir)
+        json_object_object_add(config, "WorkingDir", json_object_new_string(in.workdir));
     add_stop_config(config, &in);
     /* docker's map, {} when there are none */
     json_object *labels = json_object_new_object();

@@ -3,7 +3,7 @@
 # and exit status 125, whatever the command: an unknown option (long, short, or inside a
 # cluster of short ones), an option missing its value, docker options a VM has no use
 # for, with the reason, and bad values of run's and stop's options (--stop-signal,
-# --stop-timeout, --add-host, --tmpfs, --label, --dns*, stop -s and -t), which leave no VM record behind (ps -a is
+# --stop-timeout, --add-host, --tmpfs, --label, --dns*, a relative --workdir, stop -s and -t), which leave no VM record behind (ps -a is
 # as it was).
 # Needs no KVM: all of it is refused before a VM exists.
 set -eu
@@ -47,6 +47,7 @@ check "run img: --stop-signal BOGUS: $notsig" run --stop-signal BOGUS img
 check "run img: --stop-signal 0: $notsig" run -d --stop-signal 0 img true
 check "run img: --stop-signal SIGRTMAX+1: $notsig" run --stop-signal SIGRTMAX+1 img
 check "bake img: --stop-signal USR3: $notsig" bake --snapshot-on idle --stop-signal USR3 img
+check "run img: --workdir rel/dir: want an absolute path" run -w rel/dir img true
 check "run: --stop-timeout soon: want seconds from 0 to 86400" run --stop-timeout soon img
 check "run: --stop-timeout -1: want seconds from 0 to 86400" run --stop-timeout -1 img
 check "run: --stop-timeout 86401: want seconds from 0 to 86400" run --stop-timeout=86401 img

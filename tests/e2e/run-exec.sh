@@ -120,6 +120,26 @@ printf 'FROM_FILE=one two\n# skipped\nSM_PASSED\n' >"$WORK/exec.env"
 SM_PASSED=passed expect 0 "one two|passed" -- exec --env-file "$WORK/exec.env" \
     box sh -c 'echo "$FROM_FILE|$SM_PASSED"'
 echo "exec -e: K=V, and K alone passed from here; --env-file"
+# As docker exec: the run's environment, user and working directory are an exec's
+# defaults (the image has GREETING=hi, /tmp, root); exec's own replace them, a variable
+# once (a second GREETING= after the first would be hidden from getenv).
+sm run -d --name cfg -e GREETING=from-run -e ONLY_RUN=1 -u app -w /home/app "$I" sleep 100000
+[ "$RC" = 0 ] || fail "run -d -e -u -w: exit $RC: $(cat "$ERR")"
+expect 0 "from-run 1 1000 /home/app 1" -- exec cfg sh -c \
+    'echo $GREETING $ONLY_RUN $(id -u) $(pwd) $(env | grep -c "^GREETING=")'
+expect 0 "from-exec 1 0 / 1" -- exec -e GREETING=from-exec -u root -w / cfg sh -c \
+    'echo $GREETING $ONLY_RUN $(id -u) $(pwd) $(env | grep -c "^GREETING=")'
+sm exec -w relative cfg true
+[ "$RC" = 125 ] && grep -q "relative: want an absolute path" "$ERR" || fail "exec -w relative: $RC $(cat "$ERR")"
+sm inspect cfg
+python3 - "$OUT" <<'PY' || fail "inspect cfg: the run's settings: $(cat "$OUT")"
+import json, sys
+c = json.load(open(sys.argv[1]))[0]["Config"]
+assert c["User"] == "app" and c["WorkingDir"] == "/home/app", c
+assert "GREETING=from-run" in c["Env"] and "GREETING=hi" not in c["Env"], c["Env"]
+PY
+sm rm -f cfg
+echo "exec: the run's -e, -u and -w are its defaults, its own replace them"
 
 # ---- exit statuses of exec ----
 sm exec box no-such-command

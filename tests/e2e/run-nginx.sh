@@ -77,6 +77,11 @@ want='/etc/shadow 0:42 640
 /var/www/html/index.html 0:0 644'
 [ "$(cat "$OUT")" = "$want" ] || fail "owners and modes in the guest: $(cat "$OUT"), want $want"
 expect 0 "/dev/stdout /dev/stderr" -- exec web sh -c 'echo $(readlink /var/log/nginx/access.log /var/log/nginx/error.log)'
+# The VM's own /etc/hostname and /etc/hosts, as docker's, though the image brought its
+# own /etc/hostname (the name of the host that built it: mmdebstrap copies it); every
+# process has HOSTNAME in its environment, as docker gives it.
+expect 0 "${id:0:12} ${id:0:12} ${id:0:12} 1" -- exec web sh -c \
+    'echo "$(hostname) $(cat /etc/hostname) $(env | sed -n "s/^HOSTNAME=//p") $(grep -c "^127.0.1.1.$(hostname)\$" /etc/hosts)"'
 # nginx's master runs as root, its workers as www-data (33).
 expect 0 "0 33" -- exec web sh -c 'for s in /proc/[0-9]*/status; do grep -q "^Name:.nginx" $s && grep "^Uid:" $s | cut -f2; done | sort -u | tr "\n" " " | sed "s/ $//"'
 
