@@ -257,6 +257,9 @@ void run_detached_body(struct instance *in, struct run_plan *p, const struct run
     mp.interactive = false;
     mp.output_limit = RUN_LOG_LIMIT;
     mp.output_times = times_path;
+    /* A SIGTERM for the monitor (`stop` when it could not reach the agent itself) is the
+     * main process's while it runs, as an attached run's CLI passes it on. */
+    mp.forward_signals = true;
     int status = 125;
     sm_error_t merr = NULL;
     if (run_session(in, p, &mp, getpid(), &ready_fd, &status, &merr) < 0) {

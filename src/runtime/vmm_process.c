@@ -510,10 +510,33 @@ char *runtime_find_helper(const char *name, sm_error_t *err)
 /* Set once, at the start of a monitor process (run_monitor.c), which stays single
  * threaded until its VMM runs: the process is the VMM program already. */
 static int (*vmm_in_process_main)(int argc, char **argv);
+/* The monitor's VMM, for its stop handler; a stop asked for before there is one. */
+static volatile sig_atomic_t monitor_vmm_pid, monitor_stop_asked;
+
+/* A monitor told to end (SIGTERM, SIGINT: `stop` when the agent does not answer, a
+ * shutdown, kill) ends its VM rather than itself: the VMM stops (137, as stopped from
+ * outside), and the monitor goes on to record it and, for --rm, remove the record. Dying
+ * at once would leave both undone. While the main process runs, its session forwards
+ * these signals to it instead (run_attached). */
+static void on_monitor_stop(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    monitor_stop_asked = 1;
+    if (monitor_vmm_pid > 0)
+        kill((pid_t)monitor_vmm_pid, SIGTERM);
+    errno = saved;
+}
 
 void vmm_spawn_in_process(int (*vmm_main)(int argc, char **argv))
 {
     vmm_in_process_main = vmm_main;
+    struct sigaction sa = {.sa_handler = on_monitor_stop};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGHUP, SIG_IGN); /* no terminal: the monitor is a session of its own */
 }
 
 /* The VMM as a fork of this process (a monitor): what posix_spawn's file actions and
@@ -521,9 +544,26 @@ void vmm_spawn_in_process(int (*vmm_main)(int argc, char **argv))
  * ready pipe to its caller above all) as its first step. Returns only in the parent. */
 static pid_t vmm_fork(char *const argv[], int null, int logfd)
 {
+    /* A stop arriving meanwhile waits until the parent knows the child's pid, and the
+     * child drops the monitor's handler before it could run there. */
+    sigset_t stops, saved;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigprocmask(SIG_BLOCK, &stops, &saved);
     pid_t pid = fork();
-    if (pid != 0)
+    if (pid != 0) {
+        if (pid > 0) {
+            monitor_vmm_pid = pid;
+            if (monitor_stop_asked) /* before there was a VMM to stop */
+                kill(pid, SIGTERM);
+        }
+        sigprocmask(SIG_SETMASK, &saved, NULL);
         return pid;
+    }
+    /* The VMM's own handlers come with its start; until then, the default ones. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -12,7 +12,8 @@
 # it (137); run --stop-signal gives the VM its own signal for stop (the process's trap
 # decides its exit code, as ps, inspect and wait show), stop -s overrides it, and
 # --stop-timeout its grace period; rm removes it; a VMM killed outright (as the host's OOM killer would) leaves
-# a record that says Exited (137); --read-only and --tmpfs; --pull, --cidfile; the example program
+# a record that says Exited (137); a monitor given SIGTERM passes it to the main process
+# and still removes a --rm VM's record; --read-only and --tmpfs; --pull, --cidfile; the example program
 # (examples/three-commands.c) does the same through the C API.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
@@ -178,7 +179,9 @@ sm ps -f name=ticker --format '{{.Names}}'
 [ "$RC" = 0 ] && [ ! -s "$OUT" ] || fail "ps without -a listed the ended ticker: $(cat "$OUT")"
 expect 0 "ticker" -- ps -l --format '{{.Names}}'
 sm ps --format 'table {{.ID}}\t{{.Names}}' -a
-head -n 1 "$OUT" | grep -qx "VM ID	NAMES" || fail "ps --format table: $(head -n 2 "$OUT")"
+# docker's table: the header, and columns padded as its tabwriter pads them.
+head -n 1 "$OUT" | grep -qxE "VM ID {3,}NAMES" && sed -n 2p "$OUT" | grep -qxE "[0-9a-f]{12} {3,}ticker" ||
+    fail "ps --format table: $(head -n 2 "$OUT")"
 sm rm ticker
 
 # logged VM LINE: the VM's log has LINE (its traps are set once it says so).
@@ -265,6 +268,35 @@ grep -q "Exited (137) .* victim$" "$OUT" || fail "victim after its VMM was kille
 echo "a killed VMM: $(grep victim "$OUT")"
 sm rm victim
 [ "$RC" = 0 ] || fail "rm victim: $(cat "$ERR")"
+
+# A monitor told to end (SIGTERM: a shutdown, or `stop` when the agent did not answer it
+# in time) passes the signal to the main process, and still records the end and, for
+# --rm, removes the record: it used to die at once and leave a --rm VM's record behind.
+sm run -d --rm --name termed "$I" sh -c 'trap "echo got-term; exit 3" TERM; while :; do sleep 1; done'
+[ "$RC" = 0 ] || fail "run -d --rm termed: $(cat "$ERR")"
+tid=$(cat "$OUT")
+tmon=$(pgrep -xf "supermachine-vmm monitor run ${tid:0:12}") || fail "no monitor for termed"
+kill -TERM "$tmon"
+for i in $(seq 1 100); do
+    [ -d "$SUPERMACHINE_HOME/vms/$tid" ] || break
+    sleep 0.2
+done
+[ ! -d "$SUPERMACHINE_HOME/vms/$tid" ] || fail "termed's record stayed after SIGTERM to its monitor: $(cat "$SUPERMACHINE_HOME/vms/$tid/state.json" "$SUPERMACHINE_HOME/vms/$tid/output.log")"
+! kill -0 "$tmon" 2>/dev/null || fail "termed's monitor lives on"
+pgrep -f "vms/$tid/vmm.json" && fail "termed's VMM lives on"
+# The same without --rm: the trap's exit status (3) is the VM's.
+sm run -d --name termed2 "$I" sh -c 'trap "exit 3" TERM; while :; do sleep 1; done'
+[ "$RC" = 0 ] || fail "run -d termed2: $(cat "$ERR")"
+tmon=$(pgrep -xf "supermachine-vmm monitor run $(head -c 12 "$OUT")") || fail "no monitor for termed2"
+kill -TERM "$tmon"
+for i in $(seq 1 100); do
+    sm ps -a
+    grep -q "Exited (3) .* termed2$" "$OUT" && break
+    sleep 0.2
+done
+grep -q "Exited (3) .* termed2$" "$OUT" || fail "termed2 after SIGTERM to its monitor: $(cat "$OUT")"
+sm rm termed2
+echo "a monitor given SIGTERM: the main process got it (its trap's status), the --rm VM is gone"
 
 sm rm nosuchvm
 [ "$RC" = 125 ] && grep -q "^supermachine: rm: nosuchvm: no such VM" "$ERR" || fail "rm nosuchvm: $RC $(cat "$ERR")"
