@@ -23,28 +23,27 @@ void cmd_ps_usage(FILE *out)
                  "                      (implies -a for status and exited)\n"
                  "  -n, --last N        the N newest VMs, ended ones included\n"
                  "  -l, --latest        the newest VM\n"
-                 "  --format TEMPLATE   one line per VM from docker's fields: {{.ID}},\n"
-                 "                      {{.Names}}, {{.Image}}, {{.Command}}, {{.CreatedAt}},\n"
-                 "                      {{.RunningFor}}, {{.Status}}, {{.State}},\n"
+                 "  --format TEMPLATE   a Go template per VM, as docker's (docs/cli-format.md),\n"
+                 "                      over docker's fields {{.ID}}, {{.Names}}, {{.Image}},\n"
+                 "                      {{.Command}}, {{.CreatedAt}}, {{.RunningFor}},\n"
+                 "                      {{.Status}}, {{.State}}, {{.Labels}}, {{.Ports}} and\n"
                  "                      {{.Memory}}; \\t is a tab; 'table TEMPLATE' adds a\n"
-                 "                      header\n\n"
+                 "                      header and aligns the columns; 'json': each VM's\n"
+                 "                      fields as a JSON object\n\n"
                  "MEMORY is the VM's proportional set size (PSS): its VMM process with the\n"
                  "guest's RAM, pages it shares with other VMs (clones of one snapshot) split\n"
                  "evenly among them, so the column adds up to the memory the VMs take together;\n"
                  "'-' when the VM is not running (docs/memory.md).\n");
 }
 
+/* STATUS as docker words it: "Up 5 minutes", "Exited (0) 2 hours ago", "Created". */
 static void status_text(const struct sm_vm_info *v, char *out, size_t n)
 {
     char age[64];
     if (strcmp(v->status, "running") == 0) {
-        cli_human_age(v->created, age, sizeof(age));
-        /* "5 minutes ago" -> "Up 5 minutes", as docker words it. */
-        char *ago = strstr(age, " ago");
-        if (ago)
-            *ago = '\0';
-        snprintf(out, n, "Up %s",
-                 strcmp(age, "Less than a minute") == 0 ? "less than a minute" : age);
+        int64_t up = (int64_t)time(NULL) - v->created;
+        cli_human_duration(up < 0 ? 0 : up, age, sizeof(age));
+        snprintf(out, n, "Up %s", age);
     } else if (strcmp(v->status, "exited") == 0) {
         cli_human_age(v->finished, age, sizeof(age));
         snprintf(out, n, "Exited (%d) %s", v->exit_code, age);
@@ -122,91 +121,124 @@ static bool filters_match(const struct ps_filters *f, const struct sm_vm_info *v
     return true;
 }
 
-/* --format's fields and their headers in a table, as docker names them. */
-static const char *const field_headers[][2] = {
-    {"ID", "VM ID"},        {"Names", "NAMES"},          {"Image", "IMAGE"},
-    {"Command", "COMMAND"}, {"CreatedAt", "CREATED AT"}, {"RunningFor", "CREATED"},
-    {"Status", "STATUS"},   {"State", "STATE"},          {"Memory", "MEMORY"},
+/* docker's fields of a row, in the sorted order docker's {{json .}} gives them, with
+ * their titles in a table. */
+static const char *const fields[][2] = {
+    {"Command", "COMMAND"}, {"CreatedAt", "CREATED AT"}, {"ID", "VM ID"},
+    {"Image", "IMAGE"},     {"Labels", "LABELS"},        {"Memory", "MEMORY"},
+    {"Names", "NAMES"},     {"Ports", "PORTS"},          {"RunningFor", "CREATED"},
+    {"State", "STATE"},     {"Status", "STATUS"},
 };
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-/* One of docker's fields for --format, or NULL if there is no such field. */
-static const char *field(const struct sm_vm_info *v, const char *name, bool notrunc, char *buf,
-                         size_t n)
+static const char default_format[] =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Memory}}"
+    "\t{{.Names}}";
+
+/* docker's COMMAND: 20 characters at most (the 20th an ellipsis) unless --no-trunc,
+ * quoted as Go quotes. */
+static char *command_text(const char *command, bool notrunc)
 {
-    if (strcmp(name, "ID") == 0)
-        snprintf(buf, n, "%.*s", notrunc ? 64 : 12, v->id);
-    else if (strcmp(name, "Names") == 0)
-        snprintf(buf, n, "%s", v->name);
-    else if (strcmp(name, "Image") == 0)
-        snprintf(buf, n, "%s", v->image);
-    else if (strcmp(name, "Command") == 0)
-        snprintf(buf, n, "\"%s\"", v->command);
-    else if (strcmp(name, "CreatedAt") == 0) {
-        time_t t = (time_t)v->created;
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(buf, n, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-    } else if (strcmp(name, "RunningFor") == 0)
-        cli_human_age(v->created, buf, n);
-    else if (strcmp(name, "Status") == 0)
-        status_text(v, buf, n);
-    else if (strcmp(name, "State") == 0)
-        snprintf(buf, n, "%s", v->status);
-    else if (strcmp(name, "Memory") == 0) {
-        if (v->pss_kib < 0)
-            snprintf(buf, n, "-");
-        else
-            cli_human_binary_size((uint64_t)v->pss_kib << 10, buf, n);
-    } else
-        return NULL;
-    return buf;
+    size_t runes = 0, cut = 0, len = strlen(command);
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)command[i] & 0xc0) != 0x80 && ++runes == 20)
+            cut = i;
+    char *text = NULL;
+    if (!notrunc && runes > 20 && asprintf(&text, "%.*s…", (int)cut, command) < 0)
+        abort();
+    char *quoted = cli_template_quote(text ? text : command);
+    free(text);
+    return quoted;
 }
 
-/* Prints the template for v (NULL: its header, the field names in capitals), or with
- * emit false only checks it; -1 for a field it names that does not exist (said on
- * stderr). Only {{.Field}} and \t: docker's templates are Go's, of which scripts use
- * these. */
-static int format_line(const char *tmpl, const struct sm_vm_info *v, bool notrunc, bool emit)
+static int by_string(const void *a, const void *b)
 {
-    for (const char *p = tmpl; *p;) {
-        if (p[0] == '\\' && p[1] == 't') {
-            if (emit)
-                putchar('\t');
-            p += 2;
-            continue;
-        }
-        if (strncmp(p, "{{", 2) != 0) {
-            if (emit)
-                putchar(*p);
-            p++;
-            continue;
-        }
-        const char *close = strstr(p, "}}");
-        const char *name = p + 2;
-        while (*name == ' ')
-            name++;
-        if (close == NULL || *name != '.')
-            return cli_usage_error("ps: --format: want {{.Field}} at '%.20s'", p), -1;
-        name++;
-        size_t len = strcspn(name, " }");
-        char key[32], buf[512];
-        snprintf(key, sizeof(key), "%.*s", (int)(len < 31 ? len : 31), name);
-        struct sm_vm_info none = {.id = "", .name = "", .image = "", .command = "", .status = ""};
-        if (field(v ? v : &none, key, notrunc, buf, sizeof(buf)) == NULL)
-            return cli_usage_error("ps: --format: no field '%s'", key), -1;
-        if (!emit)
-            ;
-        else if (v)
-            fputs(buf, stdout);
-        else
-            for (size_t i = 0; i < sizeof(field_headers) / sizeof(field_headers[0]); i++)
-                if (strcmp(field_headers[i][0], key) == 0)
-                    fputs(field_headers[i][1], stdout);
-        p = close + 2;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* docker's LABELS: "k=v" sorted, comma-separated; of labels of one key, the last. */
+static char *labels_text(char **labels)
+{
+    size_t n = 0, k = 0;
+    while (labels && labels[n])
+        n++;
+    const char **kept = calloc(n + 1, sizeof(*kept));
+    if (kept == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        size_t klen = strcspn(labels[i], "=");
+        bool later = false;
+        for (size_t j = i + 1; j < n && !later; j++)
+            later = strncmp(labels[j], labels[i], klen) == 0 &&
+                    (labels[j][klen] == '=' || labels[j][klen] == '\0');
+        if (!later)
+            kept[k++] = labels[i];
     }
-    if (emit)
-        putchar('\n');
-    return 0;
+    qsort(kept, k, sizeof(*kept), by_string);
+    struct cli_template_buf b = {0};
+    for (size_t i = 0; i < k; i++) {
+        cli_template_buf_add(&b, ",", i > 0);
+        cli_template_buf_add(&b, kept[i], strlen(kept[i]));
+    }
+    free(kept);
+    return b.data ? b.data : strdup("");
+}
+
+static int by_mapping(const void *a, const void *b)
+{
+    const struct sm_published_port *x = a, *y = b;
+    int c = (int)x->guest_port - (int)y->guest_port;
+    c = c ? c : strcmp(x->host_address, y->host_address);
+    c = c ? c : (int)x->host_port - (int)y->host_port;
+    return c ? c : strcmp(x->proto, y->proto);
+}
+
+/* docker's PORTS of a running VM: "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp". */
+static char *ports_text(const struct sm_vm_info *v)
+{
+    struct sm_published_port *ports = NULL;
+    size_t n = 0;
+    sm_error_t err = NULL;
+    struct cli_template_buf b = {0};
+    if (strcmp(v->status, "running") == 0 && sm_vm_published_ports(v->id, &ports, &n, &err) == 0)
+        qsort(ports, n, sizeof(*ports), by_mapping);
+    sm_error_release(&err);
+    for (size_t i = 0; i < n; i++) {
+        char one[96];
+        bool v6 = strchr(ports[i].host_address, ':') != NULL;
+        int len = snprintf(one, sizeof(one), "%s%s%s%s:%u->%u/%s", i ? ", " : "", v6 ? "[" : "",
+                           ports[i].host_address, v6 ? "]" : "", ports[i].host_port,
+                           ports[i].guest_port, ports[i].proto);
+        cli_template_buf_add(&b, one, (size_t)len);
+    }
+    free(ports);
+    return b.data ? b.data : strdup("");
+}
+
+/* One VM as a row of docker's fields (all strings, as docker's); ports only when the
+ * format may show them (they cost a look at the VM's network). */
+static json_object *row(const struct sm_vm_info *v, bool notrunc, bool ports)
+{
+    char created_at[64], running_for[64], status[96], memory[32], id[65];
+    cli_local_time(v->created, created_at, sizeof(created_at));
+    cli_human_age(v->created, running_for, sizeof(running_for));
+    status_text(v, status, sizeof(status));
+    if (v->pss_kib < 0)
+        snprintf(memory, sizeof(memory), "-");
+    else
+        cli_human_binary_size((uint64_t)v->pss_kib << 10, memory, sizeof(memory));
+    snprintf(id, sizeof(id), "%.*s", notrunc ? 64 : 12, v->id);
+    char *command = command_text(v->command, notrunc), *labels = labels_text(v->labels);
+    char *published = ports ? ports_text(v) : strdup("");
+    const char *values[NFIELDS] = {command, created_at, id,          v->image,  labels, memory,
+                                   v->name, published,  running_for, v->status, status};
+    json_object *o = json_object_new_object();
+    for (size_t i = 0; i < NFIELDS; i++)
+        json_object_object_add(o, fields[i][0], json_object_new_string(values[i]));
+    free(command);
+    free(labels);
+    free(published);
+    return o;
 }
 
 int cmd_ps(int argc, char **argv)
@@ -257,30 +289,28 @@ int cmd_ps(int argc, char **argv)
     }
     if (r == 0 && optind < argc)
         r = cli_usage_error("ps: unexpected argument '%s'", argv[optind]);
-    bool table = format && strncmp(format, "table ", 6) == 0;
-    if (table)
-        format += 6;
-    if (r == 0 && format && format_line(format, NULL, notrunc, false) < 0) /* checked first */
-        r = 125;
+    struct cli_list list = {0};
+    json_object *header = json_object_new_object();
+    for (size_t i = 0; i < NFIELDS; i++)
+        json_object_object_add(header, fields[i][0], json_object_new_string(fields[i][1]));
+    if (r == 0 && !quiet)
+        r = cli_list_begin(&list, "ps", format, default_format, header);
+    json_object_put(header);
     if (r != 0) {
         free(filters.kv);
         return r;
     }
-    struct sm_vm_info *list;
+    struct sm_vm_info *vms;
     size_t n;
     sm_error_t err = NULL;
-    if (sm_vm_list(&list, &n, &err) < 0) {
+    if (sm_vm_list(&vms, &n, &err) < 0) {
+        cli_list_end(&list, NULL);
         free(filters.kv);
         return cli_fail(&err);
     }
-    if (format == NULL && !quiet)
-        printf("%-12s   %-24s %-22s %-17s %-26s %-10s %s\n", "VM ID", "IMAGE", "COMMAND", "CREATED",
-               "STATUS", "MEMORY", "NAMES");
-    else if (table && !quiet)
-        format_line(format, NULL, notrunc, true);
     long shown = 0;
-    for (size_t i = 0; i < n && (last < 0 || shown < last); i++) {
-        const struct sm_vm_info *v = &list[i];
+    for (size_t i = 0; i < n && r == 0 && (last < 0 || shown < last); i++) {
+        const struct sm_vm_info *v = &vms[i];
         if (!all && strcmp(v->status, "running") != 0)
             continue;
         if (!filters_match(&filters, v))
@@ -290,22 +320,13 @@ int cmd_ps(int argc, char **argv)
             printf("%.*s\n", notrunc ? 64 : 12, v->id);
             continue;
         }
-        if (format) {
-            format_line(format, v, notrunc, true);
-            continue;
-        }
-        char created[64], status[96], command[64], memory[32];
-        cli_human_age(v->created, created, sizeof(created));
-        status_text(v, status, sizeof(status));
-        field(v, "Memory", notrunc, memory, sizeof(memory));
-        if (!notrunc && strlen(v->command) > 20)
-            snprintf(command, sizeof(command), "\"%.19s…\"", v->command);
-        else
-            snprintf(command, sizeof(command), "\"%.60s\"", v->command);
-        printf("%-12.*s   %-24s %-22s %-17s %-26s %-10s %s\n", notrunc ? 64 : 12, v->id, v->image,
-               command, created, status, memory, v->name);
+        json_object *o = row(v, notrunc, format != NULL);
+        r = cli_list_row(&list, o);
+        json_object_put(o);
     }
-    sm_vm_list_free(list, n);
+    /* nothing of a list whose template failed, as docker */
+    cli_list_end(&list, quiet || r != 0 ? NULL : stdout);
+    sm_vm_list_free(vms, n);
     free(filters.kv);
-    return 0;
+    return r;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/template.h"
 #include "supermachine.h"
 
 struct sm_command {
@@ -25,11 +26,38 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * optstring starts with "+:"): one line naming the option and what is wrong, 125. */
 int cli_option_error(const char *cmd, int c, char **argv);
 
-/* "12.3MB", as docker; "5 minutes ago" (format.c). */
+/* "12.3MB", as docker (format.c). */
 void cli_human_size(uint64_t v, char *out, size_t n);
 /* Powers of 1024, as docker stats prints memory: "23.44MiB", "1.5GiB". */
 void cli_human_binary_size(uint64_t v, char *out, size_t n);
+/* docker's (go-units' HumanDuration): "Less than a second", "1 second", "5 seconds",
+ * "About a minute", "5 minutes", "About an hour", "5 hours", "5 days", "5 weeks", "5
+ * months", "5 years". */
+void cli_human_duration(int64_t seconds, char *out, size_t n);
+/* cli_human_duration of the time since unix_time, then " ago"; "N/A" for none (0). */
 void cli_human_age(int64_t unix_time, char *out, size_t n);
+/* As Go's time.Time.String() in this zone: "2024-05-01 12:00:00 +0200 CEST". */
+void cli_local_time(int64_t unix_time, char *out, size_t n);
+
+/* docker's tabwriter for its tables (format.c): cells ended by tabs, each column as
+ * wide as its widest cell plus 3 spaces. */
+void cli_tabwrite(FILE *out, const char *text, size_t len);
+
+/* docker's --format for a list command (ps, images): begin parses it (NULL, "" or
+ * "table": def; "json": {{json .}}; "table T": T with a header row, header being each
+ * field's title; \t and \n as a tab and a newline), row runs it over one row (a field
+ * the row lacks is an error), end writes the whole to out (NULL: nowhere; a table in
+ * aligned columns) and frees it. begin and row return 125 after saying why. */
+struct cli_list {
+    const char *cmd;
+    struct cli_template *tmpl;
+    bool table;
+    struct cli_template_buf out;
+};
+int cli_list_begin(struct cli_list *l, const char *cmd, const char *format, const char *def,
+                   json_object *header);
+int cli_list_row(struct cli_list *l, json_object *row);
+void cli_list_end(struct cli_list *l, FILE *out);
 
 /* Flags every VM takes, shared by `run` and `pool serve` (vm_options.c): its size, its
  * network, its snapshot. CLI_VM_LONGOPTS go in a getopt_long table ("m:" in the short
