@@ -384,6 +384,14 @@ static int pump(struct agent_conn *c, const struct agent_exec_request *req, int 
                        ? open(req->output_times, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
                        : -1;
     sm_capped_log_times(out_log, times_fd); /* without the file, no times: not an error */
+    struct sm_capped_log copy;
+    int copy_fd =
+        req->copy_to ? open(req->copy_to, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+    int copy_times_fd = copy_fd >= 0 && req->copy_times
+                            ? open(req->copy_times, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
+                            : -1;
+    sm_capped_log_init(&copy, copy_fd, req->copy_limit);
+    sm_capped_log_times(&copy, copy_times_fd);
     int ret = 0;
     while (!done) {
         struct pollfd p[3];
@@ -457,6 +465,10 @@ static int pump(struct agent_conn *c, const struct agent_exec_request *req, int 
                         ret = sm_error_set(err, errno, "write the process's output");
                         done = true;
                     }
+                    if (copy_fd >= 0 && sm_capped_log_write(&copy, payload, len) < 0) {
+                        close(copy_fd); /* the copy is for later, the session goes on */
+                        copy_fd = -1;
+                    }
                     break;
                 case AGENT_EXIT:
                     j = agent_parse_json(payload, len);
@@ -499,6 +511,10 @@ static int pump(struct agent_conn *c, const struct agent_exec_request *req, int 
     free(ob.data);
     if (times_fd >= 0)
         close(times_fd);
+    if (copy_fd >= 0)
+        close(copy_fd);
+    if (copy_times_fd >= 0)
+        close(copy_times_fd);
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
     return ret;
 }

@@ -77,6 +77,12 @@ struct agent_exec_request {
     /* Optional, with output_limit: a file that gets the times of out's lines
      * (sm_capped_log_times); docker logs -t and --since read it. */
     const char *output_times;
+    /* Optional: a log file (O_APPEND) that gets a copy of the output, kept under
+     * copy_limit, the times of its lines in copy_times (optional too): an attached run's
+     * output.log, which `logs` reads afterwards, as docker keeps an attached container's.
+     * Failing to write it does not fail the process's session. */
+    const char *copy_to, *copy_times;
+    uint64_t copy_limit;
     /* docker's --ulimit specs (agent_ulimit.h) set on the process; NULL: none */
     const char *const *ulimits;
     /* Optional: called with the guest pid once the process runs. */

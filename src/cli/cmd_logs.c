@@ -148,8 +148,8 @@ static int parse_when(const char *s, int64_t now_ns, int64_t *out)
 void cmd_logs_usage(FILE *out)
 {
     fprintf(out, "Usage: supermachine logs [-f] [-t] [-n N] [--since WHEN] [--until WHEN] VM\n\n"
-                 "Prints what the VM's main process wrote (stdout and stderr) when it runs\n"
-                 "detached (-d).\n\n"
+                 "Prints what the VM's main process wrote (stdout and stderr), attached or\n"
+                 "detached (-d); nothing for a run with --rm, whose record goes with it.\n\n"
                  "  -f, --follow       then print its new output as it comes, until the VM stops\n"
                  "  -n, --tail N       begin with only the last N lines (default: all)\n"
                  "  -t, --timestamps   begin each line with the time it came (RFC 3339, UTC)\n"

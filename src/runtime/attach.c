@@ -246,6 +246,9 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
         .timeout_ms = proc->timeout_ms,
         .output_limit = proc->output_limit,
         .output_times = proc->output_times,
+        .copy_to = proc->copy_to,
+        .copy_times = proc->copy_times,
+        .copy_limit = proc->copy_limit,
         .ulimits = (const char *const *)in->ulimits, /* the VM's, for every process */
         .on_started = on_started,
         .arg = &started,

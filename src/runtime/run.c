@@ -376,6 +376,13 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
     if (o->detach) {
         r = run_detached(&in, &p, &proc, err);
     } else {
+        /* As docker: an attached run's output is the VM's log too (`logs`), capped as a
+         * detached run's; with --rm there is no record left to read it from. */
+        cleanup_free char *log = o->auto_remove ? NULL : instance_path(&in, "output.log");
+        cleanup_free char *times = o->auto_remove ? NULL : instance_path(&in, "output.times");
+        proc.copy_to = log;
+        proc.copy_times = times;
+        proc.copy_limit = RUN_LOG_LIMIT;
         r = run_session(&in, &p, &proc, getpid(), NULL, exit_status, err);
         if (o->auto_remove) {
             sm_error_t ignored = NULL;

@@ -80,6 +80,9 @@ struct run_process {
     uint64_t timeout_ms;      /* 0: none */
     uint64_t output_limit;    /* 0: none; for output going to a log file */
     const char *output_times; /* optional: the times of its lines (agent_exec_request's) */
+    /* Optional: a log that also gets the output, and its times (agent_exec_request's) */
+    const char *copy_to, *copy_times;
+    uint64_t copy_limit;
     /* Workload-ready snapshots: keep the process (and freeze it on snapshot_on, then wait
      * for the VMM to save workload_snapshot), or attach to the one the snapshot holds. */
     const char *snapshot_on, *marker, *workload_snapshot;

@@ -8,7 +8,7 @@
 # stdin with -i (1 MiB, checked by sha256); a writable root that does not outlive the
 # run; the init-ready snapshot baked by the first run and restored by the next, each
 # restore with fresh randomness and the host's time, and the agent the snapshot holds;
-# --rm; --add-host lines in /etc/hosts (written once, however many execs follow; also
+# --rm, and without it `logs` of an attached run; --add-host lines in /etc/hosts (written once, however many execs follow; also
 # without a network); --no-snapshot; bad input refused with one line and status 125.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
@@ -47,6 +47,14 @@ expect 7 "before-exit" -- run --rm "$I" sh -c 'echo before-exit; exit 7'
 sm run --rm "$I" sh -c 'echo to-out; echo to-err >&2'
 [ "$RC" = 0 ] && grep -qx to-out "$OUT" && ! grep -q to-err "$OUT" && grep -qx to-err "$ERR" ||
     fail "stdout/stderr not kept apart: rc=$RC out=$(cat "$OUT") err=$(cat "$ERR")"
+# Without --rm the record stays, and `logs` has what the attached run printed, as docker.
+sm run --name attached "$I" sh -c 'echo to-out; echo to-err >&2; exit 4'
+[ "$RC" = 4 ] && grep -qx to-out "$OUT" && grep -qx to-err "$ERR" || fail "run --name attached: $RC $(cat "$OUT" "$ERR")"
+sm logs attached
+[ "$RC" = 0 ] && [ "$(sort "$OUT" | tr '\n' ' ')" = "to-err to-out " ] || fail "logs attached: $RC $(cat "$OUT" "$ERR")"
+sm logs -t attached
+grep -qE "^20[0-9-]{8}T[0-9:.]+Z to-out$" "$OUT" || fail "logs -t attached: $(cat "$OUT")"
+sm rm attached
 
 # A bare -e NAME passes this side's value (unset here: left out), as docker.
 SM_PASSED=host expect 0 "FOO=bar GREETING=override P=host U=unset" -- run --rm -e FOO=bar \
