@@ -1,4 +1,4 @@
-/* docker's --format: the Go template engine (src/cli/template.c) over inspect JSON of the
+/* docker's --format: the Go template engine (src/cli/template*.c) over inspect JSON of the
  * shape sm_vm_inspect writes (src/runtime/vm_inspect.c), docker's tabwriter, ages and the
  * list formatter of ps and images (src/cli/format.c). */
 #include <stdarg.h>
