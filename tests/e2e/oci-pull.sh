@@ -82,6 +82,13 @@ sm inspect "$R/test/single:1"
 store_check
 expect_fail "no such image" rmi "$R/test/multi"
 
+# rmi names what it untagged as docker does: Docker Hub's names short.
+sm tag "$R/test/single:1" my/thing:v2
+sm tag "$R/test/single:1" thing
+sm rmi my/thing:v2 docker.io/library/thing:latest
+[ "$RC" = 0 ] && [ "$(cat "$OUT")" = "Untagged: my/thing:v2
+Untagged: thing:latest" ] || fail "rmi of Docker Hub names: $RC $(cat "$OUT" "$ERR")"
+
 # rmi by image ID removes every name of that image.
 id=$(inspect_field "$R/test/single:1" 'd["Id"][7:19]')
 sm rmi "$id"
