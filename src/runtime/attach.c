@@ -34,9 +34,27 @@ static int vsock_path_open(struct instance *in, struct vsock_path *v, sm_error_t
     return 0;
 }
 
-static bool vm_alive(void *arg)
+/* Waiting for the agent (a first run boots and bakes meanwhile) with the caller's signals
+ * already ours: SIGINT, SIGTERM, SIGHUP or SIGQUIT ends the wait, there being no process
+ * to pass them to yet; the others are dropped (the process's window size goes with its
+ * start anyway). */
+struct agent_wait {
+    struct instance *in;
+    int signal_fd;  /* -1: no signals of ours */
+    int stopped_by; /* the signal that ended the wait, or 0 */
+};
+
+static bool vm_alive_unsignalled(void *arg)
 {
-    return instance_running(arg);
+    struct agent_wait *w = arg;
+    uint8_t sigs[16];
+    ssize_t k;
+    while (w->signal_fd >= 0 && w->stopped_by == 0 &&
+           (k = read(w->signal_fd, sigs, sizeof(sigs))) > 0)
+        for (ssize_t i = 0; i < k; i++)
+            if (sigs[i] == SIGINT || sigs[i] == SIGTERM || sigs[i] == SIGHUP || sigs[i] == SIGQUIT)
+                w->stopped_by = sigs[i];
+    return w->stopped_by == 0 && instance_running(w->in);
 }
 
 /* Signals we receive become bytes on this pipe, which the pump turns into frames. */
@@ -84,8 +102,10 @@ static const char *const *hello_dns_servers(const struct instance *in)
     return access(net, F_OK) == 0 ? own : NULL;
 }
 
-int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err)
+static int agent_open(struct instance *in, int timeout_ms, int signal_fd, struct agent_conn *conn,
+                      sm_error_t *err)
 {
+    struct agent_wait wait = {.in = in, .signal_fd = signal_fd};
     struct vsock_path vp;
     if (vsock_path_open(in, &vp, err) < 0)
         return -1;
@@ -98,8 +118,8 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
     uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
     for (;;) {
         int left_ms = (int)((deadline - sm_now_ns()) / 1000000);
-        r = agent_connect_while(vp.path, AGENT_PORT, left_ms > 0 ? left_ms : 1, vm_alive, in, &c,
-                                err);
+        r = agent_connect_while(vp.path, AGENT_PORT, left_ms > 0 ? left_ms : 1,
+                                vm_alive_unsignalled, &wait, &c, err);
         if (r < 0)
             break;
         sm_trace("agent: connected");
@@ -125,16 +145,28 @@ int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn,
             break;
         /* Right after a restore the guest's vsock transport reset (docs/vsock.md) can
          * close a connection it accepted a moment before: connect again. */
-        if (sm_now_ns() >= deadline || !vm_alive(in))
+        if (sm_now_ns() >= deadline || !vm_alive_unsignalled(&wait))
             break;
         sm_error_release(err);
         usleep(5000);
     }
     close(vp.dirfd); /* the path was only needed to connect */
+    if (r < 0 && wait.stopped_by) {
+        sm_error_release(err);
+        const char *name = sigabbrev_np(wait.stopped_by);
+        sm_error_set(err, 0, "VM %s: stopped by SIG%s before the process started", in->name,
+                     name ? name : "?");
+        return RUN_STOPPED_BY_SIGNAL;
+    }
     if (r < 0)
         return sm_error_wrap(err, "VM %s", in->name);
     *conn = c;
     return 0;
+}
+
+int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err)
+{
+    return agent_open(in, timeout_ms, -1, conn, err);
 }
 
 /* The VMM saves a workload snapshot on the marker line, then renames its directory into
@@ -209,23 +241,34 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
                  int *exit_status, sm_error_t *err)
 {
     struct agent_conn c;
-    if (run_agent_open(in, timeout_ms, &c, err) < 0)
-        return -1;
-    /* Signal forwarding is process-wide state: only for callers that asked (the CLI). */
+    /* Signal forwarding is process-wide state: only for callers that asked (the CLI). It
+     * starts before the wait for the agent, so that a signal then (Ctrl-C while a first run
+     * boots) ends the run the usual way, the VM stopped and a --rm record removed, rather
+     * than killing the caller and leaving both to the VMM's owner watch. */
     bool forward = proc->forward_signals;
     if (forward) {
         pthread_mutex_lock(&signal_lock);
         if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
             int e = errno;
             pthread_mutex_unlock(&signal_lock);
-            agent_close(&c);
             return sm_error_set(err, e, "pipe");
         }
+        uint8_t stale[64]; /* an earlier session's leftovers */
+        while (read(signal_pipe[0], stale, sizeof(stale)) > 0)
+            ;
     }
     struct sigaction sa = {.sa_handler = on_signal}, old[SM_ARRAY_SIZE(forwarded)];
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; forward && i < SM_ARRAY_SIZE(forwarded); i++)
         sigaction(forwarded[i], &sa, &old[i]);
+    int opened = agent_open(in, timeout_ms, forward ? signal_pipe[0] : -1, &c, err);
+    if (opened < 0) {
+        for (size_t i = 0; forward && i < SM_ARRAY_SIZE(forwarded); i++)
+            sigaction(forwarded[i], &old[i], NULL);
+        if (forward)
+            pthread_mutex_unlock(&signal_lock);
+        return opened;
+    }
     struct termios saved;
     bool raw = proc->tty && proc->interactive && proc->in_fd >= 0 && isatty(proc->in_fd) &&
                tcgetattr(proc->in_fd, &saved) == 0;

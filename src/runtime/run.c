@@ -201,6 +201,13 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
                 p->snapshot_on);
     if (r == 0) /* still unsent if it could not start (127, say): its log says why */
         run_signal_ready(ready_fd);
+    if (r == RUN_STOPPED_BY_SIGNAL) {
+        /* Told to stop before the process ran (Ctrl-C while a first run boots): nothing in
+         * the guest to wait for. */
+        kill(vmm, SIGTERM);
+        wait_child(vmm);
+        return -1;
+    }
     if (r < 0) {
         /* Stopped from outside (`stop` ends the VMM after its grace period): the session
          * broke because the VM ended, and the VMM's status (137) is the answer. */

@@ -116,6 +116,9 @@ void run_detached_body(struct instance *in, struct run_plan *p, const struct run
 void exec_detached_body(struct instance *in, const struct run_process *proc, int ready_fd);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
+/* run_attached's failure when one of the caller's signals (forward_signals) came before
+ * the process started: nothing ran, the VM is to be stopped at once. */
+#define RUN_STOPPED_BY_SIGNAL (-3)
 /* The running VM name_or_id and a hello'd agent connection to it; `what` names the
  * operation in errors. Release both (instance_release, agent_close). */
 int run_open_running(const char *name_or_id, const char *what, struct instance *in,

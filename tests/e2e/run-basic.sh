@@ -2,18 +2,37 @@
 # needs: kvm
 # timeout: 900
 # prepare: lib-run.sh run_fixture
-# `supermachine run` attached, against the real guest kernel, sm-init and agent: the
-# image's default command with its Env and WorkingDir; a command of our own; docker's
-# exit statuses (the command's own, 126, 127, 125); stdout and stderr apart; -e, -w, -u;
-# stdin with -i (1 MiB, checked by sha256); a writable root that does not outlive the
-# run; the init-ready snapshot baked by the first run and restored by the next, each
-# restore with fresh randomness and the host's time, and the agent the snapshot holds;
-# --rm, and without it `logs` of an attached run; --add-host lines in /etc/hosts (written once, however many execs follow; also
-# without a network); --no-snapshot; bad input refused with one line and status 125.
+# `supermachine run` attached, against the real guest kernel, sm-init and agent: SIGTERM
+# while a first run boots; the image's default command with its Env and WorkingDir; a
+# command of our own; docker's exit statuses (the command's own, 126, 127, 125); stdout
+# and stderr apart; -e, -w, -u; stdin with -i (1 MiB, checked by sha256); a writable root
+# that does not outlive the run; the init-ready snapshot baked by the first run and
+# restored by the next, each restore with fresh randomness and the host's time, and the
+# agent the snapshot holds; --rm, and without it `logs` of an attached run; --add-host
+# lines in /etc/hosts (written once, however many execs follow; also without a network);
+# --no-snapshot; bad input refused with one line and status 125.
 set -eu
 . "$(dirname "$0")/lib-run.sh"
 run_setup
 I=$RUN_IMAGE
+
+# A signal while a first run boots, before its process started (a shell's background job
+# ignores SIGINT, so SIGTERM here): the run ends at once, its VM stopped and, --rm, its
+# record gone. (It used to die of the signal, leaving the record to say Exited (137).)
+# Sent once the guest writes its console (the VMM is up); should the process have
+# started by then (a fast host), the signal is its own (143): the record goes either way.
+"$SUPERMACHINE" run --rm --name early "$I" sleep 1000 >"$WORK/early.out" 2>"$WORK/early.err" </dev/null &
+early=$!
+console_started() { [ -n "$(cat "$SUPERMACHINE_HOME"/vms/*/console.log 2>/dev/null | head -c 1)" ]; }
+wait_for 120 console_started || fail "early's guest wrote no console"
+kill -TERM "$early"
+rc=0
+wait "$early" || rc=$?
+{ [ "$rc" = 125 ] && grep -q "stopped by SIGTERM before the process started" "$WORK/early.err"; } ||
+    [ "$rc" = 143 ] || fail "run given SIGTERM while booting: exit $rc: $(cat "$WORK/early.err")"
+[ -z "$(ls "$SUPERMACHINE_HOME/vms" | grep -v '^\.')" ] || fail "the run given SIGTERM left its record"
+! pgrep -f "$SUPERMACHINE_HOME/vms/" || fail "the run given SIGTERM left its VMM"
+echo "SIGTERM while booting: exit $rc: $(cat "$WORK/early.err")"
 
 t0=$(date +%s%N)
 expect 0 "default-cmd GREETING=hi pwd=/tmp" -- run --rm "$I"
