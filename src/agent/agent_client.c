@@ -359,6 +359,13 @@ int agent_attach(struct agent_conn *c, const struct agent_exec_request *req, int
     return pump(c, req, in_fd, out_fd, err_fd, signal_fd, status, err);
 }
 
+/* A log file of the session's, appended to; -1 when there is none (path NULL) or it
+ * cannot be opened. */
+static int open_log(const char *path)
+{
+    return path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+}
+
 /* The session of a running process: input out, output in, until its exit (0), or its
  * HELD frame when the request waits for one (1). */
 static int pump(struct agent_conn *c, const struct agent_exec_request *req, int in_fd, int out_fd,
@@ -380,16 +387,11 @@ static int pump(struct agent_conn *c, const struct agent_exec_request *req, int 
     sm_capped_log_init(&logs[0], out_fd, req->output_limit);
     sm_capped_log_init(&logs[1], err_fd, req->output_limit);
     struct sm_capped_log *out_log = &logs[0], *err_log = err_fd == out_fd ? &logs[0] : &logs[1];
-    int times_fd = req->output_times
-                       ? open(req->output_times, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
-                       : -1;
+    int times_fd = open_log(req->output_times);
     sm_capped_log_times(out_log, times_fd); /* without the file, no times: not an error */
     struct sm_capped_log copy;
-    int copy_fd =
-        req->copy_to ? open(req->copy_to, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
-    int copy_times_fd = copy_fd >= 0 && req->copy_times
-                            ? open(req->copy_times, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
-                            : -1;
+    int copy_fd = open_log(req->copy_to);
+    int copy_times_fd = copy_fd >= 0 ? open_log(req->copy_times) : -1;
     sm_capped_log_init(&copy, copy_fd, req->copy_limit);
     sm_capped_log_times(&copy, copy_times_fd);
     int ret = 0;

@@ -17,6 +17,7 @@
 
 #include "cli/template.h"
 #include "cli/template_internal.h"
+#include "common/util.h"
 
 #define MAX_CHAIN 32 /* fields in one chain (.A.B.C) */
 
@@ -63,16 +64,7 @@ bool tpl_buf_add(struct cli_template_buf *b, const char *s, size_t n)
 {
     if (n > CLI_TEMPLATE_MAX_OUTPUT - b->len)
         return !(b->full = true);
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            abort();
-        b->data = d;
-        b->cap = cap;
-    }
+    b->data = sm_reserve(b->data, &b->cap, b->len, n + 1, 64);
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';

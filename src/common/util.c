@@ -90,6 +90,17 @@ void *xrealloc(void *p, size_t n)
     return p;
 }
 
+void *sm_reserve(void *data, size_t *cap, size_t len, size_t want, size_t first_cap)
+{
+    if (*cap - len >= want)
+        return data;
+    size_t c = *cap ? *cap : first_cap;
+    while (c - len < want)
+        c *= 2;
+    *cap = c;
+    return xrealloc(data, c);
+}
+
 char *xstrdup(const char *s)
 {
     char *p = strdup(s);

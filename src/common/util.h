@@ -24,6 +24,9 @@ void sm_fclosep(FILE **f);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
+/* A growing buffer of *cap bytes holding len: reallocated (its capacity doubled from
+ * first_cap) to have room for want bytes more; returns the buffer. */
+void *sm_reserve(void *data, size_t *cap, size_t len, size_t want, size_t first_cap);
 /* Zeroed memory for a large structure that stays mostly unused (a VM, a device, the
  * network backend's tables): fresh anonymous pages, each backed only once written.
  * calloc zeroes what it takes from the heap, so every page of it would be private memory

@@ -258,12 +258,8 @@ vid=$(cat "$OUT")
 vmm=$(sed -n 's/.*"vmm_pid": *\([0-9]*\).*/\1/p' "$SUPERMACHINE_HOME/vms/$vid/state.json")
 [ -n "$vmm" ] && [ "$vmm" -gt 1 ] || fail "no VMM pid in victim's state.json: $(cat "$SUPERMACHINE_HOME/vms/$vid/state.json")"
 kill -KILL "$vmm"
-for i in $(seq 1 50); do
-    sm ps -a
-    grep -q "Exited (137) .* victim$" "$OUT" && break
-    sleep 0.2
-done
-grep -q "Exited (137) .* victim$" "$OUT" || fail "victim after its VMM was killed: $(cat "$OUT")"
+ps_shows() { sm ps -a; grep -q "$1" "$OUT"; } # ps -a has a line matching $1 (in $OUT)
+wait_for 20 ps_shows "Exited (137) .* victim$" || fail "victim after its VMM was killed: $(cat "$OUT")"
 [ "$(memory_of victim)" = - ] || fail "ps -a shows memory for the killed victim: $(cat "$OUT")"
 echo "a killed VMM: $(grep victim "$OUT")"
 sm rm victim
@@ -277,11 +273,7 @@ sm run -d --rm --name termed "$I" sh -c 'trap "echo got-term; exit 3" TERM; whil
 tid=$(cat "$OUT")
 tmon=$(pgrep -xf "supermachine-vmm monitor run ${tid:0:12}") || fail "no monitor for termed"
 kill -TERM "$tmon"
-for i in $(seq 1 100); do
-    [ -d "$SUPERMACHINE_HOME/vms/$tid" ] || break
-    sleep 0.2
-done
-[ ! -d "$SUPERMACHINE_HOME/vms/$tid" ] || fail "termed's record stayed after SIGTERM to its monitor: $(cat "$SUPERMACHINE_HOME/vms/$tid/state.json" "$SUPERMACHINE_HOME/vms/$tid/output.log")"
+wait_for 20 test ! -d "$SUPERMACHINE_HOME/vms/$tid" || fail "termed's record stayed after SIGTERM to its monitor: $(cat "$SUPERMACHINE_HOME/vms/$tid/state.json" "$SUPERMACHINE_HOME/vms/$tid/output.log")"
 ! kill -0 "$tmon" 2>/dev/null || fail "termed's monitor lives on"
 pgrep -f "vms/$tid/vmm.json" && fail "termed's VMM lives on"
 # The same without --rm: the trap's exit status (3) is the VM's.
@@ -289,12 +281,7 @@ sm run -d --name termed2 "$I" sh -c 'trap "exit 3" TERM; while :; do sleep 1; do
 [ "$RC" = 0 ] || fail "run -d termed2: $(cat "$ERR")"
 tmon=$(pgrep -xf "supermachine-vmm monitor run $(head -c 12 "$OUT")") || fail "no monitor for termed2"
 kill -TERM "$tmon"
-for i in $(seq 1 100); do
-    sm ps -a
-    grep -q "Exited (3) .* termed2$" "$OUT" && break
-    sleep 0.2
-done
-grep -q "Exited (3) .* termed2$" "$OUT" || fail "termed2 after SIGTERM to its monitor: $(cat "$OUT")"
+wait_for 30 ps_shows "Exited (3) .* termed2$" || fail "termed2 after SIGTERM to its monitor: $(cat "$OUT")"
 sm rm termed2
 echo "a monitor given SIGTERM: the main process got it (its trap's status), the --rm VM is gone"
 

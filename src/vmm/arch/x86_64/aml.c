@@ -57,13 +57,7 @@ void aml_buf_free(struct aml_buf *b)
 
 static void aml_reserve(struct aml_buf *b, size_t n)
 {
-    if (b->cap - b->len >= n)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n)
-        cap *= 2;
-    b->data = xrealloc(b->data, cap);
-    b->cap = cap;
+    b->data = sm_reserve(b->data, &b->cap, b->len, n, 256);
 }
 
 void aml_bytes(struct aml_buf *b, const void *p, size_t n)
