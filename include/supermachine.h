@@ -63,8 +63,9 @@ int sm_image_pull(const char *ref, const struct sm_pull_options *opts, char **di
                   sm_error_t *err);
 
 /* Imports a `docker save` tarball or an OCI layout archive (tar, optionally compressed).
- * *names_out gets a NULL-terminated array of the references loaded (or "sha256:<id>" for
- * an untagged image); free with sm_strv_free. */
+ * *names_out (if not NULL) gets a NULL-terminated array of the references loaded, as
+ * docker prints them ("busybox:latest", "example.com/x:1"; "sha256:<id>" for an untagged
+ * image); free with sm_strv_free. */
 int sm_image_load(const char *path, char ***names_out, sm_error_t *err);
 
 struct sm_image_info {

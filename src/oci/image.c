@@ -384,21 +384,6 @@ int sm_image_tag(const char *user_ref, const char *target, sm_error_t *err)
     return r < 0 ? sm_error_wrap(err, "tag %s %s", user_ref, target) : 0;
 }
 
-/* A stored name as docker prints it ("busybox:latest", "user/x:1", else in full). */
-static char *familiar_name(const char *name)
-{
-    struct oci_ref ref;
-    sm_error_t ignored = NULL;
-    if (oci_ref_parse(name, &ref, &ignored) < 0) {
-        sm_error_release(&ignored);
-        return xstrdup(name);
-    }
-    cleanup_free char *repo = oci_ref_familiar_repository(&ref);
-    if (ref.tag[0] && ref.digest[0])
-        return xasprintf("%s:%s@%s", repo, ref.tag, ref.digest);
-    return ref.tag[0] ? xasprintf("%s:%s", repo, ref.tag) : xasprintf("%s@%s", repo, ref.digest);
-}
-
 int sm_image_remove(const char *user_ref, char ***removed_out, sm_error_t *err)
 {
     struct oci_store s;
@@ -428,7 +413,7 @@ int sm_image_remove(const char *user_ref, char ***removed_out, sm_error_t *err)
                 continue;
             if (by_name && !(l[i].name && strcmp(l[i].name, img.name) == 0))
                 continue;
-            removed[nr++] = l[i].name ? familiar_name(l[i].name) : xstrdup(l[i].config);
+            removed[nr++] = l[i].name ? oci_ref_familiar_name(l[i].name) : xstrdup(l[i].config);
         }
         removed[nr] = NULL;
         store_images_free(l, n);

@@ -7,6 +7,7 @@
 
 #include "common/util.h"
 #include "oci/io_plugin.h"
+#include "oci/ref.h"
 #include "runtime/vmm_process.h"
 
 static pthread_once_t io_once = PTHREAD_ONCE_INIT;
@@ -107,7 +108,17 @@ int sm_image_load(const char *path, char ***names_out, sm_error_t *err)
 {
     /* A public entry point: say what failed, as the plugin's own errors do. */
     const struct sm_io_plugin_ops *p = io(err);
-    return p ? p->image_load(path, names_out, err) : sm_error_wrap(err, "load %s", path);
+    if (p == NULL)
+        return sm_error_wrap(err, "load %s", path);
+    if (p->image_load(path, names_out, err) < 0)
+        return -1;
+    /* The store keeps names in full; docker's users read them short (busybox:latest). */
+    for (char **n = names_out ? *names_out : NULL; n && *n; n++) {
+        char *familiar = oci_ref_familiar_name(*n);
+        free(*n);
+        *n = familiar;
+    }
+    return 0;
 }
 
 int initramfs_build(const char *out_path, const char *init_binary, const char *modules_dir,

@@ -202,6 +202,28 @@ char *oci_ref_familiar_repository(const struct oci_ref *ref)
     return oci_ref_repository(ref);
 }
 
+char *oci_ref_familiar_string(const struct oci_ref *ref)
+{
+    cleanup_free char *repo = oci_ref_familiar_repository(ref);
+    if (ref->tag[0] && ref->digest[0])
+        return xasprintf("%s:%s@%s", repo, ref->tag, ref->digest);
+    if (ref->tag[0])
+        return xasprintf("%s:%s", repo, ref->tag);
+    return xasprintf("%s@%s", repo, ref->digest);
+}
+
+char *oci_ref_familiar_name(const char *name)
+{
+    struct oci_ref ref;
+    sm_error_t ignored = NULL;
+    /* An image ID ("sha256:...") would parse as repository "sha256", tag "...". */
+    if (strncmp(name, "sha256:", 7) == 0 || oci_ref_parse(name, &ref, &ignored) < 0) {
+        sm_error_release(&ignored);
+        return xstrdup(name);
+    }
+    return oci_ref_familiar_string(&ref);
+}
+
 const char *oci_ref_api_host(const struct oci_ref *ref)
 {
     if (strcmp(ref->domain, "docker.io") == 0)

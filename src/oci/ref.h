@@ -27,6 +27,11 @@ char *oci_ref_repository(const struct oci_ref *ref);
 /* The short form docker shows: "busybox" for docker.io/library/busybox, "user/x" for
  * docker.io/user/x, else the full repository. Malloc'd. */
 char *oci_ref_familiar_repository(const struct oci_ref *ref);
+/* The whole reference as docker prints it: "busybox:latest", "user/x:1@sha256:...". */
+char *oci_ref_familiar_string(const struct oci_ref *ref);
+/* A stored name (or an image ID, returned as it is) in that form; in full if it does not
+ * parse. Malloc'd. */
+char *oci_ref_familiar_name(const char *name);
 
 /* The host serving the registry API: registry-1.docker.io for Docker Hub. */
 const char *oci_ref_api_host(const struct oci_ref *ref);

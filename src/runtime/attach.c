@@ -261,6 +261,8 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; forward && i < SM_ARRAY_SIZE(forwarded); i++)
         sigaction(forwarded[i], &sa, &old[i]);
+    if (proc->signals_held)
+        pthread_sigmask(SIG_SETMASK, proc->signals_held, NULL);
     int opened = agent_open(in, timeout_ms, forward ? signal_pipe[0] : -1, &c, err);
     if (opened < 0) {
         for (size_t i = 0; forward && i < SM_ARRAY_SIZE(forwarded); i++)
@@ -335,6 +337,15 @@ int run_attached(struct instance *in, const struct run_process *proc, int timeou
     if (c.fd >= 0)
         agent_close(&c);
     return r < 0 ? sm_error_wrap(err, "VM %s", in->name) : 0;
+}
+
+void run_signals_hold(sigset_t *saved)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < SM_ARRAY_SIZE(forwarded); i++)
+        sigaddset(&set, forwarded[i]);
+    pthread_sigmask(SIG_BLOCK, &set, saved);
 }
 
 void run_poweroff(struct instance *in)

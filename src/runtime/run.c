@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,7 +354,14 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
     cleanup_free char *command = join_argv(p.argv);
     struct instance in;
     struct instance_spec spec = run_instance_spec(o, &p, command);
+    /* An attached run's signals wait from here until its session forwards them. */
+    sigset_t caller_mask;
+    bool hold = o->forward_signals && !o->detach;
+    if (hold)
+        run_signals_hold(&caller_mask);
     if (instance_create(&spec, &in, err) < 0) {
+        if (hold)
+            pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
         run_plan_release(&p);
         return sm_error_wrap(err, "run %s", o->image);
     }
@@ -363,6 +371,8 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
         sm_error_release(&ignored);
         instance_release(&in);
         run_plan_release(&p);
+        if (hold)
+            pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
         return sm_error_wrap(err, "run %s", o->image);
     }
     struct run_process proc = {
@@ -377,6 +387,7 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
         .err_fd = o->stderr_fd,
         .main = true,
         .forward_signals = o->forward_signals != 0,
+        .signals_held = hold ? &caller_mask : NULL,
     };
     int r;
     *exit_status = 0;
@@ -402,6 +413,10 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
         *id_out = xstrdup(in.id);
     instance_release(&in);
     run_plan_release(&p);
+    /* Already so if the session started; a signal still held now (the VMM did not start)
+     * takes its usual course, the record being gone. */
+    if (hold)
+        pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
     return r < 0 ? sm_error_wrap(err, "run %s", o->image) : 0;
 }
 

@@ -3,6 +3,7 @@
 #ifndef SM_RUNTIME_RUN_H
 #define SM_RUNTIME_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "agent/agent_client.h"
@@ -75,8 +76,11 @@ struct run_process {
     const char *workdir, *user;
     bool tty, interactive;
     int in_fd, out_fd, err_fd;
-    bool main;                /* the VM's main process: its pid is recorded */
-    bool forward_signals;     /* our signals go to the process (sm_run_options) */
+    bool main;            /* the VM's main process: its pid is recorded */
+    bool forward_signals; /* our signals go to the process (sm_run_options) */
+    /* Optional: the mask run_signals_hold saved, restored once run_attached's handlers are
+     * in place (signals held meanwhile then reach them). */
+    const sigset_t *signals_held;
     uint64_t timeout_ms;      /* 0: none */
     uint64_t output_limit;    /* 0: none; for output going to a log file */
     const char *output_times; /* optional: the times of its lines (agent_exec_request's) */
@@ -116,6 +120,10 @@ void run_detached_body(struct instance *in, struct run_plan *p, const struct run
 void exec_detached_body(struct instance *in, const struct run_process *proc, int ready_fd);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
+/* Blocks the signals run_attached forwards, saving the caller's mask in *saved: from the
+ * moment a run has a record until its session forwards them, a signal would otherwise
+ * kill the caller (their default action) and leave the record and its VMM behind. */
+void run_signals_hold(sigset_t *saved);
 /* run_attached's failure when one of the caller's signals (forward_signals) came before
  * the process started: nothing ran, the VM is to be stopped at once. */
 #define RUN_STOPPED_BY_SIGNAL (-3)

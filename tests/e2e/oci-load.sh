@@ -76,7 +76,7 @@ PY
 sm load -i "$A/save.tar"
 [ "$RC" = 0 ] || fail "load docker save: $(cat "$ERR")"
 grep -qx "Loaded image: example.com/saved/img:v1" "$OUT" || fail "load output: $(cat "$OUT")"
-grep -qx "Loaded image: docker.io/library/saved:latest" "$OUT" || fail "load output: $(cat "$OUT")"
+grep -qx "Loaded image: saved:latest" "$OUT" || fail "load output: $(cat "$OUT")"
 sm inspect saved
 [ "$RC" = 0 ] || fail "inspect saved: $(cat "$ERR")"
 python3 -c "import json; d=json.load(open('$OUT'))[0]; assert len(d['RootFS']['diff_ids'])==3 and d['Config']['WorkingDir']=='/tmp', d"

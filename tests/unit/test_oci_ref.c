@@ -89,6 +89,24 @@ static void test_refs(void)
     f = oci_ref_familiar_repository(&r);
     CHECK_STR(f, "127.0.0.1:5000/a/b");
     free(f);
+    /* Names as load and rmi print them. */
+    static const char *const familiar[][2] = {
+        {"docker.io/library/busybox:latest", "busybox:latest"},
+        {"docker.io/user/x:1", "user/x:1"},
+        {"docker.io/library/a/b:2", "library/a/b:2"},
+        {"example.com/saved/img:v1", "example.com/saved/img:v1"},
+        {"docker.io/library/busybox@sha256:"
+         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+         "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+        {"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+         "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+        {"Not A Name", "Not A Name"},
+    };
+    for (size_t i = 0; i < sizeof(familiar) / sizeof(familiar[0]); i++) {
+        f = oci_ref_familiar_name(familiar[i][0]);
+        CHECK_STR(f, familiar[i][1]);
+        free(f);
+    }
     CHECK_STR(oci_ref_auth_key("docker.io"), "https://index.docker.io/v1/");
     CHECK_STR(oci_ref_auth_key("127.0.0.1:5000"), "127.0.0.1:5000");
 }
