@@ -304,7 +304,7 @@ struct sm_vm_info {
     char *name;
     char *image;
     char *command;
-    char *status;     /* "running", "exited" */
+    char *status;     /* "created", "running", "paused", "exited" */
     int exit_code;    /* when exited */
     int64_t created;  /* unix seconds */
     int64_t finished; /* unix seconds, 0 while running */
@@ -316,7 +316,7 @@ struct sm_vm_info {
 int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
 /* A VM's record as a JSON object (malloc'd), with docker inspect's keys where they mean
  * the same: Id, Name, Created, Image, ImageDigest, Command, State (Status, Running,
- * ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image, StopSignal: the run's,
+ * Paused, ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image, StopSignal: the run's,
  * else the image's, absent if neither; StopTimeout: the run's, absent if not given;
  * Labels: the image's and the run's, {} if none), HostConfig (Cpus, MemoryMiB,
  * NetworkMode, AutoRemove, ExtraHosts: --add-host's as given, null if none;
@@ -391,6 +391,16 @@ int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *opts, int *
 
 /* Sends a signal to the VM's main process (docker kill). */
 int sm_vm_kill(const char *name_or_id, int sig, sm_error_t *err);
+/* docker pause and unpause: parks a running VM's vCPUs (its guest stops, its host-side
+ * devices go on: connections to its published ports wait), and lets them go on. While
+ * paused, its status is "paused", exec and file calls are refused, and stop and kill let
+ * it go on first. Its clock is right at once when it goes on (kvmclock follows the
+ * host's). Pausing a paused VM, or unpausing one that is not, is an error. */
+int sm_vm_pause(const char *name_or_id, sm_error_t *err);
+/* docker rename: gives a VM, running or not, another name (valid as run's --name, and
+ * unused); its hostname stays. */
+int sm_vm_rename(const char *name_or_id, const char *new_name, sm_error_t *err);
+int sm_vm_unpause(const char *name_or_id, sm_error_t *err);
 /* Waits until the VM stops (timeout_ms < 0: for ever); *exit_code: its main process's
  * status. ETIMEDOUT in the error if it did not. */
 int sm_vm_wait(const char *name_or_id, int timeout_ms, int *exit_code, sm_error_t *err);

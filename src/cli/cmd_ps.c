@@ -15,8 +15,8 @@ void cmd_ps_usage(FILE *out)
                  "  -a, --all           every VM, not only running ones\n"
                  "  -q, --quiet         only VM ids\n"
                  "  --no-trunc          full ids and commands\n"
-                 "  -f, --filter K=V    only VMs that match: status=created|running|exited,\n"
-                 "                      name=TEXT (part of the name), id=PREFIX,\n"
+                 "  -f, --filter K=V    only VMs that match: status=created|running|paused|\n"
+                 "                      exited, name=TEXT (part of the name), id=PREFIX,\n"
                  "                      ancestor=IMAGE (as run was given it), exited=CODE,\n"
                  "                      label=KEY or label=KEY=VALUE; a key given twice\n"
                  "                      matches either value, but each label= must match\n"
@@ -36,14 +36,21 @@ void cmd_ps_usage(FILE *out)
                  "'-' when the VM is not running (docs/memory.md).\n");
 }
 
-/* STATUS as docker words it: "Up 5 minutes", "Exited (0) 2 hours ago", "Created". */
+/* A VM whose VMM runs: running or paused. */
+static bool is_up(const struct sm_vm_info *v)
+{
+    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0;
+}
+
+/* STATUS as docker words it: "Up 5 minutes", "Up 2 hours (Paused)", "Exited (0) 2 hours
+ * ago", "Created". */
 static void status_text(const struct sm_vm_info *v, char *out, size_t n)
 {
     char age[64];
-    if (strcmp(v->status, "running") == 0) {
+    if (is_up(v)) {
         int64_t up = (int64_t)time(NULL) - v->created;
         cli_human_duration(up < 0 ? 0 : up, age, sizeof(age));
-        snprintf(out, n, "Up %s", age);
+        snprintf(out, n, "Up %s%s", age, strcmp(v->status, "paused") == 0 ? " (Paused)" : "");
     } else if (strcmp(v->status, "exited") == 0) {
         cli_human_age(v->finished, age, sizeof(age));
         snprintf(out, n, "Exited (%d) %s", v->exit_code, age);
@@ -200,7 +207,7 @@ static char *ports_text(const struct sm_vm_info *v)
     size_t n = 0;
     sm_error_t err = NULL;
     struct cli_template_buf b = {0};
-    if (strcmp(v->status, "running") == 0 && sm_vm_published_ports(v->id, &ports, &n, &err) == 0)
+    if (is_up(v) && sm_vm_published_ports(v->id, &ports, &n, &err) == 0)
         qsort(ports, n, sizeof(*ports), by_mapping);
     sm_error_release(&err);
     for (size_t i = 0; i < n; i++) {
@@ -311,7 +318,7 @@ int cmd_ps(int argc, char **argv)
     long shown = 0;
     for (size_t i = 0; i < n && r == 0 && (last < 0 || shown < last); i++) {
         const struct sm_vm_info *v = &vms[i];
-        if (!all && strcmp(v->status, "running") != 0)
+        if (!all && !is_up(v))
             continue;
         if (!filters_match(&filters, v))
             continue;

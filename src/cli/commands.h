@@ -26,6 +26,11 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * optstring starts with "+:"): one line naming the option and what is wrong, 125. */
 int cli_option_error(const char *cmd, int c, char **argv);
 
+/* A command that takes VMs and no options (pause, unpause): fn on each VM named, whose
+ * name is printed when it succeeded; 0, or the last failure's status. */
+int cli_each_vm(const char *cmd, int argc, char **argv,
+                int (*fn)(const char *name_or_id, sm_error_t *err));
+
 /* "12.3MB", as docker (format.c). */
 void cli_human_size(uint64_t v, char *out, size_t n);
 /* Powers of 1024, as docker stats prints memory: "23.44MiB", "1.5GiB". */
@@ -149,6 +154,9 @@ SM_CMD(images)
 SM_CMD(inspect)
 SM_CMD(kernel)
 SM_CMD(kill)
+SM_CMD(pause)
+SM_CMD(unpause)
+SM_CMD(rename)
 SM_CMD(load)
 SM_CMD(logs)
 SM_CMD(pool)

@@ -22,16 +22,19 @@ static const struct sm_command commands[] = {
     {"kill", "Send a signal to VMs' main processes", cmd_kill, cmd_kill_usage},
     {"load", "Load images from a docker save or OCI layout archive", cmd_load, cmd_load_usage},
     {"logs", "Show a VM's output", cmd_logs, cmd_logs_usage},
+    {"pause", "Park VMs' virtual CPUs (docker pause)", cmd_pause, cmd_pause_usage},
     {"pool", "Keep VMs of an image ready; hand them out and take them back", cmd_pool,
      cmd_pool_usage},
     {"port", "List, add or remove a VM's published ports", cmd_port, cmd_port_usage},
     {"ps", "List VMs", cmd_ps, cmd_ps_usage},
     {"pull", "Download an image from a registry", cmd_pull, cmd_pull_usage},
+    {"rename", "Give a VM another name", cmd_rename, cmd_rename_usage},
     {"rm", "Remove VMs", cmd_rm, cmd_rm_usage},
     {"rmi", "Remove images", cmd_rmi, cmd_rmi_usage},
     {"run", "Run an image as a microVM", cmd_run, cmd_run_usage},
     {"stop", "Stop running VMs", cmd_stop, cmd_stop_usage},
     {"tag", "Give an image another name", cmd_tag, cmd_tag_usage},
+    {"unpause", "Let paused VMs go on", cmd_unpause, cmd_unpause_usage},
     {"wait", "Wait for VMs to stop; print their exit codes", cmd_wait, cmd_wait_usage},
 };
 
@@ -84,6 +87,27 @@ int cli_option_error(const char *cmd, int c, char **argv)
         if (strcmp(opt, docker_only[i].option) == 0)
             return cli_usage_error("%s: %s: %s", cmd, opt, docker_only[i].why);
     return cli_usage_error("%s: unknown option '%s'; see 'supermachine %s --help'", cmd, opt, cmd);
+}
+
+int cli_each_vm(const char *cmd, int argc, char **argv,
+                int (*fn)(const char *name_or_id, sm_error_t *err))
+{
+    static const struct option longopts[] = {{NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1)
+        return cli_option_error(cmd, c, argv);
+    if (optind >= argc)
+        return cli_usage_error("%s: no VM given; see 'supermachine %s --help'", cmd, cmd);
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        sm_error_t err = NULL;
+        if (fn(argv[i], &err) < 0)
+            status = cli_fail(&err);
+        else
+            printf("%s\n", argv[i]);
+    }
+    return status;
 }
 
 static void usage(FILE *out)

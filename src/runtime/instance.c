@@ -152,8 +152,17 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
         free(in->status);
         in->status = xstrdup("exited");
         in->exit_code = 137;
+    } else if (strcmp(in->status, "running") == 0 && instance_paused(in)) {
+        free(in->status);
+        in->status = xstrdup("paused"); /* docker's State.Status for it */
     }
     return 0;
+}
+
+bool instance_paused(const struct instance *in)
+{
+    cleanup_free char *marker = instance_path(in, INSTANCE_PAUSED_FILE);
+    return access(marker, F_OK) == 0 && instance_running(in);
 }
 
 void instance_hostname(const struct instance *in, char out[64])
@@ -406,6 +415,76 @@ int instance_find_running(const char *name_or_id, const char *what, struct insta
     return 0;
 }
 
+/* For a new name (NULL: one to be generated): checks it, and takes the lock under which
+ * names are chosen (<store>/vms/.lock), returning its descriptor to close and the
+ * directory of the records in *root_out (malloc'd). */
+static int names_lock(const char *name, char **root_out, sm_error_t *err)
+{
+    if (name && !valid_name(name))
+        return sm_error_set(err, 0, "name %s: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", name);
+    char *root = vms_root(err);
+    if (root == NULL)
+        return -1;
+    cleanup_free char *lock_path = xasprintf("%s/.lock", root);
+    int lock = sm_lock_file(lock_path, true, err);
+    if (lock < 0) {
+        free(root);
+        return -1;
+    }
+    *root_out = root;
+    return lock;
+}
+
+int instance_rename(const char *name_or_id, const char *new_name, sm_error_t *err)
+{
+    cleanup_free char *root = NULL;
+    int lock = names_lock(new_name, &root, err);
+    if (lock < 0)
+        return -1;
+    struct instance in, *list = NULL;
+    size_t n = 0;
+    int r = -1;
+    if (instance_find(name_or_id, &in, err) < 0) {
+        close(lock);
+        return -1;
+    }
+    bool taken = false;
+    if (strcmp(in.name, new_name) == 0) {
+        sm_error_set(err, 0, "%s: the VM is named %s already", name_or_id, new_name);
+    } else if (instance_list(&list, &n, err) == 0) {
+        for (size_t i = 0; i < n && !taken; i++)
+            taken = strcmp(list[i].name, new_name) == 0;
+        instance_list_free(list, n);
+        if (taken) {
+            sm_error_set(err, EEXIST, "name %s: already in use by a VM", new_name);
+        } else {
+            /* config.json as it is, but for its name: replaced whole (temp file + rename). */
+            cleanup_free char *cfg_path = instance_path(&in, "config.json");
+            json_object *cfg = read_json(cfg_path, err);
+            if (cfg) {
+                json_object_object_add(cfg, "name", json_object_new_string(new_name));
+                r = write_json(cfg_path, cfg, err);
+                json_object_put(cfg);
+            }
+        }
+    }
+    close(lock);
+    instance_release(&in);
+    return r;
+}
+
+int instance_find_unpaused(const char *name_or_id, const char *what, struct instance *out,
+                           sm_error_t *err)
+{
+    if (instance_find_running(name_or_id, what, out, err) < 0)
+        return -1;
+    if (instance_paused(out)) {
+        instance_release(out);
+        return sm_error_set(err, 0, "%s %s: the VM is paused (unpause it first)", what, name_or_id);
+    }
+    return 0;
+}
+
 /* The record's labels: "K=V" for each key of a then b ("K" alone: an empty value), a
  * later key's value replacing an earlier one's in its place. NULL when there are none. */
 static char **merge_labels(const char *const *a, const char *const *b)
@@ -438,13 +517,8 @@ static char **merge_labels(const char *const *a, const char *const *b)
 int instance_create(const struct instance_spec *spec, struct instance *out, sm_error_t *err)
 {
     const char *name = spec->name;
-    if (name && !valid_name(name))
-        return sm_error_set(err, 0, "name %s: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", name);
-    cleanup_free char *root = vms_root(err);
-    if (root == NULL)
-        return -1;
-    cleanup_free char *lock_path = xasprintf("%s/.lock", root);
-    int lock = sm_lock_file(lock_path, true, err);
+    cleanup_free char *root = NULL;
+    int lock = names_lock(name, &root, err);
     if (lock < 0)
         return -1;
     char generated[64];

@@ -78,6 +78,12 @@ int instance_find(const char *name_or_id, struct instance *out, sm_error_t *err)
 /* The same, for an operation (`what`, as errors name it) that needs the VM running. */
 int instance_find_running(const char *name_or_id, const char *what, struct instance *out,
                           sm_error_t *err);
+/* The same, refused too while the VM is paused (its guest cannot answer): exec, cp. */
+int instance_find_unpaused(const char *name_or_id, const char *what, struct instance *out,
+                           sm_error_t *err);
+/* docker rename: the VM (running or not) takes new_name, which must be valid and unused
+ * (checked under the lock instance_create takes). Its hostname stays. */
+int instance_rename(const char *name_or_id, const char *new_name, sm_error_t *err);
 /* Every instance, newest first. */
 int instance_list(struct instance **out, size_t *n, sm_error_t *err);
 void instance_list_free(struct instance *list, size_t n);
@@ -97,6 +103,11 @@ int instance_set_state(struct instance *in, const char *status, int exit_code, p
                        sm_error_t *err);
 /* The VMM process is alive: its lock on the directory is held. */
 bool instance_running(const struct instance *in);
+/* Written by sm_vm_pause, removed by sm_vm_unpause (vm_pause.c): the VM's vCPUs are
+ * parked. Its status then reads "paused". */
+#define INSTANCE_PAUSED_FILE "paused"
+/* Running, and paused. */
+bool instance_paused(const struct instance *in);
 /* Waits up to timeout_ms (< 0: for ever) for the VM to stop running: true once it has.
  * Woken as its VMM ends (a pidfd on vmm_pid) and, should that pid not be its VMM any more,
  * looks at the lock every 100 ms. */

@@ -118,6 +118,9 @@ void run_monitor_set_title(const char *const *words);
 void run_detached_body(struct instance *in, struct run_plan *p, const struct run_process *proc,
                        int ready_fd);
 void exec_detached_body(struct instance *in, const struct run_process *proc, int ready_fd);
+/* A paused VM (sm_vm_pause) goes on again; no-op for one that is not. For stop and kill,
+ * which let a paused VM go on first, as docker's do. */
+int run_unpause_if_paused(const struct instance *in, sm_error_t *err);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
 /* Blocks the signals run_attached forwards, saving the caller's mask in *saved: from the

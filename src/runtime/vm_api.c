@@ -86,6 +86,11 @@ static int default_stop_signal(const struct instance *in)
     return sig;
 }
 
+int sm_vm_rename(const char *name_or_id, const char *new_name, sm_error_t *err)
+{
+    return instance_rename(name_or_id, new_name, err) < 0 ? sm_error_wrap(err, "rename") : 0;
+}
+
 int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err)
 {
     int sig = 0;
@@ -102,6 +107,11 @@ int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, 
         instance_release(&in);
         return 0;
     }
+    /* A paused VM goes on first, so that its process can take the signal; should that
+     * fail, the grace period runs out and the VM is stopped outright all the same. */
+    sm_error_t unpausing = NULL;
+    run_unpause_if_paused(&in, &unpausing);
+    sm_error_release(&unpausing);
     /* As docker: the signal to the main process through the agent, then, after the grace
      * period, the VM is stopped outright. */
     if (sig == 0)
@@ -218,7 +228,7 @@ int sm_vm_exec(const char *name_or_id, const struct sm_exec_options *o, int *exi
     if (o->argv == NULL || o->argv[0] == NULL)
         return sm_error_set(err, 0, "exec: no command given");
     struct instance in;
-    if (instance_find_running(name_or_id, "exec", &in, err) < 0)
+    if (instance_find_unpaused(name_or_id, "exec", &in, err) < 0)
         return -1;
     if (o->workdir && o->workdir[0] != '/') {
         instance_release(&in);

@@ -53,7 +53,7 @@ int sm_parse_signal(const char *text, int *sig, sm_error_t *err)
 static int open_running_within(const char *name_or_id, const char *what, int timeout_ms,
                                struct instance *in, struct agent_conn *c, sm_error_t *err)
 {
-    if (instance_find_running(name_or_id, what, in, err) < 0)
+    if (instance_find_unpaused(name_or_id, what, in, err) < 0)
         return -1;
     if (run_agent_open(in, timeout_ms, c, err) < 0) {
         instance_release(in);
@@ -97,6 +97,14 @@ int run_kill_main(const char *name_or_id, int sig, int timeout_ms, sm_error_t *e
     uint64_t deadline = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
     struct instance in;
     struct agent_conn c;
+    /* A paused VM goes on first: its agent delivers the signal (docker's kill and stop
+     * unpause too). */
+    if (instance_find_running(name_or_id, "kill", &in, err) < 0)
+        return -1;
+    int unpaused = run_unpause_if_paused(&in, err);
+    instance_release(&in);
+    if (unpaused < 0)
+        return sm_error_wrap(err, "kill %s", name_or_id);
     if (open_running_within(name_or_id, "kill", timeout_ms, &in, &c, err) < 0)
         return -1;
     int pid = main_pid_of(&in);

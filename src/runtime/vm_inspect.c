@@ -128,6 +128,8 @@ int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err)
     json_object *state = json_object_new_object();
     json_object_object_add(state, "Status", json_object_new_string(in.status));
     json_object_object_add(state, "Running", json_object_new_boolean(running));
+    json_object_object_add(state, "Paused",
+                           json_object_new_boolean(running && strcmp(in.status, "paused") == 0));
     json_object_object_add(state, "ExitCode", json_object_new_int(running ? 0 : in.exit_code));
     json_object_object_add(state, "Pid", json_object_new_int(running ? (int)in.vmm_pid : 0));
     json_object_object_add(state, "FinishedAt", json_time(running ? 0 : in.finished));

@@ -347,7 +347,7 @@ int vmm_process_main(int argc, char **argv, const struct vmm_extensions *ext)
         .on_devices_thread = ext->confine_devices_thread,
         .on_main_loop = ext->confine_main_thread,
         /* A restored VM can start over from its snapshot in place (a pool's release). */
-        .control_path = c.restore ? VMM_CONTROL_SOCKET : NULL,
+        .control_path = VMM_CONTROL_SOCKET,
         .on_reset = reset_network,
         .trim = pagemap_fd >= 0,
         .trim_pagemap_fd = pagemap_fd,

@@ -27,8 +27,9 @@
 #include <sys/types.h>
 
 #define VMM_MAIN_ENDED_SIGNAL SIGUSR1
-/* A restored VM's control socket in its instance directory: "reset" puts the guest back
- * as its snapshot left it, in place (vmm/vm_control.c; a pool's release). */
+/* The VM's control socket in its instance directory (vmm/vm_control.c): "reset" puts a
+ * restored guest back as its snapshot left it, in place (a pool's release); "pause" and
+ * "resume" park its vCPUs and let them go on (sm_vm_pause). */
 #define VMM_CONTROL_SOCKET "vmm.sock"
 
 #include "common/error.h"

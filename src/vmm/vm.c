@@ -489,6 +489,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, sm_error_t *err)
      * in-kernel LAPIC, as on real hardware. */
     if (x86_boot_setup_bsp(vm->vcpus[0].hv, &binfo, err) < 0)
         goto fail;
+    if (cfg->control_path && vm_control_listen(vm, err) < 0)
+        goto fail;
     *out = vm;
     return 0;
 fail:
@@ -706,8 +708,10 @@ int vm_pause(struct vm *vm, sm_error_t *err)
 void vm_resume(struct vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
-    vm->pause_requested = false;
-    pthread_cond_broadcast(&vm->cond);
+    if (!vm->user_paused) {
+        vm->pause_requested = false;
+        pthread_cond_broadcast(&vm->cond);
+    }
     pthread_mutex_unlock(&vm->lock);
 }
 

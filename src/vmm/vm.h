@@ -69,9 +69,10 @@ struct vm_config {
      * its console loop: the main thread is confined there, after starting them (a thread
      * inherits its creator's filters, so narrowing first would narrow them too). */
     void (*on_main_loop)(void);
-    /* NULL, or where a VM restored from a snapshot serves requests to start over from
-     * that snapshot (a Unix socket, made here; vm_control.c: "reset" -> "ok" or
-     * "error MESSAGE"). Served on vm_run's thread between console turns. */
+    /* NULL, or where the VM serves control requests (a Unix socket, made here;
+     * vm_control.c): "reset" (a restored VM starts over from its snapshot), "pause",
+     * "resume"; each answered "ok" or "error MESSAGE". Served on vm_run's thread between
+     * console turns. */
     const char *control_path;
     /* NULL, or called during each such reset while the guest is paused and its devices
      * frozen, after their state went back: the network backend starts over. An error

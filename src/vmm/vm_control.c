@@ -1,6 +1,8 @@
 /* The VM's control socket (vm_config.control_path): one request per connection, one
  * line each way, served on vm_run's thread between two console turns:
  *   "reset" -> "ok" | "error MESSAGE"     start over from the snapshot (vm_reset_to_snapshot)
+ *   "pause" -> "ok" | "error MESSAGE"     park the vCPUs until "resume" (docker pause)
+ *   "resume" -> "ok"                      let them go on
  * The request waits for the answer, so a client knows the guest is the snapshot's again
  * when it reads "ok". Whoever can reach the socket (the VM's instance directory) can
  * already run anything in the guest through vsock: the socket asks for nothing more. */
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "vmm/hv/hv_x86.h"
 #include "vmm/vm_internal.h"
 
 #define CONTROL_LINE_MAX 64
@@ -71,6 +74,36 @@ static bool read_line(int fd, char *line, size_t size)
     }
 }
 
+/* The devices go on while the vCPUs are parked: host connections queue for the guest
+ * (published ports accept and wait, as a paused container's do). */
+static int user_pause(struct vm *vm, sm_error_t *err)
+{
+    if (vm_pause(vm, err) < 0)
+        return -1;
+    pthread_mutex_lock(&vm->lock);
+    vm->user_paused = true;
+    pthread_mutex_unlock(&vm->lock);
+    return 0;
+}
+
+static void user_resume(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    bool was = vm->user_paused;
+    vm->user_paused = false;
+    pthread_mutex_unlock(&vm->lock);
+    if (!was)
+        return;
+    /* kvmclock follows the host's clock, so the guest's time is right at once; told that
+     * its vCPUs were stopped, its watchdog does not take the gap for a soft lockup. */
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        sm_error_t ignored = NULL;
+        hv_x86_kvmclock_ctrl(vm->vcpus[i].hv, &ignored);
+        sm_error_release(&ignored);
+    }
+    vm_resume(vm);
+}
+
 void vm_control_serve(struct vm *vm)
 {
     int fd = accept4(vm->control_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -79,16 +112,22 @@ void vm_control_serve(struct vm *vm)
     char line[CONTROL_LINE_MAX];
     if (!read_line(fd, line, sizeof(line))) {
         sm_send_line(fd, "error no request line");
-    } else if (strcmp(line, "reset") == 0) {
+    } else if (strcmp(line, "pause") == 0 || strcmp(line, "reset") == 0) {
+        bool reset = line[0] == 'r';
+        if (reset) /* the snapshot's guest runs: a pause does not outlive it */
+            user_resume(vm);
         sm_error_t err = NULL;
-        if (vm_reset_to_snapshot(vm, &err) == 0) {
+        if ((reset ? vm_reset_to_snapshot(vm, &err) : user_pause(vm, &err)) == 0) {
             sm_send_line(fd, "ok");
         } else {
             sm_send_line(fd, "error %s", sm_error_message(err));
         }
         sm_error_release(&err);
+    } else if (strcmp(line, "resume") == 0) {
+        user_resume(vm);
+        sm_send_line(fd, "ok");
     } else {
-        sm_send_line(fd, "error unknown request (want: reset)");
+        sm_send_line(fd, "error unknown request (want: reset, pause, resume)");
     }
     close(fd);
 }

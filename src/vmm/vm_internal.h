@@ -54,6 +54,9 @@ struct vm {
     enum vm_state state;
     bool pause_requested;
     unsigned paused;
+    /* Paused by "pause" on the control socket: the vCPUs stay parked until "resume",
+     * whatever else (a snapshot, a trim) pauses and resumes them meanwhile. */
+    bool user_paused;
     struct vm_result result;
     /* A console trigger fired: the loop saves that snapshot. */
 #define SNAPSHOT_REQ_INIT     1u /* cfg.snapshot_dir */
@@ -84,8 +87,8 @@ struct vm *vm_alloc(const struct vm_config *cfg, sm_error_t *err);
  * GSI, described in ACPI. */
 int vm_add_virtio(struct vm *vm, const struct virtio_ops *ops, void *dev, sm_error_t *err);
 int vm_add_devices(struct vm *vm, sm_error_t *err);
-/* The control socket (vm_control.c): made once the VM is restored; served by vm_run's
- * loop when it is readable. */
+/* The control socket (vm_control.c): made once the VM is created or restored; served by
+ * vm_run's loop when it is readable. */
 int vm_control_listen(struct vm *vm, sm_error_t *err);
 void vm_control_serve(struct vm *vm);
 /* Keeps the vsock and network devices off guest memory (frozen) or lets them go on. */

@@ -37,6 +37,11 @@ check "logs: option '-n' needs a value; see 'supermachine logs --help'" logs -n
 check "ps: unknown option '-z'; see 'supermachine ps --help'" ps -z
 check "cp: unknown option '-a'; see 'supermachine cp --help'" cp -a x vm:/y
 check "stop: unknown option '--force'; see 'supermachine stop --help'" stop --force vm
+check "pause: unknown option '-x'; see 'supermachine pause --help'" pause -x vm
+check "unpause: no VM given; see 'supermachine unpause --help'" unpause
+check "unpause: nosuchvm: no such VM" unpause nosuchvm
+check "rename: want VM NEW_NAME; see 'supermachine rename --help'" rename onlyone
+check "rename: nosuchvm: no such VM" rename nosuchvm other
 check "pool serve: unknown option '--bogus'; see 'supermachine pool serve --help'" pool serve --bogus p img
 check "run: --env-file $dir/none: No such file or directory" run --env-file "$dir/none" img
 
