@@ -87,6 +87,18 @@ static void host_side(uint8_t type, json_object *o)
     case AGENT_ERROR:
         agent_json_str(o, "message");
         break;
+    case AGENT_PROCESSES: {
+        struct sm_process p;
+        if (agent_process_parse(o, &p)) {
+            if (strlen(p.tty) >= sizeof(p.tty) || strpbrk(p.args, "\t\n\r\033") ||
+                strpbrk(p.user, "\t\n\r\033") || strpbrk(p.comm, "\t\n\r\033"))
+                abort(); /* a control character the CLI would print */
+            free(p.user), free(p.comm), free(p.args);
+        }
+        struct sm_vm_usage u;
+        agent_usage_parse(o, &u);
+        break;
+    }
     case AGENT_PORTS: {
         struct agent_port *ports = NULL;
         size_t n = 0;

@@ -184,6 +184,12 @@ put("agent_proto", "hello-hosts", b"\x21" + frame(1, {"version": 1, "time_ns": 1
     {"name": "db", "ip": "10.0.0.5"}, {"name": "v6.example", "ip": "2001:db8::1"}, {"name": "bad name", "ip": "1.2.3.4"},
     {"name": "x", "ip": "1.2.3.4\n5.6.7.8 evil"}, "db:1.2.3.4", {"name": "gw", "ip": "::ffff:10.0.2.2"}]}))
 put("agent_proto", "ports", b"\xff" + frame(14, {"tcp": [{"port": 80, "address": "0.0.0.0"}, {"port": 443, "address": "::"}, {"port": 70000, "address": "x"}]}))
+put("agent_proto", "processes", b"\x30" + frame(20, {"list": True}) +
+    frame(20, {"pid": 42, "ppid": 7, "uid": 0, "gid": 0, "user": "root", "state": "S", "tty": "?", "start_ms": 1700000000000,
+               "cpu_ms": 10, "rss_kib": 900, "vsz_kib": 1800, "threads": 1, "comm": "httpd", "args": "httpd -f -p 80"}) +
+    frame(20, {"pid": 43, "ppid": 42, "user": "x\u001b[2J", "state": "Z", "comm": "a\tb", "args": ""}) +
+    frame(7, {"status": 0, "processes": 2, "cpus": 1, "uptime_ms": 5000, "mem_total_kib": 500000, "mem_available_kib": 400000,
+              "net_rx_bytes": 1, "net_tx_bytes": 2, "block_read_bytes": 4096, "block_write_bytes": 0}))
 put("agent_proto", "files", b"\x10" + frame(12, {"path": "/etc/app.conf", "mode": 420, "uid": 0, "gid": 0}) + frame(4, b"k=v\n") +
     frame(4, b"") + frame(13, {"path": "/etc/hostname"}) + frame(7, {"status": 0, "size": 4}))
 

@@ -30,6 +30,8 @@ struct guest_user {
     char home[256];
 };
 int guest_resolve_user(const char *spec, struct guest_user *out, char *why, size_t whylen);
+/* The name of uid in the root's /etc/passwd into out; false if it has none. */
+bool guest_user_name(uid_t uid, char *out, size_t len);
 
 /* Session helpers (session.c): the next whole frame from the host (-1: the stream ended
  * or broke; dec->error says which), and the ERROR frame. */
@@ -51,6 +53,10 @@ void guest_op_signal(int conn, struct json_object *req);
 void guest_op_write_tar(int conn, struct agent_decoder *dec, struct json_object *req);
 void guest_op_read_tar(int conn, struct json_object *req);
 void guest_op_stat(int conn, struct json_object *req);
+/* docker top and stats (procs.c): the guest's processes, supermachine's own and kernel
+ * threads left out, a PROCESSES frame each (when req's list is not false), then EXIT
+ * with the guest's totals (memory, network and disk counters). */
+void guest_op_processes(int conn, struct json_object *req);
 
 /* The tar format (tar.c), without frames or sockets. guest_tar_write writes a POSIX tar
  * of path (never following symlinks, the top one included) through emit, in chunks of at

@@ -848,7 +848,7 @@ void agent_session(int conn)
             apply_hello(&s, o);
         } else if (type == AGENT_WRITE_FILE || type == AGENT_READ_FILE || type == AGENT_PORTS ||
                    type == AGENT_SIGNAL || type == AGENT_WRITE_TAR || type == AGENT_READ_TAR ||
-                   type == AGENT_STAT) {
+                   type == AGENT_STAT || type == AGENT_PROCESSES) {
             if (type == AGENT_WRITE_FILE)
                 guest_op_write_file(conn, &s.dec, o);
             else if (type == AGENT_READ_FILE)
@@ -861,6 +861,8 @@ void agent_session(int conn)
                 guest_op_stat(conn, o);
             else if (type == AGENT_PORTS)
                 guest_op_ports(conn);
+            else if (type == AGENT_PROCESSES)
+                guest_op_processes(conn, o);
             else
                 guest_op_signal(conn, o);
             json_object_put(o);

@@ -155,3 +155,9 @@ int guest_resolve_user(const char *spec, struct guest_user *u, char *why, size_t
     supplementary_groups(name, u);
     return 0;
 }
+
+bool guest_user_name(uid_t uid, char *out, size_t len)
+{
+    struct guest_user u;
+    return find_passwd(NULL, uid, true, &u, out, len);
+}

@@ -120,6 +120,43 @@ void sm_image_config_free(struct sm_image_config *c);
 
 void sm_strv_free(char **v);
 
+/* ---- the store's disk use (docker system df, docker system prune) ---------- */
+
+/* One kind of thing the store keeps: how many, how many in use, the disk space they
+ * take (allocated blocks: a snapshot's sparse memory file counts what it holds), and how
+ * much of it sm_system_prune would free. */
+struct sm_disk_usage_kind {
+    int64_t total, active;
+    int64_t bytes, reclaimable;
+};
+struct sm_disk_usage {
+    /* images: index entries (active: named by a VM's record), their blobs; vms:
+     * records (active: running), their logs; snapshots: init-ready and workload
+     * snapshots (active: a running VM's); caches: root filesystem images, initramfs
+     * files and downloads in progress (active: a running VM's). */
+    struct sm_disk_usage_kind images, vms, snapshots, caches;
+};
+int sm_system_df(struct sm_disk_usage *out, sm_error_t *err);
+
+struct sm_prune_options {
+    int all; /* docker's -a: also images no VM's record names */
+};
+/* What a prune removed, each list NULL-terminated (never NULL). */
+struct sm_prune_report {
+    char **vms;        /* ids of ended VMs */
+    char **snapshots;  /* snapshot directories' names */
+    char **caches;     /* cache files' names */
+    char **images;     /* references removed (with all) */
+    int64_t reclaimed; /* bytes */
+};
+/* Removes what nothing running needs, all of which the store makes again on demand:
+ * the records of VMs that ended; every snapshot and cache no running VM uses (the next
+ * run of an image boots and bakes its snapshot again); with opts->all, images no VM's
+ * record names (and then their blobs). Runs, pulls and loads wait meanwhile. */
+int sm_system_prune(const struct sm_prune_options *opts, struct sm_prune_report *out,
+                    sm_error_t *err);
+void sm_prune_report_free(struct sm_prune_report *r);
+
 /* ---- bare kernel boot ------------------------------------------------------ */
 
 /* Boots a kernel with its console on the given descriptors, in the calling process, and
@@ -440,6 +477,43 @@ struct sm_port {
     char address[46]; /* "0.0.0.0", "::", "127.0.0.1", ... */
 };
 int sm_vm_ports(const char *name_or_id, struct sm_port **ports, size_t *n, sm_error_t *err);
+
+/* docker top: a process of a running VM's guest, as its kernel reports it: the
+ * workload's and its execs', not supermachine's own part of the guest (sm-init, its
+ * agent) nor kernel threads. All of it is the guest's word: numbers range-checked,
+ * strings bounded, control characters in them replaced by '?'. */
+struct sm_process {
+    int pid, ppid;         /* the guest's */
+    int64_t uid, gid;      /* effective; -1 if unknown */
+    char *user;            /* the uid's name in the guest's /etc/passwd, else the number */
+    char state;            /* proc(5)'s: R, S, D, Z, T, I, ... */
+    char tty[16];          /* "pts/0", "ttyS0", "?" */
+    int64_t start_unix_ms; /* when it started, by the guest's clock */
+    int64_t cpu_ms;        /* its user and system time */
+    int64_t rss_kib, vsz_kib;
+    int64_t threads;
+    char *comm; /* its name (the kernel keeps 15 bytes of it) */
+    char *args; /* its command line, arguments joined by spaces; "" if none
+                 * (a zombie) */
+};
+/* docker stats: what a running VM uses. The host's figures, then the guest's (-1 where
+ * it reported none). */
+struct sm_vm_usage {
+    int64_t cpu_ns;  /* CPU time of its VMM process (vCPUs, devices) and of a detached
+                      * run's monitor, on this host, since they started */
+    int64_t pss_kib; /* as sm_vm_info's */
+    int64_t mem_total_kib, mem_available_kib;    /* the guest's MemTotal and MemAvailable */
+    int64_t net_rx_bytes, net_tx_bytes;          /* by its interfaces but loopback */
+    int64_t block_read_bytes, block_write_bytes; /* by its disks */
+    int64_t processes;                           /* as many as sm_vm_processes lists */
+    int64_t cpus;                                /* online in the guest */
+    int64_t uptime_ms; /* the guest's (a restored VM's counts from its snapshot's boot) */
+};
+/* The processes of a running VM's guest into a malloc'd list (procs NULL: none listed),
+ * and (usage not NULL) what the VM uses. A paused VM is refused. */
+int sm_vm_processes(const char *name_or_id, struct sm_process **procs, size_t *n,
+                    struct sm_vm_usage *usage, sm_error_t *err);
+void sm_process_list_free(struct sm_process *procs, size_t n);
 
 /* Ports published on the host for a running VM (by its run's publish, or sm_vm_publish). */
 struct sm_published_port {

@@ -142,10 +142,26 @@ int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int 
  * and a plain address are dropped. Pure: what agent_ports and the fuzz target run. */
 int agent_ports_parse(json_object *j, struct agent_port **ports, size_t *n, sm_error_t *err);
 
+/* docker top and stats: the guest's processes (PROCESSES frames) into a malloc'd list
+ * (procs NULL: none asked for, only counted), free it with sm_process_list_free; and its
+ * totals into usage's guest fields (optional; the host's fields are left alone). More
+ * than AGENT_PROCESSES_MAX processes is an error. */
+#define AGENT_PROCESSES_MAX 65536
+int agent_processes(struct agent_conn *c, struct sm_process **procs, size_t *n,
+                    struct sm_vm_usage *usage, int timeout_ms, sm_error_t *err);
+/* Pure parts, what agent_processes and the fuzz target run over the guest's JSON: one
+ * process (false: not one; p is then empty), and the totals of the EXIT that ends the
+ * list (a field missing or out of range: -1). */
+bool agent_process_parse(json_object *j, struct sm_process *p);
+void agent_usage_parse(json_object *j, struct sm_vm_usage *u);
+
 /* Low level: the next frame, waiting until the deadline (agent_now_ms() based). */
 int64_t agent_now_ms(void);
 int agent_read_frame(struct agent_conn *c, int64_t deadline, uint8_t *type, const uint8_t **payload,
                      size_t *len, sm_error_t *err);
+/* The next frame's JSON if it is a `want` frame (ERROR: an error with its message;
+ * anything else: an error). */
+json_object *agent_read_answer(struct agent_conn *c, uint8_t want, int timeout_ms, sm_error_t *err);
 
 /* Asks the guest to power off (no answer comes: the VM ends). */
 int agent_poweroff(struct agent_conn *c, sm_error_t *err);

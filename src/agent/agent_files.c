@@ -24,9 +24,7 @@ static int error_frame(const uint8_t *payload, size_t len, sm_error_t *err)
     return r;
 }
 
-/* The answer to a one-shot request: its JSON if it is a `want` frame (ERROR: its
- * message; anything else: an error). */
-static json_object *read_answer(struct agent_conn *c, uint8_t want, int timeout_ms, sm_error_t *err)
+json_object *agent_read_answer(struct agent_conn *c, uint8_t want, int timeout_ms, sm_error_t *err)
 {
     uint8_t type;
     const uint8_t *payload;
@@ -46,7 +44,7 @@ static json_object *read_answer(struct agent_conn *c, uint8_t want, int timeout_
 /* Waits for the EXIT {status: 0} that ends a session. */
 static int await_ok(struct agent_conn *c, int timeout_ms, int64_t *size, sm_error_t *err)
 {
-    json_object *j = read_answer(c, AGENT_EXIT, timeout_ms, err);
+    json_object *j = agent_read_answer(c, AGENT_EXIT, timeout_ms, err);
     if (j == NULL)
         return -1;
     int64_t status = -1;
@@ -140,7 +138,7 @@ int agent_stat(struct agent_conn *c, const char *path, enum agent_path_type *typ
     json_object_put(o);
     if (w < 0)
         return sm_error_set(err, errno, "agent: send stat");
-    json_object *j = read_answer(c, AGENT_EXIT, timeout_ms, err);
+    json_object *j = agent_read_answer(c, AGENT_EXIT, timeout_ms, err);
     if (j == NULL)
         return -1;
     static const char *const names[] = {
@@ -259,7 +257,7 @@ int agent_ports(struct agent_conn *c, struct agent_port **ports, size_t *n, int 
     json_object_put(o);
     if (w < 0)
         return sm_error_set(err, errno, "agent: send ports");
-    json_object *j = read_answer(c, AGENT_PORTS, timeout_ms, err);
+    json_object *j = agent_read_answer(c, AGENT_PORTS, timeout_ms, err);
     if (j == NULL)
         return -1;
     int r = agent_ports_parse(j, ports, n, err);

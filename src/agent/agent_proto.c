@@ -24,7 +24,7 @@ const char *agent_frame_type_name(unsigned type)
         [AGENT_READ_FILE] = "read-file", [AGENT_PORTS] = "ports",
         [AGENT_HELD] = "held",           [AGENT_ATTACH] = "attach",
         [AGENT_WRITE_TAR] = "write-tar", [AGENT_READ_TAR] = "read-tar",
-        [AGENT_STAT] = "stat",
+        [AGENT_STAT] = "stat",           [AGENT_PROCESSES] = "processes",
     };
     return type >= 1 && type <= AGENT_TYPE_MAX ? names[type] : "unknown";
 }

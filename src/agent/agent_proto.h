@@ -54,7 +54,14 @@ enum agent_frame_type {
                            * path, its top entry called name), then EXIT {status, size} */
     AGENT_STAT = 19,      /* host: JSON {path}; guest: EXIT {status, type}: "dir", "file",
                            * "other" or "none" (symlinks followed) */
-    AGENT_TYPE_MAX = AGENT_STAT,
+    /* docker top and stats (docs/protocol.md). */
+    AGENT_PROCESSES = 20, /* host: JSON {list}; guest (when list): a PROCESSES frame per
+                           * process, JSON {pid, ppid, uid, gid, user, state, tty,
+                           * start_ms, cpu_ms, rss_kib, vsz_kib, threads, comm, args};
+                           * then EXIT {status, processes, cpus, uptime_ms,
+                           * mem_total_kib, mem_available_kib, net_rx_bytes,
+                           * net_tx_bytes, block_read_bytes, block_write_bytes} */
+    AGENT_TYPE_MAX = AGENT_PROCESSES,
 };
 
 /* When a kept process is ready to be snapshotted (`--snapshot-on`), as the user writes

@@ -47,6 +47,8 @@ void cli_local_time(int64_t unix_time, char *out, size_t n);
 /* docker's tabwriter for its tables (format.c): cells ended by tabs, each column as
  * wide as its widest cell plus 3 spaces. */
 void cli_tabwrite(FILE *out, const char *text, size_t len);
+/* The same with columns min_width wide at the least (docker top's are 20). */
+void cli_tabwrite_min(FILE *out, const char *text, size_t len, size_t min_width);
 
 /* docker's --format for a list command (ps, images): begin parses it (NULL, "" or
  * "table": def; "json": {{json .}}; "table T": T with a header row, header being each
@@ -157,6 +159,9 @@ SM_CMD(kill)
 SM_CMD(pause)
 SM_CMD(unpause)
 SM_CMD(rename)
+SM_CMD(stats)
+SM_CMD(system)
+SM_CMD(top)
 SM_CMD(load)
 SM_CMD(logs)
 SM_CMD(pool)

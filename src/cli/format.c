@@ -80,13 +80,18 @@ void cli_local_time(int64_t unix_time, char *out, size_t n)
     strftime(out, n, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
 }
 
-/* Go's text/tabwriter as docker sets it up (minwidth 10, padding 3, spaces): text is
+/* Go's text/tabwriter as docker sets it up (minwidth 10, or 20 for top; padding 3, spaces): text is
  * lines of cells, each ended by a tab but the last of its line, which is in no column.
  * A column's cells on adjacent lines form a block, padded to its widest cell (in runes)
  * plus 3, 10 at the least; a line with fewer cells ends the blocks of those it lacks. */
 void cli_tabwrite(FILE *out, const char *text, size_t len)
 {
-    enum { MINWIDTH = 10, PADDING = 3 };
+    cli_tabwrite_min(out, text, len, 10);
+}
+
+void cli_tabwrite_min(FILE *out, const char *text, size_t len, size_t min_width)
+{
+    enum { PADDING = 3 };
     struct cell {
         const char *s;
         size_t n, width, block;
@@ -117,7 +122,7 @@ void cli_tabwrite(FILE *out, const char *text, size_t len)
         for (size_t col = 0; col < columns; col++) {
             struct cell *c = &cells[line + col];
             if (col == nopen) {
-                widths[nblocks] = MINWIDTH;
+                widths[nblocks] = min_width;
                 open[nopen++] = nblocks++;
             }
             c->block = open[col];

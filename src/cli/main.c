@@ -32,8 +32,13 @@ static const struct sm_command commands[] = {
     {"rm", "Remove VMs", cmd_rm, cmd_rm_usage},
     {"rmi", "Remove images", cmd_rmi, cmd_rmi_usage},
     {"run", "Run an image as a microVM", cmd_run, cmd_run_usage},
+    {"stats", "Show what running VMs use: CPU, memory, network, disk", cmd_stats,
+     cmd_stats_usage},
     {"stop", "Stop running VMs", cmd_stop, cmd_stop_usage},
+    {"system", "Show the store's disk use (df); remove what no VM needs (prune)", cmd_system,
+     cmd_system_usage},
     {"tag", "Give an image another name", cmd_tag, cmd_tag_usage},
+    {"top", "List the processes of a running VM", cmd_top, cmd_top_usage},
     {"unpause", "Let paused VMs go on", cmd_unpause, cmd_unpause_usage},
     {"wait", "Wait for VMs to stop; print their exit codes", cmd_wait, cmd_wait_usage},
 };

@@ -547,6 +547,63 @@ static bool set_has_hex(const struct digest_set *s, const char *hex)
     return false;
 }
 
+/* Adds the blobs of an image (its manifest, config and layers) to keep; -1 if its
+ * manifest cannot be read. */
+static int add_image_blobs(const struct oci_store *s, const struct store_image *img,
+                           struct digest_set *keep)
+{
+    set_add(keep, img->manifest);
+    set_add(keep, img->config);
+    char *text = NULL;
+    size_t len = 0;
+    sm_error_t e = NULL;
+    struct oci_manifest m;
+    int r = -1;
+    if (store_read_blob(s, img->manifest, OCI_MANIFEST_MAX, &text, &len, &e) == 0 &&
+        oci_manifest_parse(text, len, &m, &e) == 0) {
+        for (size_t j = 0; j < m.n_layers; j++)
+            set_add(keep, m.layers[j].digest);
+        oci_manifest_free(&m);
+        r = 0;
+    }
+    sm_error_release(&e);
+    free(text);
+    return r;
+}
+
+int store_blob_usage(struct oci_store *s, char *const *keep_manifests, size_t nkeep, int64_t *bytes,
+                     int64_t *reclaimable, sm_error_t *err)
+{
+    struct store_image *l;
+    size_t n;
+    *bytes = *reclaimable = 0;
+    if (index_read(s, &l, &n, err) < 0)
+        return -1;
+    struct digest_set keep = {0};
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < nkeep; k++)
+            if (strcmp(l[i].manifest, keep_manifests[k]) == 0) {
+                add_image_blobs(s, &l[i], &keep); /* unreadable: its blobs count as free */
+                break;
+            }
+    store_images_free(l, n);
+    cleanup_free char *dir = xasprintf("%s/blobs/sha256", s->root);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        struct stat st;
+        if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        *bytes += (int64_t)st.st_blocks * 512;
+        if (!set_has_hex(&keep, de->d_name))
+            *reclaimable += (int64_t)st.st_blocks * 512;
+    }
+    if (d)
+        closedir(d);
+    free(keep.d);
+    return 0;
+}
+
 int store_gc(struct oci_store *s, sm_error_t *err)
 {
     cleanup_free char *lockpath = xasprintf("%s/gc.lock", s->root);
@@ -561,29 +618,15 @@ int store_gc(struct oci_store *s, sm_error_t *err)
     }
     struct digest_set keep = {0}, manifests = {0};
     for (size_t i = 0; i < n; i++) {
-        set_add(&keep, l[i].manifest);
         set_add(&manifests, l[i].manifest);
-        set_add(&keep, l[i].config);
-        char *text = NULL;
-        size_t len = 0;
-        sm_error_t e = NULL;
-        struct oci_manifest m;
-        if (store_read_blob(s, l[i].manifest, OCI_MANIFEST_MAX, &text, &len, &e) == 0 &&
-            oci_manifest_parse(text, len, &m, &e) == 0) {
-            for (size_t j = 0; j < m.n_layers; j++)
-                set_add(&keep, m.layers[j].digest);
-            oci_manifest_free(&m);
-        } else {
+        if (add_image_blobs(s, &l[i], &keep) < 0) {
             /* An unreadable manifest: collect nothing rather than guess. */
-            sm_error_release(&e);
-            free(text);
             store_images_free(l, n);
             free(keep.d);
             free(manifests.d);
             close(gc);
             return 0;
         }
-        free(text);
     }
     store_images_free(l, n);
     static const char *const dirs[] = {"blobs/sha256", "rootfs", "tmp", "snapshots"};

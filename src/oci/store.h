@@ -90,4 +90,10 @@ int store_gc(struct oci_store *s, sm_error_t *err);
 
 char *store_rootfs_path(const struct oci_store *s, const char *manifest_digest);
 
+/* The disk space the blobs take (allocated blocks), and the part of it that no image
+ * whose manifest digest is among keep_manifests needs: what removing every other image
+ * would free. */
+int store_blob_usage(struct oci_store *s, char *const *keep_manifests, size_t nkeep, int64_t *bytes,
+                     int64_t *reclaimable, sm_error_t *err);
+
 #endif

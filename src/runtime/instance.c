@@ -89,6 +89,13 @@ static int write_json(const char *path, json_object *o, sm_error_t *err)
     return sm_write_file_replace(path, text, strlen(text), 0600, err);
 }
 
+/* The file pause writes (a user's pause), for callers that know the VMM runs. */
+static bool paused_marker(const struct instance *in)
+{
+    cleanup_free char *marker = instance_path(in, INSTANCE_PAUSED_FILE);
+    return access(marker, F_OK) == 0;
+}
+
 /* Loads <dir>/config.json and state.json into *in (dir is taken over). */
 static int instance_load(char *dir, const char *id, struct instance *in, sm_error_t *err)
 {
@@ -152,7 +159,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
         free(in->status);
         in->status = xstrdup("exited");
         in->exit_code = 137;
-    } else if (strcmp(in->status, "running") == 0 && instance_paused(in)) {
+    } else if (strcmp(in->status, "running") == 0 && paused_marker(in)) {
         free(in->status);
         in->status = xstrdup("paused"); /* docker's State.Status for it */
     }
@@ -161,8 +168,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
 
 bool instance_paused(const struct instance *in)
 {
-    cleanup_free char *marker = instance_path(in, INSTANCE_PAUSED_FILE);
-    return access(marker, F_OK) == 0 && instance_running(in);
+    return paused_marker(in) && instance_running(in);
 }
 
 void instance_hostname(const struct instance *in, char out[64])
@@ -290,16 +296,45 @@ static pid_t monitor_of(const struct instance *in)
     return n > len && memcmp(buf, want, (size_t)len) == 0 && buf[len] == '\0' ? ppid : 0;
 }
 
-int64_t instance_pss_kib(const struct instance *in)
+
+/* A process's user and system time (all its threads'), in nanoseconds; -1 if unknown. */
+static int64_t process_cpu_ns(pid_t pid)
+{
+    char buf[1024];
+    if (read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
+        return -1;
+    const char *after = strrchr(buf, ')'); /* the name in between may hold anything */
+    unsigned long long utime, stime;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (after == NULL || hz <= 0 ||
+        sscanf(after, ") %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) !=
+            2)
+        return -1;
+    return (int64_t)((utime + stime) * (1000000000ull / (unsigned long long)hz));
+}
+
+/* A figure of the VMM's process plus its monitor's (a detached run's); -1 when the VM
+ * does not run or the VMM's cannot be read. */
+static int64_t vmm_and_monitor(const struct instance *in, int64_t (*figure)(pid_t))
 {
     /* The VMM wrote its pid into state.json and holds the lock for as long as it lives:
      * while the lock is held, the pid is that VMM's. */
     if (in->vmm_pid <= 1 || !instance_running(in))
         return -1;
-    int64_t pss = process_pss_kib(in->vmm_pid);
-    pid_t monitor = pss >= 0 ? monitor_of(in) : 0;
-    int64_t more = monitor > 0 ? process_pss_kib(monitor) : -1;
-    return more > 0 ? pss + more : pss;
+    int64_t v = figure(in->vmm_pid);
+    pid_t monitor = v >= 0 ? monitor_of(in) : 0;
+    int64_t more = monitor > 0 ? figure(monitor) : -1;
+    return more > 0 ? v + more : v;
+}
+
+int64_t instance_pss_kib(const struct instance *in)
+{
+    return vmm_and_monitor(in, process_pss_kib);
+}
+
+int64_t instance_cpu_ns(const struct instance *in)
+{
+    return vmm_and_monitor(in, process_cpu_ns);
 }
 
 static bool valid_name(const char *name)
@@ -478,7 +513,7 @@ int instance_find_unpaused(const char *name_or_id, const char *what, struct inst
 {
     if (instance_find_running(name_or_id, what, out, err) < 0)
         return -1;
-    if (instance_paused(out)) {
+    if (paused_marker(out)) { /* it runs: instance_find_running said so */
         instance_release(out);
         return sm_error_set(err, 0, "%s %s: the VM is paused (unpause it first)", what, name_or_id);
     }

@@ -120,6 +120,9 @@ bool instance_idle(const struct instance *in);
  * them), from /proc/<vmm_pid>/smaps_rollup, and of its monitor (a detached run's, the
  * VMM's parent); -1 when the VM is not running or the figure cannot be read. */
 int64_t instance_pss_kib(const struct instance *in);
+/* The CPU time its VMM process (every thread: vCPUs, devices, network) and its monitor
+ * have used on this host, in nanoseconds (clock ticks' resolution); -1 as for PSS. */
+int64_t instance_cpu_ns(const struct instance *in);
 /* Connects to a Unix socket in the instance directory (through a directory descriptor:
  * socket paths are limited to 108 bytes, a store path plus a 64-hex id may be longer).
  * A socket that is not there: "the VM has no network (--network none)" for the

@@ -567,6 +567,9 @@ int sm_pool_create(const struct sm_pool_options *o, struct sm_pool **out, sm_err
         free(c);
         return sm_error_wrap(err, "pool %s", name);
     }
+    /* A pool lives long: it cannot keep `system prune` waiting. Its VMs keep what they
+     * use from being pruned while they run. */
+    run_plan_unhold(&c->plan);
     c->image = xstrdup(o->run->image);
     c->label = xasprintf("(pool %s)", name);
     c->vms_dir = xasprintf("%s/vms", store);

@@ -166,6 +166,7 @@ int run_vmm_start(struct instance *in, struct run_plan *p, pid_t owner, pid_t *v
             return -1;
         spawned = vmm_spawn(in, &vmm, err);
     }
+    run_plan_unhold(p); /* the VMM has opened its snapshot, disk and initramfs */
     if (spawned < 0)
         return -1;
     sm_trace("run: the VMM is ready");
@@ -359,21 +360,15 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
     bool hold = o->forward_signals && !o->detach;
     if (hold)
         run_signals_hold(&caller_mask);
-    if (instance_create(&spec, &in, err) < 0) {
-        if (hold)
-            pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
-        run_plan_release(&p);
-        return sm_error_wrap(err, "run %s", o->image);
-    }
+    int r = -1;
+    *exit_status = 0;
+    if (instance_create(&spec, &in, err) < 0)
+        goto out_plan;
     if (o->cidfile && write_cidfile(o->cidfile, in.id, err) < 0) {
         sm_error_t ignored = NULL;
         instance_remove_dir(&in, &ignored);
         sm_error_release(&ignored);
-        instance_release(&in);
-        run_plan_release(&p);
-        if (hold)
-            pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
-        return sm_error_wrap(err, "run %s", o->image);
+        goto out_instance;
     }
     struct run_process proc = {
         .argv = (const char *const *)p.argv,
@@ -389,8 +384,6 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
         .forward_signals = o->forward_signals != 0,
         .signals_held = hold ? &caller_mask : NULL,
     };
-    int r;
-    *exit_status = 0;
     if (o->detach) {
         r = run_detached(&in, &p, &proc, err);
     } else {
@@ -411,7 +404,9 @@ int sm_run(const struct sm_run_options *o, char **id_out, int *exit_status, sm_e
     }
     if (r == 0 && id_out)
         *id_out = xstrdup(in.id);
+out_instance:
     instance_release(&in);
+out_plan:
     run_plan_release(&p);
     /* Already so if the session started; a signal still held now (the VMM did not start)
      * takes its usual course, the record being gone. */

@@ -43,6 +43,10 @@ struct run_plan {
     /* The main process. */
     char **argv, **env;
     char *workdir, *user;
+    /* gc.lock, held shared from the preparation until the VMM has opened the snapshot,
+     * disk and initramfs chosen here: `system prune` (exclusive) waits meanwhile. */
+    int store_hold_fd;
+    bool store_held;
 };
 
 /* Resolves the image (pulling it if the store lacks it), its root filesystem, the
@@ -53,6 +57,8 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
  * later setting appended after an earlier one would not count. */
 void run_env_set(char ***env, size_t *n, const char *kv);
 void run_plan_release(struct run_plan *p);
+/* Lets gc.lock go (its VMM has opened what the plan chose). */
+void run_plan_unhold(struct run_plan *p);
 
 /* The console line sm-init's kept process prints once frozen; a random nonce follows. */
 #define RUN_WORKLOAD_READY_LINE "supermachine: workload frozen"

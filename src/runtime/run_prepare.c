@@ -51,6 +51,7 @@ static const char *const guest_modules[] = {
 
 void run_plan_release(struct run_plan *p)
 {
+    run_plan_unhold(p);
     if (p->image)
         sm_image_config_free(p->image);
     free(p->rootfs);
@@ -503,6 +504,30 @@ static int check_network(const struct sm_run_options *o, struct run_plan *p, sm_
     return 0;
 }
 
+void run_plan_unhold(struct run_plan *p)
+{
+    if (p->store_held)
+        close(p->store_hold_fd);
+    p->store_held = false;
+}
+
+/* Takes gc.lock shared for the plan (struct run_plan's store_hold_fd). */
+static int hold_store(struct run_plan *p, sm_error_t *err)
+{
+    cleanup_free char *root = sm_store_root(err);
+    if (root == NULL)
+        return -1;
+    if (sm_mkdir_p(root, 0700, err) < 0)
+        return -1;
+    cleanup_free char *path = xasprintf("%s/gc.lock", root);
+    int fd = sm_lock_file(path, false, err);
+    if (fd < 0)
+        return -1;
+    p->store_hold_fd = fd;
+    p->store_held = true;
+    return 0;
+}
+
 int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *err)
 {
     memset(p, 0, sizeof(*p));
@@ -530,7 +555,8 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
                      (unsigned long long)o->shm_size);
         goto fail;
     }
-    if (resolve_image(o, p, err) < 0 || compose_argv(o, p->image, &p->argv, err) < 0)
+    if (hold_store(p, err) < 0 || resolve_image(o, p, err) < 0 ||
+        compose_argv(o, p->image, &p->argv, err) < 0)
         goto fail;
     sm_trace("run: image resolved");
     if (o->publish_all) {

@@ -49,12 +49,20 @@ int sm_parse_signal(const char *text, int *sig, sm_error_t *err)
     return sm_error_set(err, 0, "%s: not a signal", text);
 }
 
-/* A running instance and a hello'd agent connection to it. */
+/* A running instance and a hello'd agent connection to it. A paused VM is refused, or
+ * with unpause let go on first. */
 static int open_running_within(const char *name_or_id, const char *what, int timeout_ms,
-                               struct instance *in, struct agent_conn *c, sm_error_t *err)
+                               bool unpause, struct instance *in, struct agent_conn *c,
+                               sm_error_t *err)
 {
-    if (instance_find_unpaused(name_or_id, what, in, err) < 0)
+    if (!unpause && instance_find_unpaused(name_or_id, what, in, err) < 0)
         return -1;
+    if (unpause && instance_find_running(name_or_id, what, in, err) < 0)
+        return -1;
+    if (unpause && run_unpause_if_paused(in, err) < 0) {
+        instance_release(in);
+        return sm_error_wrap(err, "%s %s", what, name_or_id);
+    }
     if (run_agent_open(in, timeout_ms, c, err) < 0) {
         instance_release(in);
         return sm_error_wrap(err, "%s", what);
@@ -65,7 +73,7 @@ static int open_running_within(const char *name_or_id, const char *what, int tim
 int run_open_running(const char *name_or_id, const char *what, struct instance *in,
                      struct agent_conn *c, sm_error_t *err)
 {
-    return open_running_within(name_or_id, what, AGENT_OPEN_TIMEOUT_MS, in, c, err);
+    return open_running_within(name_or_id, what, AGENT_OPEN_TIMEOUT_MS, false, in, c, err);
 }
 
 static int main_pid_of(struct instance *in)
@@ -99,13 +107,7 @@ int run_kill_main(const char *name_or_id, int sig, int timeout_ms, sm_error_t *e
     struct agent_conn c;
     /* A paused VM goes on first: its agent delivers the signal (docker's kill and stop
      * unpause too). */
-    if (instance_find_running(name_or_id, "kill", &in, err) < 0)
-        return -1;
-    int unpaused = run_unpause_if_paused(&in, err);
-    instance_release(&in);
-    if (unpaused < 0)
-        return sm_error_wrap(err, "kill %s", name_or_id);
-    if (open_running_within(name_or_id, "kill", timeout_ms, &in, &c, err) < 0)
+    if (open_running_within(name_or_id, "kill", timeout_ms, true, &in, &c, err) < 0)
         return -1;
     int pid = main_pid_of(&in);
     int left = (int)((int64_t)(deadline - sm_now_ns()) / 1000000);

@@ -76,6 +76,18 @@ for i in $(seq 50); do [ -s "$D/port" ] && break; sleep 0.1; done
 "$C" --ports "$S" >"$D/ports" || fail "ports"
 grep -qx "127.0.0.1 $(cat "$D/port")" "$D/ports" || fail "listener on $(cat "$D/port") not reported: $(head -c 300 "$D/ports")"
 kill $LISTENER
+# Processes (top and stats), read from /proc (here the host's): a process started here is
+# listed with its parent and command line; the agent itself (this program) is not; the
+# totals hold this host's memory.
+sleep 1001 &
+SLEEPER=$!
+"$C" --processes "$S" >"$D/procs" || fail "processes"
+grep -qx "$SLEEPER $$ $(id -un) [SR] sleep 1001" "$D/procs" || fail "sleep $SLEEPER not listed: $(head -c 2000 "$D/procs")"
+grep -q "^$AGENT " "$D/procs" && fail "the agent ($AGENT) lists itself"
+mem=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+tail -n 1 "$D/procs" | grep -q "^totals processes=$(($(wc -l <"$D/procs") - 1)) cpus=[1-9][0-9]* mem_total_kib=$mem " ||
+    fail "processes' totals: $(tail -n 1 "$D/procs")"
+kill $SLEEPER
 # Signals by pid; a time limit (the process killed, 137); what the process cost.
 sleep 100 &
 SLEEPER=$!
@@ -113,4 +125,4 @@ kill $KEPT; wait $KEPT 2>/dev/null || true
 "$C" --poweroff "$S" || fail "poweroff"
 for i in $(seq 50); do kill -0 $AGENT 2>/dev/null || break; sleep 0.1; done
 kill -0 $AGENT 2>/dev/null && fail "the agent still runs after poweroff"
-echo "agent on a Unix socket: statuses, streams, stdin, tty, users, 20 sessions, garbage, files, ports, signals, timeout, RSS, kept process and attach, poweroff"
+echo "agent on a Unix socket: statuses, streams, stdin, tty, users, 20 sessions, garbage, files, ports, processes, signals, timeout, RSS, kept process and attach, poweroff"

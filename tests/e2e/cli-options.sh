@@ -40,6 +40,17 @@ check "stop: unknown option '--force'; see 'supermachine stop --help'" stop --fo
 check "pause: unknown option '-x'; see 'supermachine pause --help'" pause -x vm
 check "unpause: no VM given; see 'supermachine unpause --help'" unpause
 check "unpause: nosuchvm: no such VM" unpause nosuchvm
+check "top: no VM given; see 'supermachine top --help'" top
+check "top: ps option -L is not supported (-ef, aux, -o LIST)" top vm -L
+check "top: ps -o: unknown field bogus (see supermachine top --help)" top vm -o pid,bogus
+check "top: ps option -o needs a list of fields" top vm -o
+check "top: nosuchvm: no such VM" top nosuchvm
+check "stats: unknown option '-z'; see 'supermachine stats --help'" stats -z
+check "stats nosuchvm: no such VM" stats --no-stream nosuchvm
+check "system: want df or prune; see 'supermachine system --help'" system
+check "system: unknown command 'nope'; see 'supermachine system --help'" system nope
+check "system prune: unknown option '-z'; see 'supermachine system prune --help'" system prune -z
+check "system df: unexpected argument 'x'" system df x
 check "rename: want VM NEW_NAME; see 'supermachine rename --help'" rename onlyone
 check "rename: nosuchvm: no such VM" rename nosuchvm other
 check "pool serve: unknown option '--bogus'; see 'supermachine pool serve --help'" pool serve --bogus p img

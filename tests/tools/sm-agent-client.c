@@ -4,6 +4,7 @@
  * --timeout MS kills it after MS; --stats prints "rss_kib=N duration_ms=N timed_out=B"
  * on stderr at the end. Instead of ARGV: --poweroff; --write PATH (stdin to a new file,
  * mode 0640); --read PATH (to stdout); --ports ("ADDRESS PORT" lines); --signal SIG:PID.
+ * --processes ("PID PPID USER STATE ARGS" lines, then "totals K=V..."), as `top` gets them.
  * --keep starts a kept process (it outlives this connection); --attach (no ARGV)
  * continues the kept process's session. SOCKET "vsock:CID" reaches a guest's agent
  * through AF_VSOCK (a QEMU guest with vhost-vsock, for bench/snapshot's anchor).
@@ -54,14 +55,19 @@ int main(int argc, char **argv)
     bool poweroff = false;
     int c;
     env[nenv++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    static const struct option lo[] = {
-        {"poweroff", no_argument, NULL, 'P'},     {"write", required_argument, NULL, 'W'},
-        {"read", required_argument, NULL, 'R'},   {"ports", no_argument, NULL, 'O'},
-        {"signal", required_argument, NULL, 'S'}, {"timeout", required_argument, NULL, 'T'},
-        {"stats", no_argument, NULL, 'X'},        {"keep", no_argument, NULL, 'K'},
-        {"attach", no_argument, NULL, 'A'},       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"poweroff", no_argument, NULL, 'P'},
+                                       {"write", required_argument, NULL, 'W'},
+                                       {"read", required_argument, NULL, 'R'},
+                                       {"ports", no_argument, NULL, 'O'},
+                                       {"signal", required_argument, NULL, 'S'},
+                                       {"timeout", required_argument, NULL, 'T'},
+                                       {"stats", no_argument, NULL, 'X'},
+                                       {"keep", no_argument, NULL, 'K'},
+                                       {"attach", no_argument, NULL, 'A'},
+                                       {"processes", no_argument, NULL, 'L'},
+                                       {NULL, 0, NULL, 0}};
     const char *write_path = NULL, *read_path = NULL, *signal_spec = NULL;
-    bool ports = false, print_stats = false, attach = false;
+    bool ports = false, print_stats = false, attach = false, processes = false;
     struct agent_exit_stats stats;
     while ((c = getopt_long(argc, argv, "+tiu:w:e:", lo, NULL)) != -1) {
         switch (c) {
@@ -104,6 +110,9 @@ int main(int argc, char **argv)
         case 'A':
             attach = true;
             break;
+        case 'L':
+            processes = true;
+            break;
         case 'X':
             print_stats = true;
             req.stats = &stats;
@@ -112,7 +121,8 @@ int main(int argc, char **argv)
             return 125;
         }
     }
-    bool no_argv = poweroff || write_path || read_path || ports || signal_spec || attach;
+    bool no_argv =
+        poweroff || write_path || read_path || ports || signal_spec || attach || processes;
     if (optind >= argc || (!no_argv && optind + 1 >= argc)) {
         fprintf(stderr, "usage: sm-agent-client SOCKET [-t] [-i] [-u U] [-w D] [-e K=V] ARGV...\n");
         return 125;
@@ -136,7 +146,7 @@ int main(int argc, char **argv)
         free(env);
         return 0;
     }
-    if (write_path || read_path || ports || signal_spec) {
+    if (write_path || read_path || ports || signal_spec || processes) {
         int r;
         if (write_path) {
             r = agent_write_file(&conn, write_path, 0640, (unsigned)getuid(), (unsigned)getgid(), 0,
@@ -151,6 +161,20 @@ int main(int argc, char **argv)
                 printf("%s %u\n", list[i].address, list[i].port);
             if (r == 0)
                 free(list);
+        } else if (processes) {
+            struct sm_process *list;
+            struct sm_vm_usage u;
+            size_t n;
+            r = agent_processes(&conn, &list, &n, &u, 5000, &err);
+            for (size_t i = 0; r == 0 && i < n; i++)
+                printf("%d %d %s %c %s\n", list[i].pid, list[i].ppid, list[i].user, list[i].state,
+                       list[i].args);
+            if (r == 0) {
+                printf("totals processes=%lld cpus=%lld mem_total_kib=%lld net_rx_bytes=%lld\n",
+                       (long long)u.processes, (long long)u.cpus, (long long)u.mem_total_kib,
+                       (long long)u.net_rx_bytes);
+                sm_process_list_free(list, n);
+            }
         } else {
             int sig = 0, pid = 0;
             sscanf(signal_spec, "%d:%d", &sig, &pid);
