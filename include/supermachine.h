@@ -322,6 +322,14 @@ struct sm_run_options {
     /* docker's --shm-size, kept in the VM's record: the size of the guest's /dev/shm in
      * bytes (a tmpfs; rounded up to pages); 0: the tmpfs default, half the guest's RAM. */
     uint64_t shm_size;
+    /* docker's --restart, kept in the VM's record, for detached runs: "no" (NULL: the
+     * same), "on-failure[:MAX]" (its main process is started again in the same VM when
+     * it exits with a status other than 0, MAX times at most; 0 or none: no limit),
+     * "always" or "unless-stopped" (whatever its status). Each restart waits 100 ms,
+     * doubled after each one up to 1 minute, back to 100 ms once the process ran 10 s;
+     * the VM, its files and its ports stay. sm_vm_stop ends it for good, as does the VM
+     * ending (a guest panic). Refused with auto_remove, and for attached runs. */
+    const char *restart;
 };
 /* Runs a VM. Attached: returns when the main process ends, *exit_status its status
  * (docker's: 128+N for a signal). Detached: returns once it runs. *id_out (optional):
@@ -345,6 +353,7 @@ struct sm_vm_info {
     int exit_code;    /* when exited */
     int64_t created;  /* unix seconds */
     int64_t finished; /* unix seconds, 0 while running */
+    int64_t started;  /* unix seconds its main process last (re)started; 0 if unknown */
     int64_t pss_kib;  /* the VM's proportional set size (its VMM process, guest RAM
                        * included; shared snapshot pages split among the clones
                        * mapping them); -1 when not running */
@@ -353,12 +362,13 @@ struct sm_vm_info {
 int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err);
 /* A VM's record as a JSON object (malloc'd), with docker inspect's keys where they mean
  * the same: Id, Name, Created, Image, ImageDigest, Command, State (Status, Running,
- * Paused, ExitCode, Pid: its VMM's, FinishedAt), Config (Hostname, Image, StopSignal: the run's,
+ * Paused, Restarting, ExitCode, Pid: its VMM's, StartedAt: its main process's last
+ * start, FinishedAt), RestartCount, Config (Hostname, Image, StopSignal: the run's,
  * else the image's, absent if neither; StopTimeout: the run's, absent if not given;
  * Labels: the image's and the run's, {} if none), HostConfig (Cpus, MemoryMiB,
- * NetworkMode, AutoRemove, ExtraHosts: --add-host's as given, null if none;
- * ReadonlyRootfs; Tmpfs: path to options, null if none; Dns, DnsSearch, DnsOptions: the
- * run's, [] if none), NetworkSettings (Ports as
+ * NetworkMode, AutoRemove, RestartPolicy {Name, MaximumRetryCount}, ExtraHosts:
+ * --add-host's as given, null if none; ReadonlyRootfs; Tmpfs: path to options, null if
+ * none; Dns, DnsSearch, DnsOptions: the run's, [] if none), NetworkSettings (Ports as
  * docker's), MemoryPssKiB (-1 when it is not running). */
 int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err);
 void sm_vm_list_free(struct sm_vm_info *list, size_t n);
@@ -375,6 +385,13 @@ struct sm_stop_options {
  * is stopped outright (its exit code 137). opts NULL: every default. A VM that does not
  * run is left as it is. */
 int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err);
+/* docker restart for a running detached run: its main process is stopped as
+ * sm_vm_stop_with stops it (the signal, the grace period, then SIGKILL), and its monitor
+ * starts it again in the same VM (its files, ports and other processes stay); returns once
+ * the new process runs. The VM's restart policy (sm_run_options.restart) does not count
+ * it. An attached run's VM is refused (its CLI holds the main process), as is one that
+ * does not run (a VM's state ends with it: run it again). */
+int sm_vm_restart(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err);
 /* sm_vm_stop_with with the VM's own signal and a grace period of timeout_s seconds
  * (more than 86400 counts as 86400). */
 int sm_vm_stop(const char *name_or_id, unsigned timeout_s, sm_error_t *err);

@@ -46,7 +46,7 @@ static int try_connect(const char *path, uint32_t port, int64_t deadline, int *o
     }
     char line[64];
     int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
-    if (sm_write_all(fd, line, (size_t)n) < 0) {
+    if (sm_send_all(fd, line, (size_t)n) < 0) {
         close(fd);
         return 0;
     }

@@ -9,37 +9,39 @@
 
 void cmd_ps_usage(FILE *out)
 {
-    fprintf(out, "Usage: supermachine ps [-a] [-q] [--no-trunc] [-f KEY=VALUE]... [-n N] [-l]\n"
-                 "                       [--format TEMPLATE]\n\n"
-                 "Lists running VMs (with -a, also those that ended), newest first.\n\n"
-                 "  -a, --all           every VM, not only running ones\n"
-                 "  -q, --quiet         only VM ids\n"
-                 "  --no-trunc          full ids and commands\n"
-                 "  -f, --filter K=V    only VMs that match: status=created|running|paused|\n"
-                 "                      exited, name=TEXT (part of the name), id=PREFIX,\n"
-                 "                      ancestor=IMAGE (as run was given it), exited=CODE,\n"
-                 "                      label=KEY or label=KEY=VALUE; a key given twice\n"
-                 "                      matches either value, but each label= must match\n"
-                 "                      (implies -a for status and exited)\n"
-                 "  -n, --last N        the N newest VMs, ended ones included\n"
-                 "  -l, --latest        the newest VM\n"
-                 "  --format TEMPLATE   a Go template per VM, as docker's (docs/cli-format.md),\n"
-                 "                      over docker's fields {{.ID}}, {{.Names}}, {{.Image}},\n"
-                 "                      {{.Command}}, {{.CreatedAt}}, {{.RunningFor}},\n"
-                 "                      {{.Status}}, {{.State}}, {{.Labels}}, {{.Ports}} and\n"
-                 "                      {{.Memory}}; \\t is a tab; 'table TEMPLATE' adds a\n"
-                 "                      header and aligns the columns; 'json': each VM's\n"
-                 "                      fields as a JSON object\n\n"
-                 "MEMORY is the VM's proportional set size (PSS): its VMM process with the\n"
-                 "guest's RAM, pages it shares with other VMs (clones of one snapshot) split\n"
-                 "evenly among them, so the column adds up to the memory the VMs take together;\n"
-                 "'-' when the VM is not running (docs/memory.md).\n");
+    fprintf(out,
+            "Usage: supermachine ps [-a] [-q] [--no-trunc] [-f KEY=VALUE]... [-n N] [-l]\n"
+            "                       [--format TEMPLATE]\n\n"
+            "Lists running VMs (with -a, also those that ended), newest first.\n\n"
+            "  -a, --all           every VM, not only running ones\n"
+            "  -q, --quiet         only VM ids\n"
+            "  --no-trunc          full ids and commands\n"
+            "  -f, --filter K=V    only VMs that match: status=created|running|paused|\n"
+            "                      restarting|exited, name=TEXT (part of the name), id=PREFIX,\n"
+            "                      ancestor=IMAGE (as run was given it), exited=CODE,\n"
+            "                      label=KEY or label=KEY=VALUE; a key given twice\n"
+            "                      matches either value, but each label= must match\n"
+            "                      (implies -a for status and exited)\n"
+            "  -n, --last N        the N newest VMs, ended ones included\n"
+            "  -l, --latest        the newest VM\n"
+            "  --format TEMPLATE   a Go template per VM, as docker's (docs/cli-format.md),\n"
+            "                      over docker's fields {{.ID}}, {{.Names}}, {{.Image}},\n"
+            "                      {{.Command}}, {{.CreatedAt}}, {{.RunningFor}},\n"
+            "                      {{.Status}}, {{.State}}, {{.Labels}}, {{.Ports}} and\n"
+            "                      {{.Memory}}; \\t is a tab; 'table TEMPLATE' adds a\n"
+            "                      header and aligns the columns; 'json': each VM's\n"
+            "                      fields as a JSON object\n\n"
+            "MEMORY is the VM's proportional set size (PSS): its VMM process with the\n"
+            "guest's RAM, pages it shares with other VMs (clones of one snapshot) split\n"
+            "evenly among them, so the column adds up to the memory the VMs take together;\n"
+            "'-' when the VM is not running (docs/memory.md).\n");
 }
 
-/* A VM whose VMM runs: running or paused. */
+/* A VM whose VMM runs: running, paused or restarting its main process. */
 static bool is_up(const struct sm_vm_info *v)
 {
-    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0;
+    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0 ||
+           strcmp(v->status, "restarting") == 0;
 }
 
 /* STATUS as docker words it: "Up 5 minutes", "Up 2 hours (Paused)", "Exited (0) 2 hours
@@ -47,8 +49,11 @@ static bool is_up(const struct sm_vm_info *v)
 static void status_text(const struct sm_vm_info *v, char *out, size_t n)
 {
     char age[64];
-    if (is_up(v)) {
-        int64_t up = (int64_t)time(NULL) - v->created;
+    if (strcmp(v->status, "restarting") == 0) {
+        cli_human_age(v->finished, age, sizeof(age));
+        snprintf(out, n, "Restarting (%d) %s", v->exit_code, age);
+    } else if (is_up(v)) {
+        int64_t up = (int64_t)time(NULL) - (v->started > 0 ? v->started : v->created);
         cli_human_duration(up < 0 ? 0 : up, age, sizeof(age));
         snprintf(out, n, "Up %s%s", age, strcmp(v->status, "paused") == 0 ? " (Paused)" : "");
     } else if (strcmp(v->status, "exited") == 0) {

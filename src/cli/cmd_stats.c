@@ -75,7 +75,8 @@ static uint64_t now_ns(void)
 
 static bool is_up(const struct sm_vm_info *v)
 {
-    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0;
+    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0 ||
+           strcmp(v->status, "restarting") == 0;
 }
 
 /* The VM a name given on the command line means: by name, else by a unique id prefix. */

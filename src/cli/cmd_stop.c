@@ -18,7 +18,9 @@ void cmd_stop_usage(FILE *out)
                  "                         --stop-timeout, else 10\n");
 }
 
-int cmd_stop(int argc, char **argv)
+int cli_stop_like(const char *cmd, int argc, char **argv,
+                  int (*fn)(const char *name_or_id, const struct sm_stop_options *opts,
+                            sm_error_t *err))
 {
     static const struct option longopts[] = {
         {"signal", required_argument, NULL, 's'},
@@ -31,7 +33,7 @@ int cmd_stop(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+:s:t:", longopts, NULL)) != -1) {
         if (c == 't') {
-            if (cli_stop_timeout("stop", "-t", optarg, &o.timeout_s) < 0)
+            if (cli_stop_timeout(cmd, "-t", optarg, &o.timeout_s) < 0)
                 return 125;
         } else if (c == 's') {
             /* Checked once here: a bad one is the command line's error, not each VM's. */
@@ -39,24 +41,29 @@ int cmd_stop(int argc, char **argv)
             sm_error_t err = NULL;
             if (sm_parse_signal(optarg, &sig, &err) < 0) {
                 sm_error_release(&err);
-                return cli_usage_error("stop: -s %s: not a signal (a name such as TERM or USR1, "
+                return cli_usage_error("%s: -s %s: not a signal (a name such as TERM or USR1, "
                                        "or a number)",
-                                       optarg);
+                                       cmd, optarg);
             }
             o.signal = optarg;
         } else {
-            return cli_option_error("stop", c, argv);
+            return cli_option_error(cmd, c, argv);
         }
     }
     if (optind >= argc)
-        return cli_usage_error("stop: no VM given; see 'supermachine stop --help'");
+        return cli_usage_error("%s: no VM given; see 'supermachine %s --help'", cmd, cmd);
     int status = 0;
     for (int i = optind; i < argc; i++) {
         sm_error_t err = NULL;
-        if (sm_vm_stop_with(argv[i], &o, &err) < 0)
+        if (fn(argv[i], &o, &err) < 0)
             status = cli_fail(&err);
         else
             printf("%s\n", argv[i]);
     }
     return status;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+    return cli_stop_like("stop", argc, argv, sm_vm_stop_with);
 }

@@ -97,6 +97,11 @@ int cli_vm_option(const char *cmd, int c, const char *arg, struct sm_run_options
 /* A grace period of `stop` (its -t, run's --stop-timeout): whole seconds from 0 to
  * 86400. -1: the error, naming cmd and opt, was printed (exit 125). */
 int cli_stop_timeout(const char *cmd, const char *opt, const char *arg, int *seconds);
+/* stop's command line (-s, -t, VMs) for stop and restart (cmd_stop.c): fn on each VM,
+ * whose name is printed when it succeeds. */
+int cli_stop_like(const char *cmd, int argc, char **argv,
+                  int (*fn)(const char *name_or_id, const struct sm_stop_options *opts,
+                            sm_error_t *err));
 /* Appends s to the NULL-terminated array *v of *n strings. */
 void cli_push(const char ***v, size_t *n, const char *s);
 /* An -e argument as docker takes it: "K=V" as is; a bare name K passes this environment's
@@ -159,6 +164,7 @@ SM_CMD(kill)
 SM_CMD(pause)
 SM_CMD(unpause)
 SM_CMD(rename)
+SM_CMD(restart)
 SM_CMD(stats)
 SM_CMD(system)
 SM_CMD(top)

@@ -16,6 +16,7 @@ enum {
     OPT_ENV_FILE,
     OPT_STOP_SIGNAL,
     OPT_STOP_TIMEOUT,
+    OPT_RESTART,
     OPT_ADD_HOST,
     OPT_READ_ONLY,
     OPT_TMPFS,
@@ -71,6 +72,7 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
         {"publish-all", no_argument, NULL, 'P'},
         {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
         {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+        {"restart", required_argument, NULL, OPT_RESTART},
         {"add-host", required_argument, NULL, OPT_ADD_HOST},
         {"read-only", no_argument, NULL, OPT_READ_ONLY},
         {"tmpfs", required_argument, NULL, OPT_TMPFS},
@@ -144,6 +146,9 @@ int cli_run_args_parse(const char *cmd, int argc, char **argv, struct cli_run_ar
             break;
         case OPT_STOP_SIGNAL:
             o->stop_signal = optarg; /* checked by the library */
+            break;
+        case OPT_RESTART:
+            o->restart = optarg; /* checked by the library */
             break;
         case OPT_STOP_TIMEOUT:
             if (cli_stop_timeout(cmd, "--stop-timeout", optarg, &o->stop_timeout) < 0)

@@ -265,11 +265,11 @@ char **sm_json_strv(struct json_object *arr)
     return v;
 }
 
-int sm_write_all(int fd, const void *buf, size_t len)
+static int write_loop(int fd, const void *buf, size_t len, bool socket)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t w = write(fd, p, len);
+        ssize_t w = socket ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -279,6 +279,16 @@ int sm_write_all(int fd, const void *buf, size_t len)
         len -= (size_t)w;
     }
     return 0;
+}
+
+int sm_write_all(int fd, const void *buf, size_t len)
+{
+    return write_loop(fd, buf, len, false);
+}
+
+int sm_send_all(int fd, const void *buf, size_t len)
+{
+    return write_loop(fd, buf, len, true);
 }
 
 int sm_fd_above_stdio(int fd)

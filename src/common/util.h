@@ -70,6 +70,9 @@ int sm_mkdir_p(const char *path, mode_t mode, sm_error_t *err);
 /* write(2)/read(2) loops that retry on EINTR and short counts. read_full returns the
  * number of bytes read (less than len only at end of file) or -1 with errno set. */
 int sm_write_all(int fd, const void *buf, size_t len);
+/* The same on a socket, with MSG_NOSIGNAL: a peer that went away (a VMM that is ending)
+ * is -1 with EPIPE, never a SIGPIPE that kills the library's caller. */
+int sm_send_all(int fd, const void *buf, size_t len);
 /* fd moved to 3 or above (close-on-exec; the original closed), for a caller that closed
  * some of 0-2: a spawn's moves into 0, 1 and 2 must not overwrite a descriptor still to
  * be moved. fd < 0 passes through; -1 (errno set) when it cannot be moved. */

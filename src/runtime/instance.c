@@ -53,6 +53,7 @@ void instance_release(struct instance *in)
     free(in->command);
     free(in->hostname);
     free(in->stop_signal);
+    free(in->restart);
     sm_strv_free(in->extra_hosts);
     sm_strv_free(in->tmpfs);
     sm_strv_free(in->dns);
@@ -89,6 +90,21 @@ static int write_json(const char *path, json_object *o, sm_error_t *err)
     return sm_write_file_replace(path, text, strlen(text), 0600, err);
 }
 
+int instance_restart_count(const struct instance *in)
+{
+    cleanup_free char *path = instance_path(in, INSTANCE_RESTARTS_FILE);
+    char *text = NULL;
+    size_t len;
+    sm_error_t ignored = NULL;
+    if (sm_read_file(path, 32, &text, &len, &ignored) < 0) {
+        sm_error_release(&ignored);
+        return 0;
+    }
+    long v = strtol(text, NULL, 10);
+    free(text);
+    return v > 0 && v < INT32_MAX ? (int)v : 0;
+}
+
 /* The file pause writes (a user's pause), for callers that know the VMM runs. */
 static bool paused_marker(const struct instance *in)
 {
@@ -116,6 +132,8 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     in->created = sm_json_int(cfg, "created");
     const char *stop_signal = sm_json_str(cfg, "stop_signal");
     in->stop_signal = stop_signal ? xstrdup(stop_signal) : NULL;
+    const char *restart = sm_json_str(cfg, "restart");
+    in->restart = restart ? xstrdup(restart) : NULL;
     json_object *v;
     int64_t t =
         json_object_object_get_ex(cfg, "stop_timeout", &v) && json_object_is_type(v, json_type_int)
@@ -148,6 +166,7 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
         in->status = xstrdup(sm_json_str(st, "status") ? sm_json_str(st, "status") : "created");
         in->exit_code = (int)sm_json_int(st, "exit_code");
         in->finished = sm_json_int(st, "finished");
+        in->started = sm_json_int(st, "started");
         in->vmm_pid = (pid_t)sm_json_int(st, "vmm_pid");
         json_object_put(st);
     } else {
@@ -155,7 +174,8 @@ static int instance_load(char *dir, const char *id, struct instance *in, sm_erro
     }
     /* A VMM that died without recording its end (killed, host crash) left "running"
      * behind: the lock tells the truth. */
-    if (strcmp(in->status, "running") == 0 && !instance_running(in)) {
+    bool up = strcmp(in->status, "running") == 0 || strcmp(in->status, "restarting") == 0;
+    if (up && !instance_running(in)) {
         free(in->status);
         in->status = xstrdup("exited");
         in->exit_code = 137;
@@ -296,7 +316,6 @@ static pid_t monitor_of(const struct instance *in)
     return n > len && memcmp(buf, want, (size_t)len) == 0 && buf[len] == '\0' ? ppid : 0;
 }
 
-
 /* A process's user and system time (all its threads'), in nanoseconds; -1 if unknown. */
 static int64_t process_cpu_ns(pid_t pid)
 {
@@ -311,6 +330,11 @@ static int64_t process_cpu_ns(pid_t pid)
             2)
         return -1;
     return (int64_t)((utime + stime) * (1000000000ull / (unsigned long long)hz));
+}
+
+pid_t instance_monitor(const struct instance *in)
+{
+    return in->vmm_pid > 1 && instance_running(in) ? monitor_of(in) : 0;
 }
 
 /* A figure of the VMM's process plus its monitor's (a detached run's); -1 when the VM
@@ -611,6 +635,7 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
     out->created = time(NULL);
     out->auto_remove = spec->auto_remove;
     out->stop_signal = spec->stop_signal ? xstrdup(spec->stop_signal) : NULL;
+    out->restart = spec->restart ? xstrdup(spec->restart) : NULL;
     out->stop_timeout = spec->has_stop_timeout ? spec->stop_timeout : -1;
     json_object *extra = sm_json_array(spec->extra_hosts); /* NULL when there are none */
     out->extra_hosts = sm_json_strv(extra);
@@ -646,6 +671,8 @@ int instance_create(const struct instance_spec *spec, struct instance *out, sm_e
         json_object_object_add(cfg, "hostname", json_object_new_string(out->hostname));
     if (out->stop_signal)
         json_object_object_add(cfg, "stop_signal", json_object_new_string(out->stop_signal));
+    if (out->restart)
+        json_object_object_add(cfg, "restart", json_object_new_string(out->restart));
     if (out->stop_timeout >= 0)
         json_object_object_add(cfg, "stop_timeout", json_object_new_int(out->stop_timeout));
     if (extra)
@@ -694,9 +721,21 @@ int instance_set_state(struct instance *in, const char *status, int exit_code, p
     json_object_object_add(st, "status", json_object_new_string(status));
     json_object_object_add(st, "exit_code", json_object_new_int(exit_code));
     json_object_object_add(st, "vmm_pid", json_object_new_int(vmm_pid));
-    int64_t finished = strcmp(status, "exited") == 0 ? time(NULL) : 0;
+    /* a restarting process's end too: ps shows "Restarting (1) 2 seconds ago" */
+    int64_t finished =
+        strcmp(status, "exited") == 0 || strcmp(status, "restarting") == 0 ? time(NULL) : 0;
     json_object_object_add(st, "finished", json_object_new_int64(finished));
     cleanup_free char *path = instance_path(in, "state.json");
+    /* When the main process last started (docker's StartedAt, ps's "Up"): now for
+     * "running" (the VMM's start, a restart), else what the file says (another process,
+     * a restart's monitor, may have written it since this one loaded the record). */
+    int64_t started = time(NULL);
+    if (strcmp(status, "running") != 0) {
+        json_object *old = json_object_from_file(path);
+        started = old ? sm_json_int(old, "started") : 0;
+        json_object_put(old);
+    }
+    json_object_object_add(st, "started", json_object_new_int64(started));
     int r = write_json(path, st, err);
     json_object_put(st);
     if (r == 0) {
@@ -705,6 +744,7 @@ int instance_set_state(struct instance *in, const char *status, int exit_code, p
         in->exit_code = exit_code;
         in->vmm_pid = vmm_pid;
         in->finished = finished;
+        in->started = started;
     }
     return r;
 }
@@ -769,7 +809,7 @@ int instance_request(const struct instance *in, const char *file, const char *re
         return -1;
     char line[NET_CONTROL_LINE];
     int n = snprintf(line, sizeof(line), "%s\n", request);
-    if (n < 0 || (size_t)n >= sizeof(line) || sm_write_all(fd, line, (size_t)n) < 0) {
+    if (n < 0 || (size_t)n >= sizeof(line) || sm_send_all(fd, line, (size_t)n) < 0) {
         close(fd);
         return sm_error_set(err, errno, "%s did not take the request", file);
     }

@@ -26,6 +26,7 @@ struct instance {
      * when not. */
     char *stop_signal;
     int stop_timeout;
+    char *restart;      /* docker's --restart, as given; NULL: none ("no") */
     char **extra_hosts; /* docker's --add-host, as given; NULL: none */
     bool read_only;     /* docker's --read-only */
     char **tmpfs;       /* docker's --tmpfs, as given; NULL: none */
@@ -43,6 +44,7 @@ struct instance {
     char *status;     /* "created", "running", "exited" */
     int exit_code;    /* valid when status is "exited" */
     int64_t finished; /* unix seconds, 0 if not */
+    int64_t started;  /* unix seconds the main process last started; 0 if unknown */
     pid_t vmm_pid;
     bool auto_remove;
 };
@@ -56,6 +58,7 @@ struct instance_spec {
     const char *hostname; /* NULL: the id's first 12 */
     bool auto_remove;
     const char *stop_signal; /* NULL: not given */
+    const char *restart;     /* docker's --restart; NULL: not given */
     bool has_stop_timeout;
     int stop_timeout;               /* seconds, with has_stop_timeout */
     const char *const *extra_hosts; /* NULL-terminated; NULL: none */
@@ -106,6 +109,19 @@ bool instance_running(const struct instance *in);
 /* Written by sm_vm_pause, removed by sm_vm_unpause (vm_pause.c): the VM's vCPUs are
  * parked. Its status then reads "paused". */
 #define INSTANCE_PAUSED_FILE "paused"
+/* Left by `stop` before it signals the main process: a restart policy (docker's
+ * --restart) does not start it again. */
+#define INSTANCE_STOPPING_FILE "stopping"
+/* How many times a restart policy started the main process again (a number a line). */
+#define INSTANCE_RESTARTS_FILE "restarts"
+/* That count; 0 when there is none. */
+int instance_restart_count(const struct instance *in);
+/* Left by `restart` before it stops the main process: the monitor starts it again
+ * whatever the policy, and removes the file when it has. */
+#define INSTANCE_RESTART_FILE "restart-requested"
+/* The pid of the monitor of a running detached run (the VMM's parent); 0 when the VM
+ * does not run or its owner is not one (an attached run's CLI, a pool). */
+pid_t instance_monitor(const struct instance *in);
 /* Running, and paused. */
 bool instance_paused(const struct instance *in);
 /* Waits up to timeout_ms (< 0: for ever) for the VM to stop running: true once it has.

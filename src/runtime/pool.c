@@ -534,6 +534,7 @@ static int check_run_options(const struct sm_run_options *r, sm_error_t *err)
                       : r->tty || r->interactive                  ? "a terminal or stdin"
                       : r->detach || r->auto_remove               ? "detach or auto-remove"
                       : r->stop_signal || r->stop_timeout_set     ? "a stop signal or timeout"
+                      : r->restart                                ? "a restart policy"
                       : r->extra_hosts && r->extra_hosts[0]       ? "hosts to add"
                       : r->read_only || (r->tmpfs && r->tmpfs[0]) ? "--read-only or --tmpfs"
                       : r->labels && r->labels[0]                 ? "labels"

@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "net/net_policy.h"
 #include "runtime/run.h"
+#include "runtime/run_restart.h"
 #include "runtime/vmm_process.h"
 
 /* How long the agent may take to answer after the VMM starts: a cold boot on a slow or
@@ -174,6 +175,107 @@ int run_vmm_start(struct instance *in, struct run_plan *p, pid_t owner, pid_t *v
     return 0;
 }
 
+/* Whether `stop` has begun (it leaves the file before it signals the main process): the
+ * process ends for good then, whatever the restart policy. */
+static bool stopping(struct instance *in)
+{
+    cleanup_free char *path = instance_path(in, INSTANCE_STOPPING_FILE);
+    return access(path, F_OK) == 0;
+}
+
+/* Whether `restart` asked for the main process to start again (and takes the request). */
+static bool restart_requested(struct instance *in)
+{
+    cleanup_free char *path = instance_path(in, INSTANCE_RESTART_FILE);
+    return access(path, F_OK) == 0;
+}
+
+/* Waits ms unless the VM is being stopped or has ended meanwhile, or the monitor is told
+ * to stop (SIGTERM, SIGINT: `stop` when it finds no process to signal); false then. */
+static bool restart_wait(struct instance *in, unsigned ms)
+{
+    sigset_t stop_signals, old;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
+    uint64_t end = sm_now_ns() + (uint64_t)ms * 1000000;
+    bool waited = false;
+    for (;;) {
+        if (stopping(in) || !instance_running(in))
+            break;
+        uint64_t now = sm_now_ns();
+        if (now >= end || restart_requested(in)) { /* `restart` does not wait */
+            waited = true;
+            break;
+        }
+        uint64_t left = end - now;
+        struct timespec step = {0, (long)(left < 50000000 ? left : 50000000)};
+        if (sigtimedwait(&stop_signals, NULL, &step) > 0)
+            break;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return waited;
+}
+
+/* docker's --restart in a detached run's monitor: the main process is started again in
+ * the same VM (its files, ports and other processes stay) while the policy wants it and
+ * nobody stops the VM. The record says "restarting" meanwhile, its exit code the last
+ * one; `restarts` counts them (inspect's RestartCount). */
+static int run_restarts(struct instance *in, const struct run_plan *p,
+                        const struct run_process *main_proc, uint64_t started_ns, int *exit_status,
+                        sm_error_t *err)
+{
+    struct run_restart policy;
+    if (run_restart_parse(p->restart, &policy, err) < 0)
+        return -1;
+    unsigned restarts = 0, delay_ms = 0;
+    int r = 0;
+    for (;;) {
+        bool asked = restart_requested(in);
+        if (r != 0 || stopping(in) ||
+            (!asked && !run_restart_wanted(&policy, *exit_status, restarts)))
+            break;
+        sm_error_t ignored = NULL;
+        record_main_exit(in, *exit_status); /* the VM's status if it is stopped meanwhile */
+        if (!asked) {
+            unsigned wait_ms =
+                run_restart_delay_ms(&delay_ms, (sm_now_ns() - started_ns) / 1000000);
+            instance_set_state(in, "restarting", *exit_status, in->vmm_pid, &ignored);
+            sm_error_release(&ignored);
+            if (!restart_wait(in, wait_ms))
+                break;
+            asked = restart_requested(in); /* `restart` came during the wait */
+        }
+        if (!asked) {
+            restarts++; /* docker's RestartCount counts the policy's, not `restart`'s */
+            char count[16];
+            int n = snprintf(count, sizeof(count), "%u\n", restarts);
+            cleanup_free char *count_path = instance_path(in, INSTANCE_RESTARTS_FILE);
+            sm_write_file_replace(count_path, count, (size_t)n, 0600, &ignored);
+            sm_error_release(&ignored);
+        }
+        instance_set_state(in, "running", 0, in->vmm_pid, &ignored); /* StartedAt: now */
+        sm_error_release(&ignored);
+        dprintf(main_proc->err_fd >= 0 ? main_proc->err_fd : 2,
+                "supermachine: restarting the main process (exit %d; %s)\n", *exit_status,
+                asked ? "supermachine restart" : p->restart);
+        struct run_process again = *main_proc;
+        again.attach = false;
+        again.snapshot_on = again.marker = again.workload_snapshot = NULL;
+        again.held = NULL;
+        again.ready_fd = NULL;
+        again.signals_held = NULL;
+        if (asked) { /* taken; `restart` sees the new process in main.pid */
+            cleanup_free char *asked_path = instance_path(in, INSTANCE_RESTART_FILE);
+            unlink(asked_path);
+        }
+        started_ns = sm_now_ns();
+        r = run_attached(in, &again, run_agent_timeout_ms(), exit_status, err);
+    }
+    return r;
+}
+
 /* Starts the VMM and runs the main process attached to proc's descriptors; the VM ends
  * with it. */
 static int run_session(struct instance *in, struct run_plan *p, const struct run_process *proc,
@@ -195,6 +297,7 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
         if (mp.held == NULL)
             mp.held = &held;
     }
+    uint64_t started_ns = sm_now_ns();
     int r = run_attached(in, &mp, run_agent_timeout_ms(), exit_status, err);
     if (r == 0 && mp.snapshot_on && !*mp.held && !mp.bake_only)
         dprintf(mp.err_fd >= 0 ? mp.err_fd : 2,
@@ -203,6 +306,10 @@ static int run_session(struct instance *in, struct run_plan *p, const struct run
                 p->snapshot_on);
     if (r == 0) /* still unsent if it could not start (127, say): its log says why */
         run_signal_ready(ready_fd);
+    if (r == 0 && ready_fd) { /* a detached run's: --restart, and `restart` */
+        in->vmm_pid = vmm;
+        r = run_restarts(in, p, &mp, started_ns, exit_status, err);
+    }
     if (r == RUN_STOPPED_BY_SIGNAL) {
         /* Told to stop before the process ran (Ctrl-C while a first run boots): nothing in
          * the guest to wait for. */
@@ -311,6 +418,7 @@ static struct instance_spec run_instance_spec(const struct sm_run_options *o,
         .hostname = o->hostname,
         .auto_remove = o->auto_remove != 0,
         .stop_signal = o->stop_signal,
+        .restart = p->restart,
         .has_stop_timeout = o->stop_timeout_set != 0,
         .stop_timeout = o->stop_timeout,
         .extra_hosts = o->extra_hosts,

@@ -40,9 +40,10 @@ struct run_plan {
     bool network;
     bool allow_host_loopback;
     char **publish, **egress_allow, **egress_deny; /* NULL-terminated, never NULL */
-    /* The main process. */
+    /* The main process, and docker's --restart for it (NULL: no). */
     char **argv, **env;
     char *workdir, *user;
+    char *restart;
     /* gc.lock, held shared from the preparation until the VMM has opened the snapshot,
      * disk and initramfs chosen here: `system prune` (exclusive) waits meanwhile. */
     int store_hold_fd;
@@ -127,6 +128,8 @@ void exec_detached_body(struct instance *in, const struct run_process *proc, int
 /* A paused VM (sm_vm_pause) goes on again; no-op for one that is not. For stop and kill,
  * which let a paused VM go on first, as docker's do. */
 int run_unpause_if_paused(const struct instance *in, sm_error_t *err);
+/* The guest pid of the VM's main process (main.pid), -1 if none was recorded. */
+int run_main_pid(struct instance *in);
 /* Connects to the instance's agent and says hello (waiting up to timeout_ms for it). */
 int run_agent_open(struct instance *in, int timeout_ms, struct agent_conn *conn, sm_error_t *err);
 /* Blocks the signals run_attached forwards, saving the caller's mask in *saved: from the

@@ -63,6 +63,7 @@ static json_object *plan_to_json(const struct run_plan *p)
     sm_json_set_strv(o, "env", (const char *const *)p->env);
     sm_json_set_str(o, "workdir", p->workdir);
     sm_json_set_str(o, "user", p->user);
+    sm_json_set_str(o, "restart", p->restart);
     return o;
 }
 
@@ -130,6 +131,7 @@ static int plan_from_json(json_object *o, struct run_plan *p, sm_error_t *err)
     p->env = get_strv(o, "env");
     p->workdir = get_str(o, "workdir");
     p->user = get_str(o, "user");
+    p->restart = get_str(o, "restart");
     if (p->rootfs == NULL || p->memory_mib == 0 || p->argv[0] == NULL ||
         (p->snapshot_on && p->workload_snapshot == NULL))
         return sm_error_set(err, 0, "an incomplete plan");

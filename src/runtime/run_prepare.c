@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "net/net_policy.h"
 #include "runtime/run.h"
+#include "runtime/run_restart.h"
 #include "runtime/vmm_process.h"
 #include "vmm/vm.h"
 
@@ -66,6 +67,7 @@ void run_plan_release(struct run_plan *p)
     sm_strv_free(p->env);
     free(p->workdir);
     free(p->user);
+    free(p->restart);
     sm_strv_free(p->publish);
     sm_strv_free(p->egress_allow);
     sm_strv_free(p->egress_deny);
@@ -271,6 +273,16 @@ static int check_stop(const struct sm_run_options *o, sm_error_t *err)
     if (o->stop_timeout_set && (o->stop_timeout < 0 || o->stop_timeout > SM_STOP_TIMEOUT_MAX))
         return sm_error_set(err, 0, "--stop-timeout %d: want seconds from 0 to %d", o->stop_timeout,
                             SM_STOP_TIMEOUT_MAX);
+    struct run_restart restart;
+    if (run_restart_parse(o->restart, &restart, err) < 0)
+        return -1;
+    if (restart.kind != RUN_RESTART_NO && o->auto_remove)
+        return sm_error_set(err, 0, "--restart %s: conflicts with --rm", o->restart);
+    if (restart.kind != RUN_RESTART_NO && !o->detach)
+        return sm_error_set(err, 0,
+                            "--restart %s: needs -d (a detached run's monitor starts the "
+                            "process again)",
+                            o->restart);
     return 0;
 }
 
@@ -576,6 +588,7 @@ int run_prepare(const struct sm_run_options *o, struct run_plan *p, sm_error_t *
     p->workdir = xstrdup(wd && *wd ? wd : "/");
     const char *user = o->user ? o->user : p->image->user;
     p->user = xstrdup(user && *user ? user : "0");
+    p->restart = o->restart && strcmp(o->restart, "no") != 0 ? xstrdup(o->restart) : NULL;
     if (sm_image_rootfs(o->image, &p->rootfs, err) < 0)
         goto fail;
     sm_trace("run: root image found");

@@ -29,6 +29,7 @@ int sm_vm_list(struct sm_vm_info **out, size_t *n, sm_error_t *err)
         info[i].exit_code = list[i].exit_code;
         info[i].created = list[i].created;
         info[i].finished = list[i].finished;
+        info[i].started = list[i].started;
         info[i].pss_kib = instance_pss_kib(&list[i]);
         info[i].labels = list[i].labels;
         list[i].labels = NULL; /* handed over */
@@ -91,15 +92,98 @@ int sm_vm_rename(const char *name_or_id, const char *new_name, sm_error_t *err)
     return instance_rename(name_or_id, new_name, err) < 0 ? sm_error_wrap(err, "rename") : 0;
 }
 
+/* A stop's or restart's signal (0: the VM's own) and grace period, checked. */
+static int stop_options(const char *what, const char *name_or_id,
+                        const struct sm_stop_options *opts, int *sig, int *timeout_s,
+                        sm_error_t *err)
+{
+    *sig = 0;
+    if (opts && opts->signal && sm_parse_signal(opts->signal, sig, err) < 0)
+        return sm_error_wrap(err, "%s %s", what, name_or_id);
+    *timeout_s = opts ? opts->timeout_s : SM_STOP_TIMEOUT_VM;
+    if (*timeout_s != SM_STOP_TIMEOUT_VM && (*timeout_s < 0 || *timeout_s > SM_STOP_TIMEOUT_MAX))
+        return sm_error_set(err, 0, "%s %s: a grace period of %d s: want 0 to %d", what, name_or_id,
+                            *timeout_s, SM_STOP_TIMEOUT_MAX);
+    return 0;
+}
+
+/* Until main.pid names another process than old and `restart`'s request was taken; false
+ * once the VM has stopped or timeout_ms passed. */
+static bool restarted(struct instance *in, int old, int timeout_ms)
+{
+    cleanup_free char *asked = instance_path(in, INSTANCE_RESTART_FILE);
+    uint64_t end = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
+    while (instance_running(in)) {
+        int now = run_main_pid(in);
+        if (access(asked, F_OK) != 0 && now > 0 && now != old)
+            return true;
+        if (sm_now_ns() >= end)
+            return false;
+        struct timespec step = {0, 50000000};
+        nanosleep(&step, NULL);
+    }
+    return false;
+}
+
+int sm_vm_restart(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err)
+{
+    int sig, timeout_s;
+    if (stop_options("restart", name_or_id, opts, &sig, &timeout_s, err) < 0)
+        return -1;
+    struct instance in;
+    if (instance_find_running(name_or_id, "restart", &in, err) < 0)
+        return -1;
+    int r = 0;
+    char *asked = instance_path(&in, INSTANCE_RESTART_FILE); /* freed at out: no cleanup
+                                                              * attribute past a goto */
+    if (instance_monitor(&in) <= 0) {
+        r = sm_error_set(err, 0,
+                         "restart %s: only a detached run's main process starts again (this "
+                         "VM's is its attached run's, or it has none)",
+                         name_or_id);
+        goto out;
+    }
+    if (run_unpause_if_paused(&in, err) < 0) {
+        r = sm_error_wrap(err, "restart %s", name_or_id);
+        goto out;
+    }
+    if (sig == 0)
+        sig = default_stop_signal(&in);
+    if (timeout_s == SM_STOP_TIMEOUT_VM)
+        timeout_s = in.stop_timeout >= 0 ? in.stop_timeout : 10;
+    int old = run_main_pid(&in);
+    if (sm_write_file_replace(asked, "", 0, 0600, err) < 0) {
+        r = sm_error_wrap(err, "restart %s", name_or_id);
+        goto out;
+    }
+    /* As docker's: stop's signal, the grace period, then SIGKILL; the monitor starts the
+     * process again when it ends (at once, if it was waiting out a restart delay). */
+    sm_error_t why = NULL;
+    run_kill_main(in.id, sig, timeout_s > 0 ? timeout_s * 1000 : 1, &why);
+    sm_error_release(&why);
+    bool done = restarted(&in, old, timeout_s * 1000);
+    if (!done && instance_running(&in)) {
+        run_kill_main(in.id, SIGKILL, AGENT_RUNNING_TIMEOUT_MS, &why);
+        sm_error_release(&why);
+        done = restarted(&in, old, AGENT_RUNNING_TIMEOUT_MS);
+    }
+    if (!done) {
+        unlink(asked);
+        r = sm_error_set(err, 0, "restart %s: %s", name_or_id,
+                         instance_running(&in) ? "its main process did not start again"
+                                               : "the VM ended");
+    }
+out:
+    free(asked);
+    instance_release(&in);
+    return r;
+}
+
 int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err)
 {
-    int sig = 0;
-    if (opts && opts->signal && sm_parse_signal(opts->signal, &sig, err) < 0)
-        return sm_error_wrap(err, "stop %s", name_or_id);
-    int timeout_s = opts ? opts->timeout_s : SM_STOP_TIMEOUT_VM;
-    if (timeout_s != SM_STOP_TIMEOUT_VM && (timeout_s < 0 || timeout_s > SM_STOP_TIMEOUT_MAX))
-        return sm_error_set(err, 0, "stop %s: a grace period of %d s: want 0 to %d", name_or_id,
-                            timeout_s, SM_STOP_TIMEOUT_MAX);
+    int sig, timeout_s;
+    if (stop_options("stop", name_or_id, opts, &sig, &timeout_s, err) < 0)
+        return -1;
     struct instance in;
     if (instance_find(name_or_id, &in, err) < 0)
         return sm_error_wrap(err, "stop");
@@ -112,6 +196,11 @@ int sm_vm_stop_with(const char *name_or_id, const struct sm_stop_options *opts, 
     sm_error_t unpausing = NULL;
     run_unpause_if_paused(&in, &unpausing);
     sm_error_release(&unpausing);
+    /* A restart policy must not start the main process again once it ends now. */
+    cleanup_free char *stopping = instance_path(&in, INSTANCE_STOPPING_FILE);
+    sm_error_t marking = NULL;
+    sm_write_file_replace(stopping, "", 0, 0600, &marking);
+    sm_error_release(&marking);
     /* As docker: the signal to the main process through the agent, then, after the grace
      * period, the VM is stopped outright. */
     if (sig == 0)

@@ -76,7 +76,7 @@ int run_open_running(const char *name_or_id, const char *what, struct instance *
     return open_running_within(name_or_id, what, AGENT_OPEN_TIMEOUT_MS, false, in, c, err);
 }
 
-static int main_pid_of(struct instance *in)
+int run_main_pid(struct instance *in)
 {
     cleanup_free char *path = instance_path(in, "main.pid");
     char *text = NULL;
@@ -109,7 +109,7 @@ int run_kill_main(const char *name_or_id, int sig, int timeout_ms, sm_error_t *e
      * unpause too). */
     if (open_running_within(name_or_id, "kill", timeout_ms, true, &in, &c, err) < 0)
         return -1;
-    int pid = main_pid_of(&in);
+    int pid = run_main_pid(&in);
     int left = (int)((int64_t)(deadline - sm_now_ns()) / 1000000);
     int r;
     if (pid < 0)

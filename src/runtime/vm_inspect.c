@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "runtime/instance.h"
+#include "runtime/run_restart.h"
 
 /* RFC 3339 in UTC, as docker prints times; docker's zero time for "never". */
 static json_object *json_time(int64_t unix_seconds)
@@ -47,6 +48,18 @@ static void add_host_config(json_object *o, const struct instance *in)
     sm_error_release(&ignored);
     json_object *host = json_object_new_object();
     json_object_object_add(host, "AutoRemove", json_object_new_boolean(in->auto_remove));
+    /* docker's {"Name": "no", "MaximumRetryCount": 0} */
+    struct run_restart restart;
+    sm_error_t bad = NULL;
+    if (run_restart_parse(in->restart, &restart, &bad) < 0) {
+        sm_error_release(&bad);
+        restart = (struct run_restart){RUN_RESTART_NO, 0};
+    }
+    json_object *policy = json_object_new_object();
+    json_object_object_add(policy, "Name", json_object_new_string(run_restart_name(&restart)));
+    json_object_object_add(policy, "MaximumRetryCount",
+                           json_object_new_int((int)restart.max_retries));
+    json_object_object_add(host, "RestartPolicy", policy);
     /* docker's null when there are none */
     json_object_object_add(host, "ExtraHosts", sm_json_array((const char *const *)in->extra_hosts));
     json_object_object_add(host, "ReadonlyRootfs", json_object_new_boolean(in->read_only));
@@ -130,10 +143,15 @@ int sm_vm_inspect(const char *name_or_id, char **json_out, sm_error_t *err)
     json_object_object_add(state, "Running", json_object_new_boolean(running));
     json_object_object_add(state, "Paused",
                            json_object_new_boolean(running && strcmp(in.status, "paused") == 0));
+    json_object_object_add(
+        state, "Restarting",
+        json_object_new_boolean(running && strcmp(in.status, "restarting") == 0));
     json_object_object_add(state, "ExitCode", json_object_new_int(running ? 0 : in.exit_code));
     json_object_object_add(state, "Pid", json_object_new_int(running ? (int)in.vmm_pid : 0));
+    json_object_object_add(state, "StartedAt", json_time(in.started));
     json_object_object_add(state, "FinishedAt", json_time(running ? 0 : in.finished));
     json_object_object_add(o, "State", state);
+    json_object_object_add(o, "RestartCount", json_object_new_int(instance_restart_count(&in)));
     json_object *config = json_object_new_object();
     char hostname[64];
     instance_hostname(&in, hostname);

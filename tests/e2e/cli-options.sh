@@ -51,6 +51,8 @@ check "system: want df or prune; see 'supermachine system --help'" system
 check "system: unknown command 'nope'; see 'supermachine system --help'" system nope
 check "system prune: unknown option '-z'; see 'supermachine system prune --help'" system prune -z
 check "system df: unexpected argument 'x'" system df x
+check "restart: no VM given; see 'supermachine restart --help'" restart
+check "restart: -s FOO: not a signal (a name such as TERM or USR1, or a number)" restart -s FOO vm
 check "rename: want VM NEW_NAME; see 'supermachine rename --help'" rename onlyone
 check "rename: nosuchvm: no such VM" rename nosuchvm other
 check "pool serve: unknown option '--bogus'; see 'supermachine pool serve --help'" pool serve --bogus p img
@@ -64,6 +66,9 @@ check "run img: --stop-signal 0: $notsig" run -d --stop-signal 0 img true
 check "run img: --stop-signal SIGRTMAX+1: $notsig" run --stop-signal SIGRTMAX+1 img
 check "bake img: --stop-signal USR3: $notsig" bake --snapshot-on idle --stop-signal USR3 img
 check "run img: --workdir rel/dir: want an absolute path" run -w rel/dir img true
+check "run img: --restart sometimes: want no, on-failure[:MAX-RETRIES], always or unless-stopped" run -d --restart sometimes img
+check "run img: --restart always: needs -d (a detached run's monitor starts the process again)" run --restart always img
+check "run img: --restart always: conflicts with --rm" run -d --rm --restart always img
 check "run: --stop-timeout soon: want seconds from 0 to 86400" run --stop-timeout soon img
 check "run: --stop-timeout -1: want seconds from 0 to 86400" run --stop-timeout -1 img
 check "run: --stop-timeout 86401: want seconds from 0 to 86400" run --stop-timeout=86401 img
