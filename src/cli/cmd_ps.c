@@ -37,13 +37,6 @@ void cmd_ps_usage(FILE *out)
             "'-' when the VM is not running (docs/memory.md).\n");
 }
 
-/* A VM whose VMM runs: running, paused or restarting its main process. */
-static bool is_up(const struct sm_vm_info *v)
-{
-    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0 ||
-           strcmp(v->status, "restarting") == 0;
-}
-
 /* STATUS as docker words it: "Up 5 minutes", "Up 2 hours (Paused)", "Exited (0) 2 hours
  * ago", "Created". */
 static void status_text(const struct sm_vm_info *v, char *out, size_t n)
@@ -52,7 +45,7 @@ static void status_text(const struct sm_vm_info *v, char *out, size_t n)
     if (strcmp(v->status, "restarting") == 0) {
         cli_human_age(v->finished, age, sizeof(age));
         snprintf(out, n, "Restarting (%d) %s", v->exit_code, age);
-    } else if (is_up(v)) {
+    } else if (cli_vm_is_up(v)) {
         int64_t up = (int64_t)time(NULL) - (v->started > 0 ? v->started : v->created);
         cli_human_duration(up < 0 ? 0 : up, age, sizeof(age));
         snprintf(out, n, "Up %s%s", age, strcmp(v->status, "paused") == 0 ? " (Paused)" : "");
@@ -212,7 +205,7 @@ static char *ports_text(const struct sm_vm_info *v)
     size_t n = 0;
     sm_error_t err = NULL;
     struct cli_template_buf b = {0};
-    if (is_up(v) && sm_vm_published_ports(v->id, &ports, &n, &err) == 0)
+    if (cli_vm_is_up(v) && sm_vm_published_ports(v->id, &ports, &n, &err) == 0)
         qsort(ports, n, sizeof(*ports), by_mapping);
     sm_error_release(&err);
     for (size_t i = 0; i < n; i++) {
@@ -323,7 +316,7 @@ int cmd_ps(int argc, char **argv)
     long shown = 0;
     for (size_t i = 0; i < n && r == 0 && (last < 0 || shown < last); i++) {
         const struct sm_vm_info *v = &vms[i];
-        if (!all && !is_up(v))
+        if (!all && !cli_vm_is_up(v))
             continue;
         if (!filters_match(&filters, v))
             continue;

@@ -73,12 +73,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static bool is_up(const struct sm_vm_info *v)
-{
-    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0 ||
-           strcmp(v->status, "restarting") == 0;
-}
-
 /* The VM a name given on the command line means: by name, else by a unique id prefix. */
 static const struct sm_vm_info *find(const struct sm_vm_info *vms, size_t n, const char *arg)
 {
@@ -190,7 +184,7 @@ static int sample(struct stats *s, FILE *out)
             r = cli_usage_error("stats %s: no such VM", s->names[i]);
             break;
         }
-        if (!s->names && !s->all && !is_up(v))
+        if (!s->names && !s->all && !cli_vm_is_up(v))
             continue;
         json_object *o = row(s, v, s->names ? s->names[i] : NULL);
         r = cli_list_row(&list, o);

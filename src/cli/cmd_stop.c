@@ -18,6 +18,18 @@ void cmd_stop_usage(FILE *out)
                  "                         --stop-timeout, else 10\n");
 }
 
+/* cli_stop_like's fn and options, behind cli_for_vms's argument. */
+struct stop_call {
+    int (*fn)(const char *name_or_id, const struct sm_stop_options *opts, sm_error_t *err);
+    const struct sm_stop_options *opts;
+};
+
+static int call_stop(const char *name_or_id, const void *arg, sm_error_t *err)
+{
+    const struct stop_call *c = arg;
+    return c->fn(name_or_id, c->opts, err);
+}
+
 int cli_stop_like(const char *cmd, int argc, char **argv,
                   int (*fn)(const char *name_or_id, const struct sm_stop_options *opts,
                             sm_error_t *err))
@@ -50,17 +62,8 @@ int cli_stop_like(const char *cmd, int argc, char **argv,
             return cli_option_error(cmd, c, argv);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("%s: no VM given; see 'supermachine %s --help'", cmd, cmd);
-    int status = 0;
-    for (int i = optind; i < argc; i++) {
-        sm_error_t err = NULL;
-        if (fn(argv[i], &o, &err) < 0)
-            status = cli_fail(&err);
-        else
-            printf("%s\n", argv[i]);
-    }
-    return status;
+    struct stop_call call = {fn, &o};
+    return cli_for_vms(cmd, argc, argv, optind, call_stop, &call);
 }
 
 int cmd_stop(int argc, char **argv)

@@ -26,6 +26,11 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * optstring starts with "+:"): one line naming the option and what is wrong, 125. */
 int cli_option_error(const char *cmd, int c, char **argv);
 
+/* fn(VM, arg) for each VM argv[first...] names (none: a usage error), printing the name of
+ * each it succeeded for, as docker's stop and pause do; 125 if any failed. */
+int cli_for_vms(const char *cmd, int argc, char **argv, int first,
+                int (*fn)(const char *name_or_id, const void *arg, sm_error_t *err),
+                const void *arg);
 /* A command that takes VMs and no options (pause, unpause): fn on each VM named, whose
  * name is printed when it succeeded; 0, or the last failure's status. */
 int cli_each_vm(const char *cmd, int argc, char **argv,
@@ -33,6 +38,8 @@ int cli_each_vm(const char *cmd, int argc, char **argv,
 
 /* "12.3MB", as docker (format.c). */
 void cli_human_size(uint64_t v, char *out, size_t n);
+/* A VM whose VMM runs: running, paused or restarting its main process (ps, stats). */
+bool cli_vm_is_up(const struct sm_vm_info *v);
 /* Powers of 1024, as docker stats prints memory: "23.44MiB", "1.5GiB". */
 void cli_human_binary_size(uint64_t v, char *out, size_t n);
 /* docker's (go-units' HumanDuration): "Less than a second", "1 second", "5 seconds",

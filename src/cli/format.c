@@ -8,6 +8,12 @@
 
 #include "cli/commands.h"
 
+bool cli_vm_is_up(const struct sm_vm_info *v)
+{
+    return strcmp(v->status, "running") == 0 || strcmp(v->status, "paused") == 0 ||
+           strcmp(v->status, "restarting") == 0;
+}
+
 void cli_human_size(uint64_t v, char *out, size_t n)
 {
     if (v >= 1000000000ull)

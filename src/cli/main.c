@@ -94,6 +94,30 @@ int cli_option_error(const char *cmd, int c, char **argv)
     return cli_usage_error("%s: unknown option '%s'; see 'supermachine %s --help'", cmd, opt, cmd);
 }
 
+int cli_for_vms(const char *cmd, int argc, char **argv, int first,
+                int (*fn)(const char *name_or_id, const void *arg, sm_error_t *err),
+                const void *arg)
+{
+    if (first >= argc)
+        return cli_usage_error("%s: no VM given; see 'supermachine %s --help'", cmd, cmd);
+    int status = 0;
+    for (int i = first; i < argc; i++) {
+        sm_error_t err = NULL;
+        if (fn(argv[i], arg, &err) < 0)
+            status = cli_fail(&err);
+        else
+            printf("%s\n", argv[i]);
+    }
+    return status;
+}
+
+/* cli_each_vm's fn, behind cli_for_vms's argument. */
+static int call_plain(const char *name_or_id, const void *arg, sm_error_t *err)
+{
+    int (*const *fn)(const char *, sm_error_t *) = arg;
+    return (*fn)(name_or_id, err);
+}
+
 int cli_each_vm(const char *cmd, int argc, char **argv,
                 int (*fn)(const char *name_or_id, sm_error_t *err))
 {
@@ -102,17 +126,7 @@ int cli_each_vm(const char *cmd, int argc, char **argv,
     optind = 1;
     while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1)
         return cli_option_error(cmd, c, argv);
-    if (optind >= argc)
-        return cli_usage_error("%s: no VM given; see 'supermachine %s --help'", cmd, cmd);
-    int status = 0;
-    for (int i = optind; i < argc; i++) {
-        sm_error_t err = NULL;
-        if (fn(argv[i], &err) < 0)
-            status = cli_fail(&err);
-        else
-            printf("%s\n", argv[i]);
-    }
-    return status;
+    return cli_for_vms(cmd, argc, argv, optind, call_plain, &fn);
 }
 
 static void usage(FILE *out)

@@ -105,11 +105,16 @@ int instance_restart_count(const struct instance *in)
     return v > 0 && v < INT32_MAX ? (int)v : 0;
 }
 
+bool instance_has_file(const struct instance *in, const char *file)
+{
+    cleanup_free char *path = instance_path(in, file);
+    return access(path, F_OK) == 0;
+}
+
 /* The file pause writes (a user's pause), for callers that know the VMM runs. */
 static bool paused_marker(const struct instance *in)
 {
-    cleanup_free char *marker = instance_path(in, INSTANCE_PAUSED_FILE);
-    return access(marker, F_OK) == 0;
+    return instance_has_file(in, INSTANCE_PAUSED_FILE);
 }
 
 /* Loads <dir>/config.json and state.json into *in (dir is taken over). */
@@ -247,8 +252,7 @@ bool instance_wait_stopped(const struct instance *in, int timeout_ms)
 
 bool instance_idle(const struct instance *in)
 {
-    cleanup_free char *path = instance_path(in, "idle");
-    return access(path, F_OK) == 0;
+    return instance_has_file(in, "idle");
 }
 
 int64_t instance_parse_pss_kib(const char *text)

@@ -101,6 +101,8 @@ void instance_hostname(const struct instance *in, char out[64]);
 char *instance_stop_signal(const struct instance *in);
 /* Path of a file in the instance's directory (malloc'd). */
 char *instance_path(const struct instance *in, const char *file);
+/* Whether that file exists (the markers: paused, idle, stopping, restart-requested). */
+bool instance_has_file(const struct instance *in, const char *file);
 /* Records the state (status, exit code, VMM pid) in state.json atomically. */
 int instance_set_state(struct instance *in, const char *status, int exit_code, pid_t vmm_pid,
                        sm_error_t *err);

@@ -179,15 +179,13 @@ int run_vmm_start(struct instance *in, struct run_plan *p, pid_t owner, pid_t *v
  * process ends for good then, whatever the restart policy. */
 static bool stopping(struct instance *in)
 {
-    cleanup_free char *path = instance_path(in, INSTANCE_STOPPING_FILE);
-    return access(path, F_OK) == 0;
+    return instance_has_file(in, INSTANCE_STOPPING_FILE);
 }
 
 /* Whether `restart` asked for the main process to start again (and takes the request). */
 static bool restart_requested(struct instance *in)
 {
-    cleanup_free char *path = instance_path(in, INSTANCE_RESTART_FILE);
-    return access(path, F_OK) == 0;
+    return instance_has_file(in, INSTANCE_RESTART_FILE);
 }
 
 /* Waits ms unless the VM is being stopped or has ended meanwhile, or the monitor is told

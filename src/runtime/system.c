@@ -52,17 +52,24 @@ static bool names_cover(const struct names *s, const char *name)
     return false;
 }
 
-/* What the running VMs use, from their vmm.json; and the manifests every record names. */
+static bool names_has(const struct names *s, const char *name)
+{
+    for (size_t i = 0; name && i < s->n; i++)
+        if (strcmp(s->v[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The manifests every record names; and (used not NULL) what the running VMs use, from
+ * their vmm.json. */
 static void in_use(struct instance *list, size_t n, struct names *used, struct names *manifests)
 {
     static const char *const keys[] = {"restore", "snapshot", "workload_snapshot", "disk",
                                        "initrd"};
     for (size_t i = 0; i < n; i++) {
-        if (manifests && list[i].digest && *list[i].digest) {
-            manifests->v = xrealloc(manifests->v, (manifests->n + 1) * sizeof(char *));
-            manifests->v[manifests->n++] = xstrdup(list[i].digest);
-        }
-        if (!instance_running(&list[i]))
+        if (list[i].digest && *list[i].digest)
+            names_add(manifests, list[i].digest); /* "sha256:<hex>": no slash to cut at */
+        if (used == NULL || !instance_running(&list[i]))
             continue;
         cleanup_free char *path = instance_path(&list[i], "vmm.json");
         json_object *o = json_object_from_file(path);
@@ -221,12 +228,7 @@ static int account(struct sm_disk_usage *u, struct sm_prune_report *report, sm_e
     if (r == 0 && sm_image_list(&images, &nimages, err) == 0) {
         for (size_t i = 0; i < nimages; i++) {
             u->images.total++;
-            for (size_t k = 0; k < manifests.n; k++)
-                if (images[i].manifest_digest &&
-                    strcmp(images[i].manifest_digest, manifests.v[k]) == 0) {
-                    u->images.active++;
-                    break;
-                }
+            u->images.active += names_has(&manifests, images[i].manifest_digest);
         }
         sm_image_list_free(images, nimages);
     } else {
@@ -291,18 +293,14 @@ static int prune_images(struct sm_prune_report *r, sm_error_t *err)
     size_t n;
     if (instance_list(&list, &n, err) < 0)
         return -1;
-    struct names used = {0}, manifests = {0};
-    in_use(list, n, &used, &manifests);
+    struct names manifests = {0};
+    in_use(list, n, NULL, &manifests);
     instance_list_free(list, n);
-    names_free(&used);
     struct sm_image_info *images;
     size_t nimages, k = 0;
     int rc = sm_image_list(&images, &nimages, err);
     for (size_t i = 0; rc == 0 && i < nimages; i++) {
-        bool named = false;
-        for (size_t j = 0; j < manifests.n && !named; j++)
-            named =
-                images[i].manifest_digest && strcmp(images[i].manifest_digest, manifests.v[j]) == 0;
+        bool named = names_has(&manifests, images[i].manifest_digest);
         const char *ref = images[i].reference ? images[i].reference : images[i].id;
         if (named || ref == NULL)
             continue;
@@ -325,6 +323,18 @@ static int prune_images(struct sm_prune_report *r, sm_error_t *err)
     return rc;
 }
 
+/* What the store's blobs take now; -1 if it cannot be read. */
+static int64_t blob_bytes(sm_error_t *err)
+{
+    struct oci_store s;
+    int64_t bytes, unused;
+    if (store_open(&s, false, err) < 0)
+        return -1;
+    int r = store_blob_usage(&s, NULL, 0, &bytes, &unused, err);
+    store_close(&s);
+    return r < 0 ? -1 : bytes;
+}
+
 int sm_system_prune(const struct sm_prune_options *opts, struct sm_prune_report *out,
                     sm_error_t *err)
 {
@@ -344,14 +354,13 @@ int sm_system_prune(const struct sm_prune_options *opts, struct sm_prune_report 
     struct sm_disk_usage before;
     int r = account(&before, out, err);
     close(gc);
-    if (r == 0) {
-        if (opts && opts->all) {
-            int64_t images_before = before.images.bytes;
-            struct sm_disk_usage after;
-            r = prune_images(out, err);
-            if (r == 0 && account(&after, NULL, err) == 0 && images_before > after.images.bytes)
-                out->reclaimed += images_before - after.images.bytes;
-        }
+    if (r == 0 && opts && opts->all) {
+        r = prune_images(out, err);
+        sm_error_t unmeasured = NULL; /* the images are gone either way */
+        int64_t after = blob_bytes(&unmeasured);
+        sm_error_release(&unmeasured);
+        if (r == 0 && after >= 0 && before.images.bytes > after)
+            out->reclaimed += before.images.bytes - after;
     }
     return r < 0 ? sm_error_wrap(err, "system prune") : 0;
 }

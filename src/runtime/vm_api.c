@@ -111,11 +111,10 @@ static int stop_options(const char *what, const char *name_or_id,
  * once the VM has stopped or timeout_ms passed. */
 static bool restarted(struct instance *in, int old, int timeout_ms)
 {
-    cleanup_free char *asked = instance_path(in, INSTANCE_RESTART_FILE);
     uint64_t end = sm_now_ns() + (uint64_t)timeout_ms * 1000000;
     while (instance_running(in)) {
         int now = run_main_pid(in);
-        if (access(asked, F_OK) != 0 && now > 0 && now != old)
+        if (!instance_has_file(in, INSTANCE_RESTART_FILE) && now > 0 && now != old)
             return true;
         if (sm_now_ns() >= end)
             return false;
